@@ -1,0 +1,43 @@
+# The README's two commands are `make demo` and `make test`; everything else is a helper.
+# A virtual environment in .venv is created on first use (torch's CPU build first, then the package).
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+CORES  ?= 2
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup demo test test-fast bench lint dry-run clean-results
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev,slurm]"
+	touch $(STAMP)
+
+## demo: run the whole pipeline on the embedded default (SmolLM2-135M inside Qwen2.5-VL), on CPU
+demo: setup
+	$(BIN)/snakemake --profile workflow/profiles/default --cores $(CORES)
+
+## test: the full test suite, including a Snakemake run of the DAG on tiny random backbones
+test: setup
+	$(BIN)/python -m pytest
+
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow"
+
+dry-run: setup
+	$(BIN)/snakemake --profile workflow/profiles/default --cores $(CORES) -n
+
+bench: setup
+	@for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+lint: setup
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+clean-results:
+	find results -mindepth 1 -maxdepth 1 ! -name README.md ! -name .gitignore -exec rm -rf {} +

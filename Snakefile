@@ -1,0 +1,23 @@
+# flexjudge: text-only judge rationales → a multimodal judge, evaluated and put on a leaderboard.
+# Table of contents only: the grid is in workflow/config.yaml, the rules in workflow/rules/.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "workflow/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/provision.smk"
+include: "workflow/rules/curate.smk"
+include: "workflow/rules/sample.smk"
+include: "workflow/rules/finetune.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/leaderboard.smk"
+
+
+rule all:
+    input:
+        leaderboard_outputs(),
+    default_target: True

@@ -1,0 +1,8 @@
+"""flexjudge: train a multimodal judge from ~1K text-only rationales (FLEX-Judge reimplementation)."""
+
+from pathlib import Path
+
+__version__ = "0.1.0"
+
+#: Repository root when installed in editable mode (conf/, data/ and workflow/ live there).
+REPO_ROOT = Path(__file__).resolve().parents[2]

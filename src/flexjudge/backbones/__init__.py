@@ -1,0 +1,1 @@
+"""Backbones: loading, freezing, and provisioning of the small embedded default and tiny test models."""

@@ -1,0 +1,125 @@
+"""Load a judge (backbone or fine-tuned checkpoint) from its manifest; freeze modules by name prefix."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from flexjudge.io import DataError, read_json, write_json
+
+log = logging.getLogger(__name__)
+
+#: Model classes a backbone config may name (no arbitrary attribute lookup on transformers).
+MODEL_CLASSES = (
+    "Qwen2_5_VLForConditionalGeneration",
+    "Qwen2_5OmniThinkerForConditionalGeneration",
+    "LlamaForCausalLM",
+    "Qwen2ForCausalLM",
+    "AutoModelForCausalLM",
+)
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+MANIFEST = "judge.json"
+
+
+@dataclass
+class Judge:
+    """A loaded judge model with its tokenizer and (when present) image processor."""
+
+    model: torch.nn.Module
+    tokenizer: Any
+    image_processor: Any | None
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return f"{self.manifest.get('backbone')}/{self.manifest.get('variant')}"
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' picks CUDA when present, else CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def model_class(name: str):
+    """The transformers class for a config's `model_class`."""
+    if name not in MODEL_CLASSES:
+        raise ValueError(f"model_class={name!r} is not supported; choose one of {MODEL_CLASSES} (conf/backbone/)")
+    import transformers
+
+    return getattr(transformers, name)
+
+
+def write_manifest(out_dir: str | Path, **fields: Any) -> Path:
+    """Write judge.json; a local `weights` path is stored relative to the manifest's folder."""
+    out = Path(out_dir)
+    weights = fields.get("weights")
+    if weights and Path(weights).exists():
+        fields["weights"] = str(Path(weights).resolve().relative_to(out.resolve())) \
+            if Path(weights).resolve().is_relative_to(out.resolve()) else str(Path(weights).resolve())
+    path = out / MANIFEST
+    write_json(path, fields)
+    return path
+
+
+def read_manifest(path: str | Path) -> dict[str, Any]:
+    """Read judge.json and resolve `weights` to an absolute path when it is a local folder."""
+    path = Path(path)
+    manifest = read_json(path)
+    for key in ("backbone", "variant", "weights", "model_class", "dtype"):
+        if key not in manifest:
+            raise DataError(f"{path}: manifest lacks {key!r}; rerun the stage that wrote it")
+    local = path.parent / manifest["weights"]
+    if local.exists():
+        manifest["weights"] = str(local.resolve())
+    return manifest
+
+
+def load_judge(manifest_path: str | Path, *, device: str = "auto", dtype: str | None = None) -> Judge:
+    """Load model + tokenizer (+ image processor) named by a manifest, in eval mode on `device`."""
+    from transformers import AutoImageProcessor, AutoTokenizer
+
+    manifest = read_manifest(manifest_path)
+    cls = model_class(manifest["model_class"])
+    torch_dtype = DTYPES[dtype or manifest["dtype"]]
+    remote = bool(manifest.get("trust_remote_code", False))
+    source = manifest["weights"]
+    model = cls.from_pretrained(source, dtype=torch_dtype, trust_remote_code=remote)
+    model.to(resolve_device(device)).eval()
+    tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=remote)
+    image_processor = None
+    if Path(source, "preprocessor_config.json").exists() or not Path(source).exists():
+        try:
+            image_processor = AutoImageProcessor.from_pretrained(source, trust_remote_code=remote)
+        except (OSError, ValueError) as exc:  # text-only checkpoints have none
+            log.info("no image processor for %s (%s)", source, exc)
+    return Judge(model, tokenizer, image_processor, manifest)
+
+
+def freeze(model: torch.nn.Module, prefixes: list[str]) -> list[str]:
+    """Set requires_grad=False on parameters under any prefix; a prefix matching nothing is an error."""
+    frozen: list[str] = []
+    for prefix in prefixes:
+        hits = [n for n, _ in model.named_parameters() if n == prefix or n.startswith(prefix + ".")]
+        if not hits:
+            raise ValueError(f"frozen prefix {prefix!r} matches no parameter of {type(model).__name__}")
+        frozen += hits
+    names = set(frozen)
+    for name, param in model.named_parameters():
+        if name in names:
+            param.requires_grad_(False)
+    return frozen
+
+
+def state_digest(model: torch.nn.Module, names: list[str]) -> dict[str, str]:
+    """sha256 of the raw bytes of the named parameters (to prove frozen weights stayed bit-identical)."""
+    import hashlib
+
+    params = dict(model.named_parameters())
+    return {n: hashlib.sha256(params[n].detach().cpu().contiguous().view(torch.uint8).numpy().tobytes()).hexdigest()
+            for n in names}

@@ -1,0 +1,1 @@
+"""Benchmark registry and adapters."""

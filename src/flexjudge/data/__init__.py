@@ -1,0 +1,1 @@
+"""Row schemas and pool readers."""

@@ -1,0 +1,1 @@
+"""Generation backends; `hf` (transformers generate) is the CPU default."""

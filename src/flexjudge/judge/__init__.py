@@ -1,0 +1,1 @@
+"""Judge core: prompts, parsing of model output, voting over repeated samples."""

@@ -1,0 +1,58 @@
+"""Present a preference pair to the judge: which reply is shown as A, and what the gold verdict is."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from flexjudge.data.schemas import PairItem
+from flexjudge.io import stable_hash
+
+ORDER_POLICIES = ("random", "original", "reversed")
+
+
+@dataclass(frozen=True)
+class Presentation:
+    """An item as shown: replies in A/B order and the gold verdict for that order."""
+
+    item: PairItem
+    answer_a: str
+    answer_b: str
+    gold: str  # "A" or "B"
+
+    @property
+    def swapped(self) -> bool:
+        return self.gold == "B"
+
+
+def chosen_first(item_id: str, policy: str, seed: int) -> bool:
+    """Whether the human-preferred reply is shown as A: seeded per item for `random`."""
+    if policy == "original":
+        return True
+    if policy == "reversed":
+        return False
+    if policy == "random":
+        return random.Random(stable_hash("order", item_id, seed)).random() < 0.5
+    raise ValueError(f"order policy {policy!r}: expected one of {ORDER_POLICIES}")
+
+
+def present(item: PairItem, policy: str = "random", seed: int = 0) -> Presentation:
+    """Place the chosen/rejected replies as A/B by the order policy."""
+    if chosen_first(item.id, policy, seed):
+        return Presentation(item, item.chosen, item.rejected, "A")
+    return Presentation(item, item.rejected, item.chosen, "B")
+
+
+def render_prompt(tokenizer, messages: list[dict], prefill_think: bool) -> str:
+    """Chat-template the messages and open the assistant turn (inside <think> when prefill_think)."""
+    from flexjudge.judge.prompts import THINK_PREFILL
+
+    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    return text + THINK_PREFILL if prefill_think else text
+
+
+def generated_with_prefill(text: str, prefill_think: bool) -> str:
+    """The assistant's full answer text: the prefilled opening plus what the model generated."""
+    from flexjudge.judge.prompts import THINK_PREFILL
+
+    return THINK_PREFILL + text if prefill_think else text

@@ -1,0 +1,70 @@
+"""Judge prompts (reasoning first in <think>, verdict in <answer>), as chat messages with media parts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
+ANSWER_OPEN, ANSWER_CLOSE = "<answer>", "</answer>"
+#: Text that opens the assistant turn when generation is started inside the reasoning section.
+THINK_PREFILL = THINK_OPEN + "\n"
+
+PAIR_VERDICTS = ("A", "B", "tie")
+
+PAIR_SYSTEM = (
+    "You are an impartial judge of AI assistant replies. You will see a conversation and two candidate "
+    "replies to its last user turn, labelled A and B. First think it through step by step between "
+    f"{THINK_OPEN} and {THINK_CLOSE}: weigh how helpful, honest and harmless each reply is, and do not "
+    "let the order or the length of the replies sway you. Then give your verdict between "
+    f"{ANSWER_OPEN} and {ANSWER_CLOSE}: A if reply A is better, B if reply B is better, or tie if "
+    "neither is better."
+)
+
+RATIONALE_HINT = (
+    "A careful reviewer has already decided: {verdict}. In your reasoning, explain step by step what "
+    "makes this the right decision, without mentioning the reviewer."
+)
+
+VERDICT_WORDS = {"A": "reply A is better", "B": "reply B is better", "tie": "neither reply is better"}
+
+
+def media_parts(media: Sequence[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """Placeholder parts for images/videos/audio; the chat template turns them into special tokens."""
+    parts = []
+    for item in media or ():
+        kind = item.get("type")
+        if kind not in ("image", "video", "audio"):
+            raise ValueError(f"media item {item!r}: type must be image, video or audio")
+        parts.append(dict(item))
+    return parts
+
+
+def pair_messages(question: str, answer_a: str, answer_b: str, *,
+                  media: Sequence[dict[str, Any]] | None = None,
+                  hint_verdict: str | None = None) -> list[dict[str, Any]]:
+    """Messages asking for a pairwise verdict; media placeholders come before the question."""
+    text = f"[Conversation]\n{question.strip()}\n\n[Reply A]\n{answer_a.strip()}\n\n[Reply B]\n{answer_b.strip()}"
+    if hint_verdict is not None:
+        if hint_verdict not in VERDICT_WORDS:
+            raise ValueError(f"hint verdict {hint_verdict!r} not in {sorted(VERDICT_WORDS)}")
+        text += "\n\n" + RATIONALE_HINT.format(verdict=VERDICT_WORDS[hint_verdict])
+    parts = media_parts(media)
+    content: str | list[dict[str, Any]] = [*parts, {"type": "text", "text": text}] if parts else text
+    return [{"role": "system", "content": PAIR_SYSTEM}, {"role": "user", "content": content}]
+
+
+def pair_completion(reasoning: str, verdict: str) -> str:
+    """The assistant text after THINK_PREFILL: reasoning, closing tag, verdict."""
+    return f"{reasoning.strip()}\n{THINK_CLOSE}\n{ANSWER_OPEN}{verdict}{ANSWER_CLOSE}"
+
+
+def tokenizer_training_text() -> Iterator[str]:
+    """A small fixed corpus (our prompts and tags) to train the tiny test tokenizer on."""
+    sample = pair_messages("Human: How do I boil an egg?", "Put it in boiling water for 8 minutes.",
+                           "I cannot help with that.")
+    for _ in range(4):
+        yield PAIR_SYSTEM
+        yield sample[1]["content"]
+        yield RATIONALE_HINT.format(verdict=VERDICT_WORDS["A"])
+        yield pair_completion("Reply A answers the question; reply B refuses for no reason.", "A")

@@ -1,0 +1,93 @@
+"""Stage `leaderboard`: rebuild csv/md tables and a plot from every results/eval/**/metrics.json on disk."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from omegaconf import DictConfig
+
+from flexjudge.app import stage_main, to_plain
+from flexjudge.benchmarks.registry import get_benchmark
+from flexjudge.io import read_json
+from flexjudge.metrics import METRICS
+from flexjudge.tracking import start_tracking
+
+log = logging.getLogger(__name__)
+KEYS = ["benchmark", "backbone", "variant", "voting", "budget"]
+
+
+def collect(eval_root: str | Path) -> pd.DataFrame:
+    """One row per metrics.json: identifiers, k, and the benchmark's registered metrics."""
+    rows = []
+    for path in sorted(Path(eval_root).glob("**/metrics.json")):
+        record = read_json(path)
+        spec = get_benchmark(record["benchmark"])
+        row: dict[str, Any] = {k: record[k] for k in KEYS}
+        row["k"] = record["k"]
+        row.update({m: record["metrics"].get(m) for m in spec.metrics})
+        row["source"] = str(path)
+        rows.append(row)
+    if not rows:
+        raise FileNotFoundError(f"no metrics.json under {eval_root}; run the evaluate stage first")
+    return pd.DataFrame(rows).sort_values(["benchmark", "backbone", "variant", "k", "budget"], ignore_index=True)
+
+
+def to_markdown(table: pd.DataFrame) -> str:
+    """A readable report: one table per benchmark, metric directions and meanings below."""
+    parts = ["# flexjudge leaderboard", "", "Rebuilt from `results/eval/**/metrics.json` by `python -m flexjudge.leaderboard`.", ""]
+    for bench, group in table.groupby("benchmark", sort=True):
+        spec = get_benchmark(bench)
+        cols = [c for c in ["backbone", "variant", "voting", "budget", *spec.metrics] if c in group]
+        shown = group[cols].rename(columns={m: METRICS[m].label for m in spec.metrics})
+        parts += [f"## {bench}", "", spec.description, "", shown.to_markdown(index=False, floatfmt=".3f"), ""]
+    parts += ["## Metrics", ""] + [f"- **{m.label}**: {m.description}" for m in METRICS.values()]
+    return "\n".join(parts) + "\n"
+
+
+def plot(table: pd.DataFrame, path: Path) -> None:
+    """Bar chart of each benchmark's headline metric per judge and voting setting."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    benches = sorted(table["benchmark"].unique())
+    fig, axes = plt.subplots(1, len(benches), figsize=(5 * len(benches), 3.5), squeeze=False)
+    for ax, bench in zip(axes[0], benches, strict=True):
+        metric = get_benchmark(bench).metrics[0]
+        group = table[table["benchmark"] == bench]
+        pivot = group.pivot_table(index=["backbone", "variant"], columns="voting", values=metric)
+        pivot.plot.bar(ax=ax, rot=0)
+        ax.set_title(bench)
+        ax.set_ylabel(metric)
+        ax.set_xlabel("")
+        ax.set_xticklabels(["/".join(i) for i in pivot.index])
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def run(cfg: DictConfig) -> pd.DataFrame:
+    """Write leaderboard.csv, leaderboard.md and leaderboard.png under cfg.out_dir."""
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    with start_tracking(cfg.logger, stage="leaderboard", name="leaderboard", config=to_plain(cfg)) as tracker:
+        table = collect(cfg.eval_root)
+        table.to_csv(out / "leaderboard.csv", index=False)
+        (out / "leaderboard.md").write_text(to_markdown(table), encoding="utf-8")
+        plot(table, out / "leaderboard.png")
+        if tracker.active:
+            import wandb
+
+            tracker.log({"leaderboard": wandb.Table(dataframe=table.drop(columns=["source"]))})
+    log.info("leaderboard: %d rows -> %s", len(table), out)
+    return table
+
+
+main = stage_main("leaderboard")(run)
+
+if __name__ == "__main__":
+    main()

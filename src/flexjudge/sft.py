@@ -1,0 +1,49 @@
+"""Supervised fine-tuning pieces: chat examples → token ids with assistant-only labels, and a padding collator."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+IGNORE = -100
+
+
+def encode_chat(tokenizer, messages: Sequence[dict[str, Any]], max_length: int, where: str = "") -> dict[str, list[int]]:
+    """Token ids of a chat whose last turn is the assistant's; labels mask everything before that turn.
+
+    Prompt and completion are tokenized separately, exactly as at inference (prompt, then generated text).
+    """
+    if not messages or messages[-1].get("role") != "assistant":
+        raise ValueError(f"{where}: the last message must be the assistant's answer")
+    prompt = tokenizer.apply_chat_template(list(messages[:-1]), tokenize=False, add_generation_prompt=True)
+    full = tokenizer.apply_chat_template(list(messages), tokenize=False)
+    if not full.startswith(prompt):
+        raise ValueError(f"{where}: the chat template renders the prompt differently inside the full chat; "
+                         "assistant-only labels need a template whose generation prompt is a prefix")
+    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    completion_ids = tokenizer(full[len(prompt):], add_special_tokens=False)["input_ids"]
+    ids = (prompt_ids + completion_ids)[:max_length]
+    labels = ([IGNORE] * len(prompt_ids) + completion_ids)[:max_length]
+    return {"input_ids": ids, "labels": labels}
+
+
+@dataclass
+class PadCollator:
+    """Right-pads a batch; padded positions get attention 0 and label IGNORE."""
+
+    pad_token_id: int
+
+    def __call__(self, features: list[dict[str, list[int]]]) -> dict[str, torch.Tensor]:
+        width = max(len(f["input_ids"]) for f in features)
+        ids = torch.full((len(features), width), self.pad_token_id, dtype=torch.long)
+        labels = torch.full((len(features), width), IGNORE, dtype=torch.long)
+        mask = torch.zeros((len(features), width), dtype=torch.long)
+        for i, f in enumerate(features):
+            n = len(f["input_ids"])
+            ids[i, :n] = torch.tensor(f["input_ids"])
+            labels[i, :n] = torch.tensor(f["labels"])
+            mask[i, :n] = 1
+        return {"input_ids": ids, "labels": labels, "attention_mask": mask}

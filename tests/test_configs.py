@@ -1,0 +1,78 @@
+"""Every config group option composes with every stage that uses it; registry and configs agree."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+from omegaconf import OmegaConf
+
+from flexjudge.app import CONF_DIR, compose
+from flexjudge.backbones.loader import MODEL_CLASSES
+from flexjudge.benchmarks.registry import BENCHMARKS
+from flexjudge.metrics import METRICS
+from flexjudge.provision import RECIPES
+
+STAGES = ["provision", "curate", "sample", "finetune", "evaluate", "leaderboard"]
+GROUP_USERS = {
+    "backbone": ["provision", "sample", "finetune", "evaluate"],
+    "benchmark": ["evaluate"],
+    "voting": ["evaluate"],
+    "budget": ["evaluate"],
+    "trainer": ["finetune"],
+    "backend": ["sample", "finetune", "evaluate"],
+    "logger": STAGES,
+    "paths": STAGES,
+}
+
+
+def options(group):
+    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_stage_composes_and_resolves(stage):
+    cfg = compose(stage)
+    OmegaConf.resolve(cfg)
+    assert cfg.out_dir and cfg.seed == 0
+
+
+@pytest.mark.parametrize(("group", "stage", "option"),
+                         [(g, s, o) for g, stages in GROUP_USERS.items() for s in stages for o in options(g)])
+def test_every_option_composes(group, stage, option):
+    cfg = compose(stage, [f"{group}={option}"])
+    OmegaConf.resolve(cfg)
+
+
+@pytest.mark.parametrize("name", options("backbone"))
+def test_backbone_configs(name):
+    bb = compose("provision", [f"backbone={name}"]).backbone
+    assert bb.name == name
+    assert bb.model_class in MODEL_CLASSES
+    assert bb.source in ("provision", "hub", "local")
+    assert (bb.recipe in RECIPES) if bb.source == "provision" else bool(bb.path)
+    assert bb.trust_remote_code is False
+
+
+def test_benchmark_registry_and_configs_agree():
+    assert set(options("benchmark")) == set(BENCHMARKS)
+    for name, spec in BENCHMARKS.items():
+        cfg = compose("evaluate", [f"benchmark={name}"]).benchmark
+        assert (cfg.name, cfg.modality, cfg.judge_format) == (spec.name, spec.modality, spec.judge_format)
+        assert all(m in METRICS for m in spec.metrics)
+
+
+def test_voting_options_match_their_names():
+    for name in options("voting"):
+        cfg = compose("evaluate", [f"voting={name}"]).voting
+        assert cfg.name == name == f"k{cfg.k}"
+
+
+def test_real_backbone_configs_exist():
+    assert {"qwen2_5_vl_7b", "qwen2_5_vl_3b", "qwen2_5_omni_7b", "smollm2_vl", "tiny_vl"} <= set(options("backbone"))
+
+
+def test_workflow_grid_names_are_hydra_options():
+    grid = yaml.safe_load((Path(CONF_DIR).parent / "workflow" / "config.yaml").read_text())
+    for key, group in {"backbones": "backbone", "benchmarks": "benchmark", "voting": "voting", "budgets": "budget"}.items():
+        assert set(grid[key]) <= set(options(group)), key
+    assert grid["trainer"] in options("trainer") and grid["logger"] in options("logger")

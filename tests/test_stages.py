@@ -1,0 +1,121 @@
+"""The stage entry points run on tiny models and small data (composed Hydra configs, real files)."""
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from conftest import stage_cfg
+from flexjudge.backbones.loader import load_judge, read_manifest
+from flexjudge.data.schemas import read_pair_items
+from flexjudge.io import read_jsonl
+from flexjudge.judge.parsing import parse_pair_verdict
+from flexjudge.sft import IGNORE, PadCollator, encode_chat
+
+
+def test_curate_split_is_disjoint_and_deterministic(curated, tmp_path):
+    pool, held = read_pair_items(str(curated / "pool.jsonl")), read_pair_items(str(curated / "heldout.jsonl"))
+    assert (len(pool), len(held)) == (12, 6)
+    assert not {p.question for p in pool} & {h.question for h in held}
+    manifest = json.loads((curated / "manifest.json").read_text())
+    assert manifest["rows_skipped"] == {"context_mismatch": 5, "empty_reply": 4}
+    assert manifest["license"].startswith("MIT")
+    from flexjudge.curate import run
+
+    run(stage_cfg("curate", tmp_path, "pool_size=12", "heldout_size=6"))
+    assert (tmp_path / "curate" / "pool.jsonl").read_bytes() == (curated / "pool.jsonl").read_bytes()
+    run(stage_cfg("curate", tmp_path, "pool_size=12", "heldout_size=6", "seed=1"))
+    assert (tmp_path / "curate" / "pool.jsonl").read_bytes() != (curated / "pool.jsonl").read_bytes()
+
+
+def test_curate_refuses_impossible_sizes(tmp_path):
+    from flexjudge.curate import run
+
+    with pytest.raises(ValueError, match="cannot hold out"):
+        run(stage_cfg("curate", tmp_path, "heldout_size=100000"))
+
+
+def test_sample_fills_with_flagged_rationales(tiny_manifest, curated, tmp_path):
+    from flexjudge.sample import run
+
+    report = run(stage_cfg("sample", tmp_path, "backbone=tiny_vl", f"judge={tiny_manifest}",
+                           f"pool={curated / 'pool.jsonl'}", "target=5", "max_new_tokens=12",
+                           "rationalize.max_new_tokens=10", "seeds=[13,79]"))
+    out = tmp_path / "sample" / "tiny_vl"
+    rows, samples = read_jsonl(out / "sft.jsonl"), read_jsonl(out / "samples.jsonl")
+    assert report["samples"] == len(samples) == 2 * 12  # two seeds per pool pair
+    # a random tiny model never writes the tags: every sample is counted as unparsed, none agrees
+    assert report["samples_unparsed"] == 24 and report["rows_on_policy"] == 0
+    assert report["rows_rationalized"] + report["rationales_empty"] == 5
+    assert report["rows"] == len(rows) == report["rows_rationalized"]
+    for row in rows:
+        assert row["origin"] == "rationalized"
+        assert [m["role"] for m in row["messages"]] == ["system", "user", "assistant"]
+        assert "reviewer" not in row["messages"][1]["content"]  # the hint never reaches the SFT prompt
+        assert parse_pair_verdict(row["messages"][2]["content"]).value == row["gold"]
+
+
+def test_encode_chat_masks_the_prompt(tiny_manifest):
+    tok = load_judge(tiny_manifest, device="cpu").tokenizer
+    messages = [{"role": "system", "content": "judge"}, {"role": "user", "content": "A or B?"},
+                {"role": "assistant", "content": "<think>\nA.\n</think>\n<answer>A</answer>"}]
+    ex = encode_chat(tok, messages, max_length=512)
+    n_prompt = sum(label == IGNORE for label in ex["labels"])
+    prompt = tok.apply_chat_template(messages[:-1], tokenize=False, add_generation_prompt=True)
+    assert n_prompt == len(tok(prompt, add_special_tokens=False)["input_ids"])
+    target = tok.decode([t for t, label in zip(ex["input_ids"], ex["labels"], strict=True) if label != IGNORE])
+    assert target.startswith("<think>\nA.") and "<answer>A</answer><|im_end|>" in target
+    assert len(encode_chat(tok, messages, max_length=5)["input_ids"]) == 5
+    with pytest.raises(ValueError, match="last message"):
+        encode_chat(tok, messages[:-1], max_length=512)
+    batch = PadCollator(tok.pad_token_id)([ex, encode_chat(tok, messages[:1] + messages[2:], 512)])
+    assert batch["input_ids"].shape == batch["labels"].shape == batch["attention_mask"].shape
+    assert (batch["labels"][batch["attention_mask"] == 0] == IGNORE).all()
+
+
+def test_finetune_changes_only_the_llm(tiny_manifest, curated, tmp_path):
+    from flexjudge.finetune import run as finetune
+    from flexjudge.sample import run as sample
+
+    sample(stage_cfg("sample", tmp_path, "backbone=tiny_vl", f"judge={tiny_manifest}",
+                     f"pool={curated / 'pool.jsonl'}", "target=6", "max_new_tokens=8",
+                     "rationalize.max_new_tokens=16"))
+    summary = finetune(stage_cfg("finetune", tmp_path, "backbone=tiny_vl", f"base={tiny_manifest}",
+                                 "trainer.epochs=1", "trainer.max_length=1024", "trainer.learning_rate=1e-2",
+                                 "trainer.per_device_batch_size=2", "trainer.grad_accumulation=1"))
+    assert summary["steps"] == 3 and summary["supervised_tokens"] > 0
+    manifest = read_manifest(tmp_path / "finetune" / "tiny_vl" / "judge.json")
+    assert manifest["variant"] == "flex" and manifest["sft_data_sha256"]
+    before = load_file(str(read_manifest(tiny_manifest)["weights"] + "/model.safetensors"))
+    after = load_file(manifest["weights"] + "/model.safetensors")
+    assert before.keys() == after.keys()
+    # saved in the original Qwen2.5-VL layout: visual.* (tower + merger), model.layers.* (the LLM)
+    visual = [k for k in before if k.startswith("visual.")]
+    assert visual and all(torch.equal(before[k], after[k]) for k in visual)  # bit-identical
+    llm = [k for k in before if k.startswith("model.layers.")]
+    assert sum(not torch.equal(before[k], after[k]) for k in llm) > len(llm) // 2
+
+
+def test_evaluate_counts_unparsed_outputs_as_wrong(tiny_manifest, curated, tmp_path):
+    from flexjudge.evaluate import run
+
+    record = run(stage_cfg("evaluate", tmp_path, "backbone=tiny_vl", f"judge={tiny_manifest}", "voting=k3",
+                           f"benchmark.path={curated / 'heldout.jsonl'}", "max_new_tokens=6"))
+    out = tmp_path / "eval" / "tiny_vl" / "base" / "hh_harmless_heldout" / "k3" / "none"
+    preds = read_jsonl(out / "predictions.jsonl")
+    assert len(preds) == 6 and all(len(p["generations"]) == 3 for p in preds)
+    m = record["metrics"]
+    parsed_votes = sum(v is not None for p in preds for v in p["votes"])
+    assert m["parse_failure_rate"] == 1 - parsed_votes / 18
+    assert m["accuracy"] == sum(p["correct"] for p in preds) / 6
+    assert all(not p["correct"] for p in preds if p["verdict"] is None)
+    assert json.loads((out / "metrics.json").read_text())["k"] == 3
+
+
+def test_evaluate_refuses_budget_it_cannot_apply(tiny_manifest, curated, tmp_path):
+    from flexjudge.evaluate import run
+
+    with pytest.raises(NotImplementedError, match="budget forcing"):
+        run(stage_cfg("evaluate", tmp_path, "backbone=tiny_vl", f"judge={tiny_manifest}",
+                      f"benchmark.path={curated / 'heldout.jsonl'}", "budget.max_think_tokens=8"))

@@ -1,0 +1,92 @@
+"""The DAG through Snakemake itself, on tiny random backbones: outputs, no-op rerun, precise reruns."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from flexjudge import REPO_ROOT
+
+pytestmark = pytest.mark.slow
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(REPO_ROOT / "Snakefile"), "--cores", "2",
+             "--configfile", str(REPO_ROOT / "tests" / "data" / "workflow_tiny.yaml")]
+
+
+def snakemake(workdir: Path, conf: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "FLEXJUDGE_CONF": str(conf), "WANDB_SILENT": "true"}
+    return subprocess.run([*SNAKEMAKE, "--directory", str(workdir), *args], env=env, capture_output=True,
+                          text=True, timeout=900)
+
+
+def planned_jobs(result: subprocess.CompletedProcess) -> dict[str, int]:
+    """Job counts from a dry run's 'Job stats' table ({} when there is nothing to do)."""
+    stats = result.stdout.split("Job stats:")[-1] if "Job stats:" in result.stdout else ""
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M) if m[1] != "total"}
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("workflow")
+    conf = tmp / "conf"
+    shutil.copytree(REPO_ROOT / "conf", conf)
+    workdir = tmp / "work"
+    result = snakemake(workdir, conf)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return workdir, conf
+
+
+def test_dag_writes_leaderboard_for_base_and_flex(run_dir):
+    workdir, _ = run_dir
+    table = pd.read_csv(workdir / "results" / "leaderboard" / "leaderboard.csv")
+    assert sorted(zip(table["variant"], table["voting"], strict=True)) == [
+        ("base", "k1"), ("base", "k3"), ("flex", "k1"), ("flex", "k3")]
+    assert (table["n_items"] == 6).all()
+    md = (workdir / "results" / "leaderboard" / "leaderboard.md").read_text()
+    assert "| tiny_vl" in md and "accuracy ↑" in md
+    assert (workdir / "results" / "leaderboard" / "leaderboard.png").stat().st_size > 1000
+    for job in ("backbones/tiny_vl", "curate", "sample/tiny_vl", "finetune/tiny_vl",
+                "eval/tiny_vl/flex/hh_harmless_heldout/k3/none"):
+        assert (workdir / "results" / job / ".hydra" / "config.yaml").exists(), job
+    checkpoint = workdir / "results" / "finetune" / "tiny_vl" / "checkpoint"
+    assert (checkpoint / "model.safetensors").exists() and not list(checkpoint.glob("*.bin"))
+
+
+def test_one_offline_wandb_run_per_job(run_dir):
+    workdir, _ = run_dir
+    runs = list((workdir / "results" / "wandb" / "wandb").glob("offline-run-*"))
+    # provision, curate, sample, finetune, 4 × evaluate, leaderboard
+    assert len(runs) == 9
+
+
+def test_rerun_does_nothing(run_dir):
+    workdir, conf = run_dir
+    result = snakemake(workdir, conf, "-n")
+    assert result.returncode == 0
+    assert planned_jobs(result) == {}
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_changed_conf_value_reruns_only_dependent_jobs(run_dir):
+    workdir, conf = run_dir
+    text = (conf / "evaluate.yaml").read_text()
+    (conf / "evaluate.yaml").write_text(text.replace("limit: null", "limit: 4"))
+    result = snakemake(workdir, conf, "-n")
+    assert planned_jobs(result) == {"evaluate": 4, "leaderboard": 1, "all": 1}
+    result = snakemake(workdir, conf)
+    assert result.returncode == 0, result.stderr[-3000:]
+    table = pd.read_csv(workdir / "results" / "leaderboard" / "leaderboard.csv")
+    assert (table["n_items"] == 4).all()
+    (conf / "finetune.yaml").touch()
+    assert planned_jobs(snakemake(workdir, conf, "-n")) == {"finetune": 1, "evaluate": 2, "leaderboard": 1, "all": 1}
+
+
+def test_bad_grid_name_fails_at_start(tmp_path):
+    result = subprocess.run([*SNAKEMAKE, "--directory", str(tmp_path), "-n", "--config", "voting=[k7]"],
+                            capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "voting option 'k7'" in result.stdout + result.stderr

@@ -1,0 +1,29 @@
+rule evaluate:
+    """One judge on one benchmark with k votes under one thinking budget."""
+    input:
+        judge=lambda w: judge_manifest(w.backbone, w.variant),
+        data=rules.curate.output.heldout,
+        conf=lambda w: stage_conf(
+            "evaluate", backbone=w.backbone, benchmark=w.benchmark, voting=w.voting, budget=w.budget
+        ),
+    output:
+        metrics="results/eval/{backbone}/{variant}/{benchmark}/{voting}/{budget}/metrics.json",
+        predictions="results/eval/{backbone}/{variant}/{benchmark}/{voting}/{budget}/predictions.jsonl",
+    log:
+        "results/logs/evaluate/{backbone}/{variant}/{benchmark}/{voting}/{budget}.log",
+    params:
+        args=lambda w, input, output: hydra_args(
+            "evaluate",
+            str(Path(output.metrics).parent),
+            backbone=w.backbone,
+            variant=w.variant,
+            benchmark=w.benchmark,
+            voting=w.voting,
+            budget=w.budget,
+            judge=input.judge,
+        ),
+    threads: config["threads"]
+    wildcard_constraints:
+        variant="base|flex",
+    shell:
+        "{PYTHON} -m flexjudge.evaluate {params.args} 2>&1 | tee {log}"

@@ -1,0 +1,13 @@
+rule provision:
+    """Build or register a backbone and write its judge.json."""
+    input:
+        conf=lambda w: stage_conf("provision", backbone=w.backbone),
+    output:
+        manifest="results/backbones/{backbone}/judge.json",
+    log:
+        "results/logs/provision/{backbone}.log",
+    params:
+        args=lambda w: hydra_args("provision", f"results/backbones/{w.backbone}", backbone=w.backbone),
+    threads: config["threads"]
+    shell:
+        "{PYTHON} -m flexjudge.provision {params.args} 2>&1 | tee {log}"
