@@ -81,7 +81,12 @@ def test_changed_conf_value_reruns_only_dependent_jobs(run_dir):
     assert result.returncode == 0, result.stderr[-3000:]
     table = pd.read_csv(workdir / "results" / "leaderboard" / "leaderboard.csv")
     assert (table["n_items"] == 4).all()
-    (conf / "finetune.yaml").touch()
+    # A touch without a content change reruns nothing (Snakemake compares stored input checksums) ...
+    (conf / "trainer" / "demo.yaml").touch()
+    assert planned_jobs(snakemake(workdir, conf, "-n")) == {}
+    # ... a changed training value reruns the fine-tune and what reads the fine-tuned judge, not the base.
+    recipe = (conf / "trainer" / "demo.yaml").read_text()
+    (conf / "trainer" / "demo.yaml").write_text(recipe.replace("max_grad_norm: 1.0", "max_grad_norm: 0.5"))
     assert planned_jobs(snakemake(workdir, conf, "-n")) == {"finetune": 1, "evaluate": 2, "leaderboard": 1, "all": 1}
 
 
