@@ -32,12 +32,15 @@ test-fast: setup
 dry-run: setup
 	$(BIN)/snakemake --profile workflow/profiles/default --cores $(CORES) -n
 
+## bench: every script under bench/ (each prints its own side-by-side ratios)
 bench: setup
-	@for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+	@set -e; found=0; for f in bench/*.py; do [ -e "$$f" ] || continue; found=1; \
+	  echo "== $$f"; $(BIN)/python $$f; done; \
+	  [ $$found = 1 ] || { echo "no benchmark scripts under bench/ yet"; exit 1; }
 
 lint: setup
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests $(wildcard bench)
+	$(BIN)/ruff format --check src tests $(wildcard bench)
 
 clean-results:
 	find results -mindepth 1 -maxdepth 1 ! -name README.md ! -name .gitignore -exec rm -rf {} +

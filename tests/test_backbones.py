@@ -4,7 +4,12 @@ import pytest
 import torch
 from transformers import LlamaForCausalLM, Qwen2_5_VLForConditionalGeneration
 
-from flexjudge.backbones.build import mrope_section, place_llm_in_qwen2_5_vl, tiny_llama_config, tiny_tokenizer
+from flexjudge.backbones.build import (
+    mrope_section,
+    place_llm_in_qwen2_5_vl,
+    tiny_llama_config,
+    tiny_tokenizer,
+)
 from flexjudge.backbones.loader import freeze, load_judge, model_class, read_manifest, state_digest
 from flexjudge.generate.hf import SamplingParams, generate
 from flexjudge.judge.pairwise import render_prompt
@@ -24,8 +29,11 @@ def test_llm_placed_in_qwen2_5_vl_keeps_text_logits():
     torch.manual_seed(0)
     llm = LlamaForCausalLM(tiny_llama_config(tok)).eval()
     n_before = len(tok)
-    vl = place_llm_in_qwen2_5_vl(llm, tok, vision=dict(depth=1, hidden_size=16, intermediate_size=32,
-                                                       num_heads=1, fullatt_block_indexes=[0]))
+    vl = place_llm_in_qwen2_5_vl(
+        llm,
+        tok,
+        vision=dict(depth=1, hidden_size=16, intermediate_size=32, num_heads=1, fullatt_block_indexes=[0]),
+    )
     assert len(tok) == n_before  # the tiny tokenizer already has the media tokens
     text = render_prompt(tok, PROMPT, prefill_think=True)
     ids = tok(text, add_special_tokens=False, return_tensors="pt")
@@ -55,7 +63,10 @@ def test_left_padded_batch_matches_single_prompt_greedy(tiny_manifest):
     long = render_prompt(judge.tokenizer, PROMPT, True)
     params = SamplingParams(max_new_tokens=12)
     batched = generate(judge.model, judge.tokenizer, [short, long], params, batch_size=2, progress=False)
-    alone = [generate(judge.model, judge.tokenizer, [p], params, batch_size=1, progress=False)[0] for p in (short, long)]
+    alone = [
+        generate(judge.model, judge.tokenizer, [p], params, batch_size=1, progress=False)[0]
+        for p in (short, long)
+    ]
     assert [g[0].text for g in batched] == [g[0].text for g in alone]
     assert all(g[0].n_tokens <= 12 for g in batched)
 

@@ -36,8 +36,10 @@ def test_stage_composes_and_resolves(stage):
     assert cfg.out_dir and cfg.seed == 0
 
 
-@pytest.mark.parametrize(("group", "stage", "option"),
-                         [(g, s, o) for g, stages in GROUP_USERS.items() for s in stages for o in options(g)])
+@pytest.mark.parametrize(
+    ("group", "stage", "option"),
+    [(g, s, o) for g, stages in GROUP_USERS.items() for s in stages for o in options(g)],
+)
 def test_every_option_composes(group, stage, option):
     cfg = compose(stage, [f"{group}={option}"])
     OmegaConf.resolve(cfg)
@@ -68,11 +70,18 @@ def test_voting_options_match_their_names():
 
 
 def test_real_backbone_configs_exist():
-    assert {"qwen2_5_vl_7b", "qwen2_5_vl_3b", "qwen2_5_omni_7b", "smollm2_vl", "tiny_vl"} <= set(options("backbone"))
+    assert {"qwen2_5_vl_7b", "qwen2_5_vl_3b", "qwen2_5_omni_7b", "smollm2_vl", "tiny_vl"} <= set(
+        options("backbone")
+    )
 
 
 def test_workflow_grid_names_are_hydra_options():
     grid = yaml.safe_load((Path(CONF_DIR).parent / "workflow" / "config.yaml").read_text())
-    for key, group in {"backbones": "backbone", "benchmarks": "benchmark", "voting": "voting", "budgets": "budget"}.items():
+    for key, group in {
+        "backbones": "backbone",
+        "benchmarks": "benchmark",
+        "voting": "voting",
+        "budgets": "budget",
+    }.items():
         assert set(grid[key]) <= set(options(group)), key
     assert grid["trainer"] in options("trainer") and grid["logger"] in options("logger")

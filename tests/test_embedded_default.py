@@ -26,8 +26,11 @@ def test_text_logits_match_plain_smollm2(smollm2_manifest, plain):
     judge = load_judge(smollm2_manifest, device="cpu")
     assert isinstance(judge.model, Qwen2_5_VLForConditionalGeneration)
     prompts = [
-        render_prompt(judge.tokenizer, pair_messages("Human: How do I make tea?", "Steep a bag for 3 minutes.",
-                                                     "I don't know."), prefill_think=True),
+        render_prompt(
+            judge.tokenizer,
+            pair_messages("Human: How do I make tea?", "Steep a bag for 3 minutes.", "I don't know."),
+            prefill_think=True,
+        ),
         "The capital of France is",
     ]
     for text in prompts:
@@ -46,8 +49,9 @@ def test_vision_tokens_and_chat_template(smollm2_manifest, plain):
     tok = judge.tokenizer
     assert tok.convert_tokens_to_ids("<|image_pad|>") == cfg.image_token_id
     assert len(tok) == len(plain[1]) + 4
-    text = tok.apply_chat_template(pair_messages("Human: what is shown?", "a cat", "a dog",
-                                                 media=[{"type": "image"}]), tokenize=False)
+    text = tok.apply_chat_template(
+        pair_messages("Human: what is shown?", "a cat", "a dog", media=[{"type": "image"}]), tokenize=False
+    )
     assert "<|vision_start|><|image_pad|><|vision_end|>[Conversation]" in text
     assert cfg.text_config.rope_parameters["rope_theta"] == 100000.0
     manifest = read_manifest(smollm2_manifest)
@@ -65,7 +69,9 @@ def test_image_goes_through_the_vision_tower(smollm2_manifest):
     n_tokens = int(pixels["image_grid_thw"].prod()) // judge.image_processor.merge_size**2
     text = judge.tokenizer.apply_chat_template(
         [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "Describe."}]}],
-        tokenize=False, add_generation_prompt=True).replace("<|image_pad|>", "<|image_pad|>" * n_tokens)
+        tokenize=False,
+        add_generation_prompt=True,
+    ).replace("<|image_pad|>", "<|image_pad|>" * n_tokens)
     ids = judge.tokenizer(text, add_special_tokens=False, return_tensors="pt")
     with torch.no_grad():
         out = judge.model(**ids, pixel_values=pixels["pixel_values"], image_grid_thw=pixels["image_grid_thw"])

@@ -32,8 +32,12 @@ def write(path, rows):
 
 def test_bad_rows(tmp_path):
     good = {"chosen": "\n\nHuman: hi\n\nAssistant: hello", "rejected": "\n\nHuman: hi\n\nAssistant: go away"}
-    rows = [good, {"chosen": "no turns", "rejected": "x"}, {"chosen": "\n\nHuman: hi\n\nAssistant: same",
-            "rejected": "\n\nHuman: hi\n\nAssistant: same"}, {"rejected": "x"}]
+    rows = [
+        good,
+        {"chosen": "no turns", "rejected": "x"},
+        {"chosen": "\n\nHuman: hi\n\nAssistant: same", "rejected": "\n\nHuman: hi\n\nAssistant: same"},
+        {"rejected": "x"},
+    ]
     path = write(tmp_path / "pairs.jsonl", rows)
     items, skipped = read_hh_rlhf(path, on_bad_row="skip")
     assert [it.chosen for it in items] == ["hello"]
@@ -44,7 +48,9 @@ def test_bad_rows(tmp_path):
 
 def test_split_dialogue_uses_last_assistant_turn():
     assert split_dialogue("\n\nHuman: a\n\nAssistant: b\n\nHuman: c\n\nAssistant: d") == (
-        "Human: a\n\nAssistant: b\n\nHuman: c", "d")
+        "Human: a\n\nAssistant: b\n\nHuman: c",
+        "d",
+    )
     assert split_dialogue("Human: only") is None
 
 

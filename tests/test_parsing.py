@@ -35,7 +35,9 @@ def test_fixtures(text, value, failure):
 
 
 def test_tie_can_be_disallowed():
-    assert parse_pair_verdict("<answer>tie</answer>", allowed=("A", "B")).failure == ParseFailure.INVALID_VALUE
+    assert (
+        parse_pair_verdict("<answer>tie</answer>", allowed=("A", "B")).failure == ParseFailure.INVALID_VALUE
+    )
 
 
 def test_think_is_returned():
@@ -53,7 +55,9 @@ def test_normalize_rejects_other_text(raw):
     assert normalize_verdict(raw) is None
 
 
-TAGS = st.sampled_from(["<think>", "</think>", "<answer>", "</answer>", "A", "B", "tie", "\n", " ", "[[", "]]"])
+TAGS = st.sampled_from(
+    ["<think>", "</think>", "<answer>", "</answer>", "A", "B", "tie", "\n", " ", "[[", "]]"]
+)
 
 
 @settings(max_examples=500, deadline=None)

@@ -26,7 +26,9 @@ def test_random_order_is_seeded_per_item_and_balanced():
     assert abs(counts["A"] - 1000) < 100  # ~4.5 standard deviations
     for it, g in zip(items[:50], golds[:50], strict=True):
         p = present(it, "random", seed=0)
-        assert (p.answer_a, p.answer_b) == ((it.chosen, it.rejected) if g == "A" else (it.rejected, it.chosen))
+        assert (p.answer_a, p.answer_b) == (
+            (it.chosen, it.rejected) if g == "A" else (it.rejected, it.chosen)
+        )
 
 
 def test_messages_and_media_placeholders():

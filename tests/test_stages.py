@@ -39,9 +39,19 @@ def test_curate_refuses_impossible_sizes(tmp_path):
 def test_sample_fills_with_flagged_rationales(tiny_manifest, curated, tmp_path):
     from flexjudge.sample import run
 
-    report = run(stage_cfg("sample", tmp_path, "backbone=tiny_vl", f"judge={tiny_manifest}",
-                           f"pool={curated / 'pool.jsonl'}", "target=5", "max_new_tokens=12",
-                           "rationalize.max_new_tokens=10", "seeds=[13,79]"))
+    report = run(
+        stage_cfg(
+            "sample",
+            tmp_path,
+            "backbone=tiny_vl",
+            f"judge={tiny_manifest}",
+            f"pool={curated / 'pool.jsonl'}",
+            "target=5",
+            "max_new_tokens=12",
+            "rationalize.max_new_tokens=10",
+            "seeds=[13,79]",
+        )
+    )
     out = tmp_path / "sample" / "tiny_vl"
     rows, samples = read_jsonl(out / "sft.jsonl"), read_jsonl(out / "samples.jsonl")
     assert report["samples"] == len(samples) == 2 * 12  # two seeds per pool pair
@@ -58,13 +68,18 @@ def test_sample_fills_with_flagged_rationales(tiny_manifest, curated, tmp_path):
 
 def test_encode_chat_masks_the_prompt(tiny_manifest):
     tok = load_judge(tiny_manifest, device="cpu").tokenizer
-    messages = [{"role": "system", "content": "judge"}, {"role": "user", "content": "A or B?"},
-                {"role": "assistant", "content": "<think>\nA.\n</think>\n<answer>A</answer>"}]
+    messages = [
+        {"role": "system", "content": "judge"},
+        {"role": "user", "content": "A or B?"},
+        {"role": "assistant", "content": "<think>\nA.\n</think>\n<answer>A</answer>"},
+    ]
     ex = encode_chat(tok, messages, max_length=512)
     n_prompt = sum(label == IGNORE for label in ex["labels"])
     prompt = tok.apply_chat_template(messages[:-1], tokenize=False, add_generation_prompt=True)
     assert n_prompt == len(tok(prompt, add_special_tokens=False)["input_ids"])
-    target = tok.decode([t for t, label in zip(ex["input_ids"], ex["labels"], strict=True) if label != IGNORE])
+    target = tok.decode(
+        [t for t, label in zip(ex["input_ids"], ex["labels"], strict=True) if label != IGNORE]
+    )
     assert target.startswith("<think>\nA.") and "<answer>A</answer><|im_end|>" in target
     assert len(encode_chat(tok, messages, max_length=5)["input_ids"]) == 5
     with pytest.raises(ValueError, match="last message"):
@@ -78,12 +93,31 @@ def test_finetune_changes_only_the_llm(tiny_manifest, curated, tmp_path):
     from flexjudge.finetune import run as finetune
     from flexjudge.sample import run as sample
 
-    sample(stage_cfg("sample", tmp_path, "backbone=tiny_vl", f"judge={tiny_manifest}",
-                     f"pool={curated / 'pool.jsonl'}", "target=6", "max_new_tokens=8",
-                     "rationalize.max_new_tokens=16"))
-    summary = finetune(stage_cfg("finetune", tmp_path, "backbone=tiny_vl", f"base={tiny_manifest}",
-                                 "trainer.epochs=1", "trainer.max_length=1024", "trainer.learning_rate=1e-2",
-                                 "trainer.per_device_batch_size=2", "trainer.grad_accumulation=1"))
+    sample(
+        stage_cfg(
+            "sample",
+            tmp_path,
+            "backbone=tiny_vl",
+            f"judge={tiny_manifest}",
+            f"pool={curated / 'pool.jsonl'}",
+            "target=6",
+            "max_new_tokens=8",
+            "rationalize.max_new_tokens=16",
+        )
+    )
+    summary = finetune(
+        stage_cfg(
+            "finetune",
+            tmp_path,
+            "backbone=tiny_vl",
+            f"base={tiny_manifest}",
+            "trainer.epochs=1",
+            "trainer.max_length=1024",
+            "trainer.learning_rate=1e-2",
+            "trainer.per_device_batch_size=2",
+            "trainer.grad_accumulation=1",
+        )
+    )
     assert summary["steps"] == 3 and summary["supervised_tokens"] > 0
     manifest = read_manifest(tmp_path / "finetune" / "tiny_vl" / "judge.json")
     assert manifest["variant"] == "flex" and manifest["sft_data_sha256"]
@@ -100,8 +134,17 @@ def test_finetune_changes_only_the_llm(tiny_manifest, curated, tmp_path):
 def test_evaluate_counts_unparsed_outputs_as_wrong(tiny_manifest, curated, tmp_path):
     from flexjudge.evaluate import run
 
-    record = run(stage_cfg("evaluate", tmp_path, "backbone=tiny_vl", f"judge={tiny_manifest}", "voting=k3",
-                           f"benchmark.path={curated / 'heldout.jsonl'}", "max_new_tokens=6"))
+    record = run(
+        stage_cfg(
+            "evaluate",
+            tmp_path,
+            "backbone=tiny_vl",
+            f"judge={tiny_manifest}",
+            "voting=k3",
+            f"benchmark.path={curated / 'heldout.jsonl'}",
+            "max_new_tokens=6",
+        )
+    )
     out = tmp_path / "eval" / "tiny_vl" / "base" / "hh_harmless_heldout" / "k3" / "none"
     preds = read_jsonl(out / "predictions.jsonl")
     assert len(preds) == 6 and all(len(p["generations"]) == 3 for p in preds)
@@ -117,5 +160,13 @@ def test_evaluate_refuses_budget_it_cannot_apply(tiny_manifest, curated, tmp_pat
     from flexjudge.evaluate import run
 
     with pytest.raises(NotImplementedError, match="budget forcing"):
-        run(stage_cfg("evaluate", tmp_path, "backbone=tiny_vl", f"judge={tiny_manifest}",
-                      f"benchmark.path={curated / 'heldout.jsonl'}", "budget.max_think_tokens=8"))
+        run(
+            stage_cfg(
+                "evaluate",
+                tmp_path,
+                "backbone=tiny_vl",
+                f"judge={tiny_manifest}",
+                f"benchmark.path={curated / 'heldout.jsonl'}",
+                "budget.max_think_tokens=8",
+            )
+        )

@@ -11,8 +11,17 @@ def test_none_logger_is_inactive():
 
 
 def test_wandb_offline_run_is_written(tmp_path):
-    cfg = OmegaConf.create({"backend": "wandb", "project": "flexjudge-test", "entity": None, "mode": "offline",
-                            "dir": str(tmp_path), "group": None, "tags": ["test"]})
+    cfg = OmegaConf.create(
+        {
+            "backend": "wandb",
+            "project": "flexjudge-test",
+            "entity": None,
+            "mode": "offline",
+            "dir": str(tmp_path),
+            "group": None,
+            "tags": ["test"],
+        }
+    )
     with start_tracking(cfg, stage="unit", name="unit-run", config={"lr": 1.0}) as t:
         assert t.active
         t.log({"loss": 0.5}, step=0)

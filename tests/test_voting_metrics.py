@@ -6,16 +6,19 @@ from flexjudge.judge.voting import majority_verdict
 from flexjudge.metrics import METRICS, accuracy, pairwise_summary
 
 
-@pytest.mark.parametrize(("votes", "expected"), [
-    (["A"], "A"),
-    (["A", "B", "B"], "B"),
-    ([None, None, "A"], "A"),
-    ([None, None], None),
-    ([], None),
-    (["B", "A"], "B"),            # 1–1: the first sampled wins
-    (["A", "B", "B", "A"], "A"),  # 2–2: A was sampled first
-    (["tie", "A", "tie"], "tie"),
-])
+@pytest.mark.parametrize(
+    ("votes", "expected"),
+    [
+        (["A"], "A"),
+        (["A", "B", "B"], "B"),
+        ([None, None, "A"], "A"),
+        ([None, None], None),
+        ([], None),
+        (["B", "A"], "B"),  # 1–1: the first sampled wins
+        (["A", "B", "B", "A"], "A"),  # 2–2: A was sampled first
+        (["tie", "A", "tie"], "tie"),
+    ],
+)
 def test_majority(votes, expected):
     assert majority_verdict(votes) == expected
 

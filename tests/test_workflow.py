@@ -13,14 +13,24 @@ import pytest
 from flexjudge import REPO_ROOT
 
 pytestmark = pytest.mark.slow
-SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(REPO_ROOT / "Snakefile"), "--cores", "2",
-             "--configfile", str(REPO_ROOT / "tests" / "data" / "workflow_tiny.yaml")]
+SNAKEMAKE = [
+    sys.executable,
+    "-m",
+    "snakemake",
+    "-s",
+    str(REPO_ROOT / "Snakefile"),
+    "--cores",
+    "2",
+    "--configfile",
+    str(REPO_ROOT / "tests" / "data" / "workflow_tiny.yaml"),
+]
 
 
 def snakemake(workdir: Path, conf: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "FLEXJUDGE_CONF": str(conf), "WANDB_SILENT": "true"}
-    return subprocess.run([*SNAKEMAKE, "--directory", str(workdir), *args], env=env, capture_output=True,
-                          text=True, timeout=900)
+    return subprocess.run(
+        [*SNAKEMAKE, "--directory", str(workdir), *args], env=env, capture_output=True, text=True, timeout=900
+    )
 
 
 def planned_jobs(result: subprocess.CompletedProcess) -> dict[str, int]:
@@ -44,13 +54,22 @@ def test_dag_writes_leaderboard_for_base_and_flex(run_dir):
     workdir, _ = run_dir
     table = pd.read_csv(workdir / "results" / "leaderboard" / "leaderboard.csv")
     assert sorted(zip(table["variant"], table["voting"], strict=True)) == [
-        ("base", "k1"), ("base", "k3"), ("flex", "k1"), ("flex", "k3")]
+        ("base", "k1"),
+        ("base", "k3"),
+        ("flex", "k1"),
+        ("flex", "k3"),
+    ]
     assert (table["n_items"] == 6).all()
     md = (workdir / "results" / "leaderboard" / "leaderboard.md").read_text()
     assert "| tiny_vl" in md and "accuracy ↑" in md
     assert (workdir / "results" / "leaderboard" / "leaderboard.png").stat().st_size > 1000
-    for job in ("backbones/tiny_vl", "curate", "sample/tiny_vl", "finetune/tiny_vl",
-                "eval/tiny_vl/flex/hh_harmless_heldout/k3/none"):
+    for job in (
+        "backbones/tiny_vl",
+        "curate",
+        "sample/tiny_vl",
+        "finetune/tiny_vl",
+        "eval/tiny_vl/flex/hh_harmless_heldout/k3/none",
+    ):
         assert (workdir / "results" / job / ".hydra" / "config.yaml").exists(), job
     checkpoint = workdir / "results" / "finetune" / "tiny_vl" / "checkpoint"
     assert (checkpoint / "model.safetensors").exists() and not list(checkpoint.glob("*.bin"))
@@ -87,11 +106,19 @@ def test_changed_conf_value_reruns_only_dependent_jobs(run_dir):
     # ... a changed training value reruns the fine-tune and what reads the fine-tuned judge, not the base.
     recipe = (conf / "trainer" / "demo.yaml").read_text()
     (conf / "trainer" / "demo.yaml").write_text(recipe.replace("max_grad_norm: 1.0", "max_grad_norm: 0.5"))
-    assert planned_jobs(snakemake(workdir, conf, "-n")) == {"finetune": 1, "evaluate": 2, "leaderboard": 1, "all": 1}
+    assert planned_jobs(snakemake(workdir, conf, "-n")) == {
+        "finetune": 1,
+        "evaluate": 2,
+        "leaderboard": 1,
+        "all": 1,
+    }
 
 
 def test_bad_grid_name_fails_at_start(tmp_path):
-    result = subprocess.run([*SNAKEMAKE, "--directory", str(tmp_path), "-n", "--config", "voting=[k7]"],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [*SNAKEMAKE, "--directory", str(tmp_path), "-n", "--config", "voting=[k7]"],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode != 0
     assert "voting option 'k7'" in result.stdout + result.stderr

@@ -27,8 +27,9 @@ def item_chars(item: PairItem) -> int:
     return len(item.question) + len(item.chosen) + len(item.rejected)
 
 
-def split_pool(items: list[PairItem], *, heldout_size: int, pool_size: int | None, seed: int
-               ) -> tuple[list[PairItem], list[PairItem]]:
+def split_pool(
+    items: list[PairItem], *, heldout_size: int, pool_size: int | None, seed: int
+) -> tuple[list[PairItem], list[PairItem]]:
     """Seeded split into (pool, held-out), grouping pairs that share a context so the sides stay disjoint."""
     groups: dict[str, list[PairItem]] = defaultdict(list)
     for item in items:
@@ -41,10 +42,14 @@ def split_pool(items: list[PairItem], *, heldout_size: int, pool_size: int | Non
         target = heldout if len(heldout) < heldout_size else pool
         target.extend(groups[key])
     if len(heldout) < heldout_size:
-        raise ValueError(f"only {len(items)} usable pairs; cannot hold out {heldout_size} (lower curate.heldout_size)")
+        raise ValueError(
+            f"only {len(items)} usable pairs; cannot hold out {heldout_size} (lower curate.heldout_size)"
+        )
     if pool_size is not None:
         if len(pool) < pool_size:
-            raise ValueError(f"only {len(pool)} pairs left for the pool; curate.pool_size={pool_size} is too large")
+            raise ValueError(
+                f"only {len(pool)} pairs left for the pool; curate.pool_size={pool_size} is too large"
+            )
         pool = pool[:pool_size]
     return pool, heldout
 
@@ -58,7 +63,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         n_read = len(items)
         if cfg.max_chars is not None:
             items = [it for it in items if item_chars(it) <= cfg.max_chars]
-        pool, heldout = split_pool(items, heldout_size=cfg.heldout_size, pool_size=cfg.pool_size, seed=cfg.seed)
+        pool, heldout = split_pool(
+            items, heldout_size=cfg.heldout_size, pool_size=cfg.pool_size, seed=cfg.seed
+        )
         write_jsonl(out / "pool.jsonl", (it.to_row() for it in pool))
         write_jsonl(out / "heldout.jsonl", (it.to_row() for it in heldout))
         manifest = {

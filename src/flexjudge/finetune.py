@@ -26,14 +26,29 @@ def training_arguments(cfg: DictConfig, report_to: str):
 
     t = cfg.trainer
     return TrainingArguments(
-        output_dir=str(Path(cfg.out_dir) / "trainer"), seed=cfg.seed, data_seed=cfg.seed,
-        learning_rate=t.learning_rate, num_train_epochs=t.epochs, lr_scheduler_type=t.lr_scheduler,
-        warmup_steps=t.warmup_ratio, weight_decay=t.weight_decay, adam_beta1=t.adam_betas[0],
-        adam_beta2=t.adam_betas[1], max_grad_norm=t.max_grad_norm,
-        per_device_train_batch_size=t.per_device_batch_size, gradient_accumulation_steps=t.grad_accumulation,
-        activation_checkpointing=t.gradient_checkpointing, dataloader_pin_memory=False, bf16=t.bf16, logging_steps=t.logging_steps,
-        save_strategy="no", report_to=report_to, remove_unused_columns=False,
-        dataloader_num_workers=0, disable_tqdm=not cfg.progress, use_cpu=cfg.backend.device == "cpu",
+        output_dir=str(Path(cfg.out_dir) / "trainer"),
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        learning_rate=t.learning_rate,
+        num_train_epochs=t.epochs,
+        lr_scheduler_type=t.lr_scheduler,
+        warmup_steps=t.warmup_ratio,
+        weight_decay=t.weight_decay,
+        adam_beta1=t.adam_betas[0],
+        adam_beta2=t.adam_betas[1],
+        max_grad_norm=t.max_grad_norm,
+        per_device_train_batch_size=t.per_device_batch_size,
+        gradient_accumulation_steps=t.grad_accumulation,
+        activation_checkpointing=t.gradient_checkpointing,
+        dataloader_pin_memory=False,
+        bf16=t.bf16,
+        logging_steps=t.logging_steps,
+        save_strategy="no",
+        report_to=report_to,
+        remove_unused_columns=False,
+        dataloader_num_workers=0,
+        disable_tqdm=not cfg.progress,
+        use_cpu=cfg.backend.device == "cpu",
     )
 
 
@@ -49,24 +64,33 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     setup_torch(cfg.threads)
     out = Path(cfg.out_dir)
     started = time.time()
-    with start_tracking(cfg.logger, stage="finetune", name=f"finetune-{cfg.backbone.name}",
-                        config=to_plain(cfg)) as tracker:
+    with start_tracking(
+        cfg.logger, stage="finetune", name=f"finetune-{cfg.backbone.name}", config=to_plain(cfg)
+    ) as tracker:
         judge = load_judge(cfg.base, device=cfg.backend.device)
         model, tokenizer = judge.model, judge.tokenizer
         frozen = freeze(model, list(judge.manifest.get("frozen", [])))
         before = state_digest(model, frozen)
-        encoded = [encode_chat(tokenizer, row["messages"], cfg.trainer.max_length, f"{cfg.data}:{lineno}")
-                   for lineno, row in iter_jsonl(cfg.data)]
+        encoded = [
+            encode_chat(tokenizer, row["messages"], cfg.trainer.max_length, f"{cfg.data}:{lineno}")
+            for lineno, row in iter_jsonl(cfg.data)
+        ]
         # A prompt longer than max_length leaves nothing to learn from: counted and reported, not trained on.
         examples = [e for e in encoded if any(label != IGNORE for label in e["labels"])]
         n_no_target = len(encoded) - len(examples)
         if not examples:
-            raise ValueError(f"{cfg.data}: none of {len(encoded)} SFT rows has answer tokens within "
-                             f"trainer.max_length={cfg.trainer.max_length} (see the sample stage's report.json)")
+            raise ValueError(
+                f"{cfg.data}: none of {len(encoded)} SFT rows has answer tokens within "
+                f"trainer.max_length={cfg.trainer.max_length} (see the sample stage's report.json)"
+            )
         n_trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
         model.train()
-        trainer = Trainer(model=model, args=training_arguments(cfg, "wandb" if tracker.active else "none"),
-                          train_dataset=examples, data_collator=PadCollator(tokenizer.pad_token_id))
+        trainer = Trainer(
+            model=model,
+            args=training_arguments(cfg, "wandb" if tracker.active else "none"),
+            train_dataset=examples,
+            data_collator=PadCollator(tokenizer.pad_token_id),
+        )
         result = trainer.train()
         model.eval()
         changed = [n for n, h in state_digest(model, frozen).items() if before[n] != h]
@@ -87,12 +111,21 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             "seconds": round(time.time() - started, 1),
         }
         write_json(out / "train_report.json", {**summary, "log_history": trainer.state.log_history})
-        write_manifest(out, backbone=judge.manifest["backbone"], variant="flex", weights=str(ckpt),
-                       model_class=judge.manifest["model_class"], dtype=judge.manifest["dtype"],
-                       trust_remote_code=judge.manifest.get("trust_remote_code", False),
-                       frozen=judge.manifest.get("frozen", []), base=str(Path(cfg.base)),
-                       sft_data=str(cfg.data), sft_data_sha256=sha256_file(cfg.data),
-                       weights_sha256=sha256_file(ckpt / "model.safetensors"), training=summary)
+        write_manifest(
+            out,
+            backbone=judge.manifest["backbone"],
+            variant="flex",
+            weights=str(ckpt),
+            model_class=judge.manifest["model_class"],
+            dtype=judge.manifest["dtype"],
+            trust_remote_code=judge.manifest.get("trust_remote_code", False),
+            frozen=judge.manifest.get("frozen", []),
+            base=str(Path(cfg.base)),
+            sft_data=str(cfg.data),
+            sft_data_sha256=sha256_file(cfg.data),
+            weights_sha256=sha256_file(ckpt / "model.safetensors"),
+            training=summary,
+        )
         tracker.summary(summary)
     log.info("finetune: %s", summary)
     return summary

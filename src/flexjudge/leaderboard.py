@@ -32,12 +32,19 @@ def collect(eval_root: str | Path) -> pd.DataFrame:
         rows.append(row)
     if not rows:
         raise FileNotFoundError(f"no metrics.json under {eval_root}; run the evaluate stage first")
-    return pd.DataFrame(rows).sort_values(["benchmark", "backbone", "variant", "k", "budget"], ignore_index=True)
+    return pd.DataFrame(rows).sort_values(
+        ["benchmark", "backbone", "variant", "k", "budget"], ignore_index=True
+    )
 
 
 def to_markdown(table: pd.DataFrame) -> str:
     """A readable report: one table per benchmark, metric directions and meanings below."""
-    parts = ["# flexjudge leaderboard", "", "Rebuilt from `results/eval/**/metrics.json` by `python -m flexjudge.leaderboard`.", ""]
+    parts = [
+        "# flexjudge leaderboard",
+        "",
+        "Rebuilt from `results/eval/**/metrics.json` by `python -m flexjudge.leaderboard`.",
+        "",
+    ]
     for bench, group in table.groupby("benchmark", sort=True):
         spec = get_benchmark(bench)
         cols = [c for c in ["backbone", "variant", "voting", "budget", *spec.metrics] if c in group]

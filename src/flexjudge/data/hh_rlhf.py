@@ -16,10 +16,12 @@ def split_dialogue(dialogue: str) -> tuple[str, str] | None:
     at = dialogue.rfind(ASSISTANT_TURN)
     if at < 0:
         return None
-    return dialogue[:at].strip(), dialogue[at + len(ASSISTANT_TURN):].strip()
+    return dialogue[:at].strip(), dialogue[at + len(ASSISTANT_TURN) :].strip()
 
 
-def read_hh_rlhf(path: str | Path, *, on_bad_row: str = "error", id_prefix: str = "hh") -> tuple[list[PairItem], Counter]:
+def read_hh_rlhf(
+    path: str | Path, *, on_bad_row: str = "error", id_prefix: str = "hh"
+) -> tuple[list[PairItem], Counter]:
     """Parse pairs; a row whose two dialogues don't share the context, or whose replies are empty or
     identical, raises DataError naming file:line (`on_bad_row=error`) or is counted and skipped (`skip`)."""
     if on_bad_row not in ("error", "skip"):
@@ -44,10 +46,14 @@ def read_hh_rlhf(path: str | Path, *, on_bad_row: str = "error", id_prefix: str 
                 problem = "identical_replies"
         if problem:
             if on_bad_row == "error":
-                raise DataError(f"{where}: {problem.replace('_', ' ')}; each row needs 'chosen' and 'rejected' "
-                                "dialogues sharing the context and differing in the last assistant reply "
-                                "(set on_bad_row=skip to count and skip such rows)")
+                raise DataError(
+                    f"{where}: {problem.replace('_', ' ')}; each row needs 'chosen' and 'rejected' "
+                    "dialogues sharing the context and differing in the last assistant reply "
+                    "(set on_bad_row=skip to count and skip such rows)"
+                )
             skipped[problem] += 1
             continue
-        items.append(PairItem(id=f"{id_prefix}-{lineno:06d}", question=a[0], chosen=a[1], rejected=b[1], source=where))
+        items.append(
+            PairItem(id=f"{id_prefix}-{lineno:06d}", question=a[0], chosen=a[1], rejected=b[1], source=where)
+        )
     return items, skipped

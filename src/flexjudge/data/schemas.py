@@ -29,8 +29,10 @@ class PairItem:
             value = row.get(f.name)
             if not isinstance(value, str):
                 got = "missing" if f.name not in row else type(value).__name__
-                raise DataError(f"{where}: field {f.name!r} must be a string ({got}); "
-                                f"a pair row needs {[x.name for x in fields(cls)]}")
+                raise DataError(
+                    f"{where}: field {f.name!r} must be a string ({got}); "
+                    f"a pair row needs {[x.name for x in fields(cls)]}"
+                )
             values[f.name] = value
         return cls(**values)
 

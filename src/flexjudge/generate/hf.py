@@ -38,8 +38,16 @@ def _trim(row: torch.Tensor, stop_ids: set[int]) -> tuple[list[int], bool]:
 
 
 @torch.inference_mode()
-def generate(model, tokenizer, prompts: list[str], params: SamplingParams, *, batch_size: int = 16,
-             desc: str = "generate", progress: bool = True) -> list[list[Generation]]:
+def generate(
+    model,
+    tokenizer,
+    prompts: list[str],
+    params: SamplingParams,
+    *,
+    batch_size: int = 16,
+    desc: str = "generate",
+    progress: bool = True,
+) -> list[list[Generation]]:
     """Sample `params.n` continuations for each prompt; results keep the prompts' order.
 
     Prompts are tokenized without extra special tokens (the chat template already placed them),
@@ -52,26 +60,40 @@ def generate(model, tokenizer, prompts: list[str], params: SamplingParams, *, ba
     tokenizer.padding_side = "left"
     encoded = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
     order = sorted(range(len(prompts)), key=lambda i: (-len(encoded[i]), i))
-    eos = model.generation_config.eos_token_id if model.generation_config.eos_token_id is not None \
+    eos = (
+        model.generation_config.eos_token_id
+        if model.generation_config.eos_token_id is not None
         else tokenizer.eos_token_id
+    )
     stop_ids = set(eos if isinstance(eos, list) else [eos]) | {tokenizer.pad_token_id}
     sample = params.temperature > 0
     torch.manual_seed(params.seed)
     results: list[list[Generation] | None] = [None] * len(prompts)
-    bar = tqdm(total=len(prompts) * params.n, desc=desc, unit="sample", disable=not progress, dynamic_ncols=True)
+    bar = tqdm(
+        total=len(prompts) * params.n, desc=desc, unit="sample", disable=not progress, dynamic_ncols=True
+    )
     for start in range(0, len(order), batch_size):
-        idx = order[start:start + batch_size]
+        idx = order[start : start + batch_size]
         batch = tokenizer.pad({"input_ids": [encoded[i] for i in idx]}, return_tensors="pt").to(model.device)
-        kwargs = dict(do_sample=sample, temperature=params.temperature, top_p=params.top_p) if sample \
+        kwargs = (
+            dict(do_sample=sample, temperature=params.temperature, top_p=params.top_p)
+            if sample
             else dict(do_sample=False, temperature=None, top_p=None, top_k=None)
+        )
         if params.stop_strings:
             kwargs.update(stop_strings=list(params.stop_strings), tokenizer=tokenizer)
-        out = model.generate(**batch, max_new_tokens=params.max_new_tokens, num_return_sequences=params.n,
-                             pad_token_id=tokenizer.pad_token_id, eos_token_id=eos, **kwargs)
-        new = out[:, batch["input_ids"].shape[1]:].cpu()
+        out = model.generate(
+            **batch,
+            max_new_tokens=params.max_new_tokens,
+            num_return_sequences=params.n,
+            pad_token_id=tokenizer.pad_token_id,
+            eos_token_id=eos,
+            **kwargs,
+        )
+        new = out[:, batch["input_ids"].shape[1] :].cpu()
         for j, i in enumerate(idx):
             gens = []
-            for row in new[j * params.n:(j + 1) * params.n]:
+            for row in new[j * params.n : (j + 1) * params.n]:
                 ids, ended = _trim(row, stop_ids)
                 text = tokenizer.decode(ids, skip_special_tokens=True)
                 stopped = ended or any(s in text for s in params.stop_strings)

@@ -32,7 +32,9 @@ class Parsed:
         return self.failure is None
 
 
-_ANSWER_RE = re.compile(re.escape(ANSWER_OPEN) + r"(.*?)" + re.escape(ANSWER_CLOSE), re.DOTALL | re.IGNORECASE)
+_ANSWER_RE = re.compile(
+    re.escape(ANSWER_OPEN) + r"(.*?)" + re.escape(ANSWER_CLOSE), re.DOTALL | re.IGNORECASE
+)
 _VERDICT_RE = re.compile(r"^(?:(?:reply|assistant|answer|response)\s+)?([ab]|tie)$", re.IGNORECASE)
 
 
@@ -42,9 +44,9 @@ def split_think(text: str) -> tuple[str, str, ParseFailure | None]:
     close_at = text.rfind(THINK_CLOSE)
     if close_at >= 0:
         start = open_at + len(THINK_OPEN) if 0 <= open_at < close_at else 0
-        return text[start:close_at].strip(), text[close_at + len(THINK_CLOSE):], None
+        return text[start:close_at].strip(), text[close_at + len(THINK_CLOSE) :], None
     if open_at >= 0:
-        return text[open_at + len(THINK_OPEN):].strip(), "", ParseFailure.UNCLOSED_THINK
+        return text[open_at + len(THINK_OPEN) :].strip(), "", ParseFailure.UNCLOSED_THINK
     return "", text, None
 
 

@@ -40,9 +40,14 @@ def media_parts(media: Sequence[dict[str, Any]] | None) -> list[dict[str, Any]]:
     return parts
 
 
-def pair_messages(question: str, answer_a: str, answer_b: str, *,
-                  media: Sequence[dict[str, Any]] | None = None,
-                  hint_verdict: str | None = None) -> list[dict[str, Any]]:
+def pair_messages(
+    question: str,
+    answer_a: str,
+    answer_b: str,
+    *,
+    media: Sequence[dict[str, Any]] | None = None,
+    hint_verdict: str | None = None,
+) -> list[dict[str, Any]]:
     """Messages asking for a pairwise verdict; media placeholders come before the question."""
     text = f"[Conversation]\n{question.strip()}\n\n[Reply A]\n{answer_a.strip()}\n\n[Reply B]\n{answer_b.strip()}"
     if hint_verdict is not None:
@@ -61,8 +66,9 @@ def pair_completion(reasoning: str, verdict: str) -> str:
 
 def tokenizer_training_text() -> Iterator[str]:
     """A small fixed corpus (our prompts and tags) to train the tiny test tokenizer on."""
-    sample = pair_messages("Human: How do I boil an egg?", "Put it in boiling water for 8 minutes.",
-                           "I cannot help with that.")
+    sample = pair_messages(
+        "Human: How do I boil an egg?", "Put it in boiling water for 8 minutes.", "I cannot help with that."
+    )
     for _ in range(4):
         yield PAIR_SYSTEM
         yield sample[1]["content"]
