@@ -51,3 +51,12 @@ def test_completion_parses_to_its_verdict():
     text = THINK_PREFILL + pair_completion("B is more careful.", "B")
     parsed = parse_pair_verdict(text)
     assert parsed.value == "B" and parsed.think == "B is more careful."
+
+
+def test_presentation_messages_follow_its_order_and_hint_its_gold():
+    shown = present(ITEM, "reversed")
+    text = shown.messages()[1]["content"]
+    assert text.index("go away") < text.index("hello!")  # the rejected reply is A here
+    hinted = shown.messages(hint=True)[1]["content"]
+    assert hinted == pair_messages(ITEM.question, "go away", "hello!", hint_verdict="B")[1]["content"]
+    assert "reply B is better" in hinted

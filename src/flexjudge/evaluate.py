@@ -16,7 +16,6 @@ from flexjudge.generate.hf import SamplingParams, generate
 from flexjudge.io import write_json, write_jsonl
 from flexjudge.judge.pairwise import generated_with_prefill, present, render_prompt
 from flexjudge.judge.parsing import parse_pair_verdict
-from flexjudge.judge.prompts import pair_messages
 from flexjudge.judge.voting import majority_verdict
 from flexjudge.metrics import pairwise_summary
 from flexjudge.tracking import start_tracking
@@ -60,12 +59,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         if cfg.limit is not None:
             items = items[: cfg.limit]
         shown = [present(it, cfg.benchmark.order, cfg.benchmark.seed) for it in items]
-        prompts = [
-            render_prompt(
-                judge.tokenizer, pair_messages(p.item.question, p.answer_a, p.answer_b), cfg.prefill_think
-            )
-            for p in shown
-        ]
+        prompts = [render_prompt(judge.tokenizer, p.messages(), cfg.prefill_think) for p in shown]
         params = SamplingParams(
             max_new_tokens=cfg.max_new_tokens,
             temperature=cfg.benchmark.temperature,

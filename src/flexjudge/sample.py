@@ -23,7 +23,7 @@ from flexjudge.generate.hf import SamplingParams, generate
 from flexjudge.io import write_json, write_jsonl
 from flexjudge.judge.pairwise import generated_with_prefill, present, render_prompt
 from flexjudge.judge.parsing import parse_pair_verdict
-from flexjudge.judge.prompts import THINK_CLOSE, THINK_PREFILL, pair_completion, pair_messages
+from flexjudge.judge.prompts import THINK_CLOSE, THINK_PREFILL, pair_completion
 from flexjudge.tracking import start_tracking
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ def trim_to_sentence(text: str) -> str:
 
 def sft_row(pres, reasoning: str, origin: str, seed: int | None) -> dict[str, Any]:
     """A chat-format SFT example: system + user prompt, assistant reasoning-then-verdict."""
-    messages = pair_messages(pres.item.question, pres.answer_a, pres.answer_b)
+    messages = pres.messages()
     assistant = THINK_PREFILL + pair_completion(reasoning, pres.gold)
     return {
         "id": pres.item.id,
@@ -63,12 +63,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         judge = load_judge(cfg.judge, device=cfg.backend.device)
         items = read_pair_items(cfg.pool)
         shown = [present(it, cfg.order, cfg.seed) for it in items]
-        prompts = [
-            render_prompt(
-                judge.tokenizer, pair_messages(p.item.question, p.answer_a, p.answer_b), cfg.prefill_think
-            )
-            for p in shown
-        ]
+        prompts = [render_prompt(judge.tokenizer, p.messages(), cfg.prefill_think) for p in shown]
         survivors: dict[str, tuple[str, int]] = {}
         records, failures = [], Counter()
         for seed in cfg.seeds:
@@ -118,14 +113,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             rest = [p for p in shown if p.item.id not in survivors]
             random.Random(cfg.seed).shuffle(rest)
             rest = rest[:missing]
-            hinted = [
-                render_prompt(
-                    judge.tokenizer,
-                    pair_messages(p.item.question, p.answer_a, p.answer_b, hint_verdict=p.gold),
-                    True,
-                )
-                for p in rest
-            ]
+            hinted = [render_prompt(judge.tokenizer, p.messages(hint=True), True) for p in rest]
             params = SamplingParams(
                 max_new_tokens=cfg.rationalize.max_new_tokens,
                 temperature=cfg.rationalize.temperature,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from flexjudge.data.schemas import PairItem
 from flexjudge.io import stable_hash
+from flexjudge.judge.prompts import THINK_PREFILL, pair_messages
 
 ORDER_POLICIES = ("random", "original", "reversed")
 
@@ -23,6 +24,12 @@ class Presentation:
     @property
     def swapped(self) -> bool:
         return self.gold == "B"
+
+    def messages(self, hint: bool = False) -> list[dict]:
+        """The judge's chat messages for this order; with `hint`, the gold verdict is given (rationalization)."""
+        return pair_messages(
+            self.item.question, self.answer_a, self.answer_b, hint_verdict=self.gold if hint else None
+        )
 
 
 def chosen_first(item_id: str, policy: str, seed: int) -> bool:
@@ -45,14 +52,10 @@ def present(item: PairItem, policy: str = "random", seed: int = 0) -> Presentati
 
 def render_prompt(tokenizer, messages: list[dict], prefill_think: bool) -> str:
     """Chat-template the messages and open the assistant turn (inside <think> when prefill_think)."""
-    from flexjudge.judge.prompts import THINK_PREFILL
-
     text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     return text + THINK_PREFILL if prefill_think else text
 
 
 def generated_with_prefill(text: str, prefill_think: bool) -> str:
     """The assistant's full answer text: the prefilled opening plus what the model generated."""
-    from flexjudge.judge.prompts import THINK_PREFILL
-
     return THINK_PREFILL + text if prefill_think else text
