@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 CORES  ?= 2
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast bench lint dry-run clean-results
+.PHONY: setup demo test test-fast bench lint dry-run unlock clean-results
 
 setup: $(STAMP)
 
@@ -31,6 +31,9 @@ test-fast: setup
 
 dry-run: setup
 	$(BIN)/snakemake --profile workflow/profiles/default --cores $(CORES) -n
+
+unlock: setup
+	$(BIN)/snakemake --profile workflow/profiles/default --unlock
 
 ## bench: every script under bench/ (each prints its own side-by-side ratios)
 bench: setup
