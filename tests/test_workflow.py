@@ -3,8 +3,10 @@
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -87,7 +89,45 @@ def test_rerun_does_nothing(run_dir):
     result = snakemake(workdir, conf, "-n")
     assert result.returncode == 0
     assert planned_jobs(result) == {}
+    # A locked directory also prints "Nothing to be done", so the lock message must be absent.
     assert "Nothing to be done" in result.stdout + result.stderr
+    assert "cannot be locked" not in result.stdout + result.stderr
+
+
+def test_hard_killed_run_resumes_without_redoing_finished_jobs(run_dir):
+    workdir, conf = run_dir
+    results = workdir / "results"
+    # The state of a first run that has not fine-tuned yet: upstream jobs done, nothing downstream.
+    for done_later in ("finetune", "eval/tiny_vl/flex", "leaderboard", "logs/finetune"):
+        shutil.rmtree(results / done_later)
+    env = {**os.environ, "FLEXJUDGE_CONF": str(conf), "WANDB_SILENT": "true"}
+    proc = subprocess.Popen(
+        [*SNAKEMAKE, "--directory", str(workdir)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    started = results / "logs" / "finetune" / "tiny_vl.log"  # tee creates it as the job starts
+    deadline = time.monotonic() + 120
+    while not started.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert started.exists(), "finetune never started"
+    assert not (results / "finetune" / "tiny_vl" / "judge.json").exists(), "finetune ended before the kill"
+    locked = snakemake(workdir, conf, "-n")  # a hard kill leaves the lock behind
+    assert "Directory cannot be locked" in locked.stdout + locked.stderr
+    assert snakemake(workdir, conf, "--unlock").returncode == 0
+    assert planned_jobs(snakemake(workdir, conf, "-n")) == {
+        "finetune": 1,
+        "evaluate": 2,
+        "leaderboard": 1,
+        "all": 1,
+    }
+    result = snakemake(workdir, conf)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert planned_jobs(snakemake(workdir, conf, "-n")) == {}
 
 
 def test_changed_conf_value_reruns_only_dependent_jobs(run_dir):
