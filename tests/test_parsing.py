@@ -36,7 +36,7 @@ def test_fixtures(text, value, failure):
 
 def test_tie_can_be_disallowed():
     assert (
-        parse_pair_verdict("<answer>tie</answer>", allowed=("A", "B")).failure == ParseFailure.INVALID_VALUE
+        parse_pair_verdict("<answer>tie</answer>", allowed=("A", "B")).failure == ParseFailure.TIE_NOT_ALLOWED
     )
 
 

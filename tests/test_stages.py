@@ -147,13 +147,33 @@ def test_evaluate_counts_unparsed_outputs_as_wrong(tiny_manifest, curated, tmp_p
     )
     out = tmp_path / "eval" / "tiny_vl" / "base" / "hh_harmless_heldout" / "k3" / "none"
     preds = read_jsonl(out / "predictions.jsonl")
-    assert len(preds) == 6 and all(len(p["generations"]) == 3 for p in preds)
+    assert len(preds) == 6 and all(len(p["votes"]) == 3 and p["votes"][0]["text"] is not None for p in preds)
     m = record["metrics"]
-    parsed_votes = sum(v is not None for p in preds for v in p["votes"])
+    parsed_votes = sum(v["failure"] is None for p in preds for v in p["votes"])
     assert m["parse_failure_rate"] == 1 - parsed_votes / 18
-    assert m["accuracy"] == sum(p["correct"] for p in preds) / 6
-    assert all(not p["correct"] for p in preds if p["verdict"] is None)
+    assert all((v["value"] is None) == (v["failure"] is not None) for p in preds for v in p["votes"])
+    assert m["accuracy"] == sum(p["prediction"] == p["gold"] for p in preds) / 6
     assert json.loads((out / "metrics.json").read_text())["k"] == 3
+
+
+def test_evaluate_with_the_simulated_judge_in_both_orders(curated, tmp_path):
+    from flexjudge.evaluate import run
+
+    record = run(
+        stage_cfg(
+            "evaluate",
+            tmp_path,
+            "backend=simulated",
+            "backend.position_bias=1.0",
+            "voting=k3",
+            "benchmark.order=both",
+            f"benchmark.path={curated / 'heldout.jsonl'}",
+        )
+    )
+    m = record["metrics"]
+    # always picking the first shown reply: right in the original order, wrong reversed, never consistent
+    assert m["first_position_rate"] == 1.0 and m["consistency_rate"] == 0.0
+    assert m["n_items"] == 6 and m["n_votes"] == 36 and record["backend"] == "simulated"
 
 
 def test_evaluate_refuses_budget_it_cannot_apply(tiny_manifest, curated, tmp_path):

@@ -2,8 +2,12 @@ import math
 
 import pytest
 
+from flexjudge.data.schemas import JudgeItem
+from flexjudge.generate.hf import Generation
+from flexjudge.judge.evaluation import build_views, judge_items, summarize
+from flexjudge.judge.formats import PairVerdict
 from flexjudge.judge.voting import majority_verdict
-from flexjudge.metrics import METRICS, accuracy, pairwise_summary
+from flexjudge.metrics import METRICS, accuracy
 
 
 @pytest.mark.parametrize(
@@ -30,13 +34,27 @@ def test_accuracy_counts_none_as_wrong():
     assert math.isnan(accuracy([], []))
 
 
-def test_pairwise_summary_by_hand():
-    votes = [["A", "A", None], [None, None, None], ["B", "tie", "B"], ["tie", "tie", "A"]]
-    voted = [majority_verdict(v) for v in votes]
-    assert voted == ["A", None, "B", "tie"]
+def test_verdict_summary_by_hand():
+    fmt = PairVerdict()
+    said = {
+        "A": "ok</think><answer>A</answer>",
+        "B": "ok</think><answer>B</answer>",
+        "tie": "ok</think><answer>tie</answer>",
+        "none": "ok</think>no tags",
+        "cut": "still thinking",
+    }
+    votes = [["A", "A", "none"], ["none", "none", "cut"], ["B", "tie", "B"], ["tie", "tie", "A"]]
     gold = ["A", "B", "B", "A"]
-    summary = pairwise_summary(votes, voted, gold, ["no_answer_tag"] * 3 + ["unclosed_think"])
+    items = [JudgeItem(f"i{i}", "q", ("x", "y"), g) for i, g in enumerate(gold)]
+    views = build_views(items, "original", 0)
+    gens = [[Generation(said[v], 3, True) for v in item_votes] for item_votes in votes]
+    rows = judge_items(
+        fmt, views, gens, prefill_think=True, failure_policy="count_as_wrong", aggregation="majority"
+    )
+    assert [r["prediction"] for r in rows] == ["A", None, "B", "tie"]
+    summary = summarize(fmt, rows, n_boot=200)
     assert summary["accuracy"] == 0.5
+    assert summary["accuracy_without_tie"] == 0.5  # no gold ties here
     assert summary["accuracy_parsed"] == 2 / 3
     assert summary["parse_failure_rate"] == 4 / 12
     assert summary["unparsed_item_rate"] == 0.25
@@ -44,9 +62,13 @@ def test_pairwise_summary_by_hand():
     assert summary["first_position_rate"] == 3 / 5  # parsed non-tie votes: A A B B A
     assert summary["n_items"] == 4 and summary["n_votes"] == 12
     assert summary["parse_failures"] == {"no_answer_tag": 3, "unclosed_think": 1}
+    lo, hi = summary["accuracy_ci95"]
+    assert 0.0 <= lo <= 0.5 <= hi <= 1.0
 
 
 def test_metric_registry_metadata():
     assert METRICS["accuracy"].better == "higher"
     assert METRICS["parse_failure_rate"].label == "parse_failure_rate ↓"
     assert all(m.better in ("higher", "lower", "neither") for m in METRICS.values())
+    assert all(m.aggregation in ("mean", "sum", "none") for m in METRICS.values())
+    assert METRICS["normalized_levenshtein"].better == "lower" and METRICS["pearson"].better == "higher"

@@ -21,6 +21,10 @@ class PairItem:
     def to_row(self) -> dict[str, Any]:
         return asdict(self)
 
+    def as_judge_item(self) -> JudgeItem:
+        """The pair as a judge item: answers (chosen, rejected), so the gold verdict is A."""
+        return JudgeItem(self.id, self.question, (self.chosen, self.rejected), "A")
+
     @classmethod
     def from_row(cls, row: dict[str, Any], where: str) -> PairItem:
         """Build from a JSON row; `where` (file:line) is named in the error if a field is missing or not text."""
@@ -42,3 +46,21 @@ def read_pair_items(path: str) -> list[PairItem]:
     from flexjudge.io import iter_jsonl
 
     return [PairItem.from_row(row, f"{path}:{lineno}") for lineno, row in iter_jsonl(path)]
+
+
+@dataclass(frozen=True)
+class JudgeItem:
+    """What a judge is asked about, in dataset order; `gold` is in the format's value space.
+
+    gold: "A"/"B"/"tie" (pair formats), "A>B"… (verdict4), a float (score), a ranking "BAC" (batch).
+    `subset` groups items for macro averages; `system` names the system that produced a scored
+    answer (system-level correlations); `media` holds placeholder parts with paths.
+    """
+
+    id: str
+    question: str
+    answers: tuple[str, ...]
+    gold: Any
+    subset: str = ""
+    system: str | None = None
+    media: tuple[dict[str, Any], ...] = ()

@@ -40,6 +40,35 @@ def media_parts(media: Sequence[dict[str, Any]] | None) -> list[dict[str, Any]]:
     return parts
 
 
+def answer_letters(n: int) -> str:
+    """Labels of n answers as shown: A, B, C, …"""
+    if not 1 <= n <= 26:
+        raise ValueError(f"{n} answers: between 1 and 26 can be labelled")
+    return "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[:n]
+
+
+def judge_messages(
+    system: str,
+    question: str,
+    answers: Sequence[str],
+    *,
+    media: Sequence[dict[str, Any]] | None = None,
+    hint: str | None = None,
+) -> list[dict[str, Any]]:
+    """System + user messages: media placeholders, the conversation, each reply labelled A, B, …"""
+    blocks = [f"[Conversation]\n{question.strip()}"]
+    blocks += [
+        f"[Reply {letter}]\n{a.strip()}"
+        for letter, a in zip(answer_letters(len(answers)), answers, strict=True)
+    ]
+    text = "\n\n".join(blocks)
+    if hint is not None:
+        text += "\n\n" + hint
+    parts = media_parts(media)
+    content: str | list[dict[str, Any]] = [*parts, {"type": "text", "text": text}] if parts else text
+    return [{"role": "system", "content": system}, {"role": "user", "content": content}]
+
+
 def pair_messages(
     question: str,
     answer_a: str,
@@ -49,14 +78,12 @@ def pair_messages(
     hint_verdict: str | None = None,
 ) -> list[dict[str, Any]]:
     """Messages asking for a pairwise verdict; media placeholders come before the question."""
-    text = f"[Conversation]\n{question.strip()}\n\n[Reply A]\n{answer_a.strip()}\n\n[Reply B]\n{answer_b.strip()}"
+    hint = None
     if hint_verdict is not None:
         if hint_verdict not in VERDICT_WORDS:
             raise ValueError(f"hint verdict {hint_verdict!r} not in {sorted(VERDICT_WORDS)}")
-        text += "\n\n" + RATIONALE_HINT.format(verdict=VERDICT_WORDS[hint_verdict])
-    parts = media_parts(media)
-    content: str | list[dict[str, Any]] = [*parts, {"type": "text", "text": text}] if parts else text
-    return [{"role": "system", "content": PAIR_SYSTEM}, {"role": "user", "content": content}]
+        hint = RATIONALE_HINT.format(verdict=VERDICT_WORDS[hint_verdict])
+    return judge_messages(PAIR_SYSTEM, question, [answer_a, answer_b], media=media, hint=hint)
 
 
 def pair_completion(reasoning: str, verdict: str) -> str:
