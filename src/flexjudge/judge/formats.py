@@ -34,6 +34,7 @@ from flexjudge.judge.prompts import (
     THINK_CLOSE,
     THINK_OPEN,
     answer_letters,
+    answer_tags,
     judge_messages,
 )
 
@@ -66,10 +67,6 @@ class ScoreScale:
     @property
     def midpoint(self) -> float:
         return round((self.low + self.high) / 2, self.decimals)
-
-
-def _tags(values: Sequence[Any]) -> str:
-    return "".join(f"{ANSWER_OPEN}{v}{ANSWER_CLOSE}" for v in values)
 
 
 _REASON = f"First reason step by step between {THINK_OPEN} and {THINK_CLOSE}; "
@@ -167,7 +164,7 @@ class PairVerdict(JudgeFormat):
         return parse_pair_verdict(text, self.allowed)
 
     def render(self, value: str) -> str:
-        return _tags([value])
+        return answer_tags([value])
 
     def to_original(self, value, order):
         return value if value is None or value == "tie" else _swap_letters(value, order, inverse=True)
@@ -208,7 +205,7 @@ class PairScores(JudgeFormat):
     def render(self, value: str) -> str:
         top, low = self.scale.high, self.scale.low
         scores = {"A": (top, low), "B": (low, top), "tie": (top, top)}[value]
-        return _tags([self.scale.format(v) for v in scores])
+        return answer_tags([self.scale.format(v) for v in scores])
 
     to_original = PairVerdict.to_original
     to_shown = PairVerdict.to_shown
@@ -239,7 +236,7 @@ class Verdict4(JudgeFormat):
         return parse_answers(text, 1, lambda raw: normalize_verdict4(raw) or ParseFailure.INVALID_VALUE)
 
     def render(self, value: str) -> str:
-        return _tags([value])
+        return answer_tags([value])
 
     def to_original(self, value, order):
         return (
@@ -274,7 +271,7 @@ class SingleScore(JudgeFormat):
         return parse_answers(text, 1, self.scale.parse)
 
     def render(self, value: float) -> str:
-        return _tags([self.scale.format(value)])
+        return answer_tags([self.scale.format(value)])
 
 
 class BatchRanking(JudgeFormat):
@@ -306,7 +303,7 @@ class BatchRanking(JudgeFormat):
     def render(self, value: str) -> str:
         n = len(value)
         scores = {letter: self.scale.high - place for place, letter in enumerate(value)}
-        return _tags([self.scale.format(scores[letter]) for letter in answer_letters(n)])
+        return answer_tags([self.scale.format(scores[letter]) for letter in answer_letters(n)])
 
     @staticmethod
     def _mean_score_ranking(votes: Sequence[BatchVote | None]) -> str | None:

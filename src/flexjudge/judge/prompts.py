@@ -86,9 +86,19 @@ def pair_messages(
     return judge_messages(PAIR_SYSTEM, question, [answer_a, answer_b], media=media, hint=hint)
 
 
+def answer_tags(values: Sequence[Any]) -> str:
+    """One <answer>…</answer> tag per value."""
+    return "".join(f"{ANSWER_OPEN}{v}{ANSWER_CLOSE}" for v in values)
+
+
+def judge_completion(reasoning: str, values: Sequence[Any]) -> str:
+    """The assistant text after THINK_PREFILL: reasoning, closing tag, answer tags."""
+    return f"{reasoning.strip()}\n{THINK_CLOSE}\n{answer_tags(values)}"
+
+
 def pair_completion(reasoning: str, verdict: str) -> str:
-    """The assistant text after THINK_PREFILL: reasoning, closing tag, verdict."""
-    return f"{reasoning.strip()}\n{THINK_CLOSE}\n{ANSWER_OPEN}{verdict}{ANSWER_CLOSE}"
+    """judge_completion for one pairwise verdict."""
+    return judge_completion(reasoning, [verdict])
 
 
 def tokenizer_training_text() -> Iterator[str]:
