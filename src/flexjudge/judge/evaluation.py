@@ -136,7 +136,7 @@ def _failure_stats(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 def _summary(fmt: JudgeFormat, rows: Sequence[dict[str, Any]], *, n_boot: int, seed: int = 0):
     if isinstance(fmt, SingleScore):
-        return _score_summary(rows)
+        return _score_summary(rows, n_boot, seed)
     if isinstance(fmt, BatchRanking):
         return _batch_summary(rows, n_boot, seed)
     return _verdict_summary(rows, n_boot, seed)
@@ -170,7 +170,7 @@ def _verdict_summary(rows, n_boot: int, seed: int) -> dict[str, Any]:
     return out
 
 
-def _score_summary(rows) -> dict[str, Any]:
+def _score_summary(rows, n_boot: int, seed: int) -> dict[str, Any]:
     pred = [r["prediction"] for r in rows]
     gold = [float(r["gold"]) for r in rows]
     systems = [r["system"] for r in rows]
@@ -179,6 +179,11 @@ def _score_summary(rows) -> dict[str, Any]:
     out.update({k: v for k, v in corr.items() if k in ("sys_lcc", "sys_srcc", "n_unscored")})
     scored = [p for p in pred if p is not None]
     out["mean_score"] = statistics.fmean(scored) if scored else float("nan")
+    if n_boot and len(scored) > 1:
+        pairs = [(p, g) for p, g in zip(pred, gold, strict=True) if p is not None]
+        out["pearson_ci95"] = list(
+            M.bootstrap_ci(M.pearson, [p for p, _ in pairs], [g for _, g in pairs], n_boot=n_boot, seed=seed)
+        )
     return out
 
 
