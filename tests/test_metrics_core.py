@@ -99,3 +99,99 @@ def test_bootstrap_ci():
     assert small[0] <= M.accuracy(pred[:200], gold[:200]) <= small[1]
     assert large[1] - large[0] < small[1] - small[0]
     assert small == M.bootstrap_ci(M.accuracy, pred[:200], gold[:200], n_boot=500, seed=1)
+
+
+def test_correlations_by_hand_with_ties():
+    x, y = [1, 2, 2, 3], [1, 3, 2, 2]
+    # Pearson: means 2 and 2; deviations (-1,0,0,1) and (-1,1,0,0); Σ products = 1, Σ squares = 2 each -> 1/2
+    assert M.pearson(x, y) == pytest.approx(0.5, abs=1e-12)
+    # Spearman: average ranks (1,2.5,2.5,4) and (1,4,2.5,2.5); deviations from 2.5 are (-1.5,0,0,1.5)
+    # and (-1.5,1.5,0,0); Σ products = 2.25, Σ squares = 4.5 each -> 0.5
+    assert M.spearman(x, y) == pytest.approx(0.5, abs=1e-12)
+    # Kendall tau-b over 6 pairs: (0,1),(0,2),(0,3) concordant; (1,3) discordant; (1,2) tied in x only;
+    # (2,3) tied in y only -> (3 - 1) / sqrt((6 - 1) * (6 - 1)) = 0.4
+    assert M.kendall(x, y) == pytest.approx(0.4, abs=1e-12)
+
+
+@pytest.mark.parametrize("f", [M.pearson, M.spearman, M.kendall])
+def test_correlations_degenerate_inputs(f):
+    assert math.isnan(f([], []))
+    assert math.isnan(f([1.0], [2.0]))
+    # A constant side is nan even when its float mean is not exactly the constant (mean of ten 0.3s != 0.3).
+    assert math.isnan(f([0.3] * 10, list(range(10))))
+    assert math.isnan(f(list(range(10)), [0.7] * 10))
+    assert math.isnan(f([1.0, float("nan"), 3.0], [1.0, 2.0, 3.0]))
+    assert f([1, 2, 3], [1, 2, 4]) > 0 and f([1, 2, 3], [4, 2, 1]) < 0
+    with pytest.raises(ValueError):
+        f([1, 2, 3], [1, 2])
+
+
+def test_kendall_on_many_rows_matches_scipy():
+    # More rows than one block of the pair count (2**20 entries), so the blocked sum is exercised.
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 20, 1500).astype(float)
+    y = x + rng.integers(-5, 6, 1500)
+    assert M.kendall(x, y) == pytest.approx(stats.kendalltau(x, y, variant="b")[0], abs=1e-9)
+
+
+def test_accuracy_edge_cases():
+    assert math.isnan(M.accuracy_with_tie([], []))
+    assert math.isnan(M.accuracy_without_tie(["A", "tie"], ["tie", "tie"]))  # every gold row is a tie
+    assert M.accuracy_without_tie([None, "B"], ["A", "B"]) == 0.5
+    with pytest.raises(ValueError):
+        M.accuracy_with_tie(["A"], ["A", "B"])
+    with pytest.raises(ValueError):
+        M.accuracy_without_tie(["A"], ["A", "B"])
+
+
+def test_correlation_summary_edge_cases():
+    out = M.utterance_and_system_correlations([None, None, 1.0], [1.0, 2.0, 3.0])
+    assert out["n_unscored"] == 2 and math.isnan(out["lcc"]) and "sys_lcc" not in out
+    with pytest.raises(ValueError):
+        M.utterance_and_system_correlations([1.0, 2.0], [1.0])
+    with pytest.raises(ValueError):
+        M.utterance_and_system_correlations([1.0, 2.0], [1.0, 2.0], ["s1"])
+
+
+def test_macro_average_edge_cases():
+    assert M.macro_average({"a": 0.2, "b": 0.4, "c": 0.9}) == pytest.approx(0.5)
+    assert math.isnan(M.macro_average({}))
+
+
+def test_bootstrap_ci_edge_cases():
+    lo, hi = M.bootstrap_ci(M.pearson, [1.0, 1.0, 1.0], [1.0, 2.0, 3.0], n_boot=20)
+    assert math.isnan(lo) and math.isnan(hi)  # every resample has a constant side
+    assert M.bootstrap_ci(M.accuracy, ["A"] * 5, ["A"] * 5, n_boot=20) == (1.0, 1.0)
+    assert M.bootstrap_ci(M.accuracy, ["A", "B"] * 50, ["A"] * 100, seed=2) != M.bootstrap_ci(
+        M.accuracy, ["A", "B"] * 50, ["A"] * 100, seed=3
+    )
+    for bad in (
+        lambda: M.bootstrap_ci(M.accuracy),
+        lambda: M.bootstrap_ci(M.accuracy, ["A"], ["A", "B"]),
+        lambda: M.bootstrap_ci(M.accuracy, [], []),
+        lambda: M.bootstrap_ci(M.accuracy, ["A"], ["A"], n_boot=0),
+        lambda: M.bootstrap_ci(M.accuracy, ["A"], ["A"], alpha=1.0),
+    ):
+        with pytest.raises(ValueError):
+            bad()
+
+
+def test_metric_registry():
+    assert all(name == m.name for name, m in M.METRICS.items())
+    assert all(m.better in ("higher", "lower", "neither") for m in M.METRICS.values())
+    assert all(m.aggregation in ("mean", "sum", "none") for m in M.METRICS.values())
+    assert all(m.description for m in M.METRICS.values())
+    expected = {
+        "accuracy": ("higher", "mean"),
+        "accuracy_without_tie": ("higher", "mean"),
+        "pearson": ("higher", "mean"),
+        "spearman": ("higher", "mean"),
+        "kendall": ("higher", "mean"),
+        "sys_lcc": ("higher", "mean"),
+        "sys_srcc": ("higher", "mean"),
+        "normalized_levenshtein": ("lower", "mean"),
+        "n_unscored": ("lower", "sum"),
+        "consistency_rate": ("higher", "mean"),
+    }
+    assert {k: (M.METRICS[k].better, M.METRICS[k].aggregation) for k in expected} == expected
+    assert M.METRICS["normalized_levenshtein"].label == "normalized_levenshtein ↓"

@@ -120,14 +120,19 @@ def _pair_arrays(x: Sequence[float], y: Sequence[float]) -> tuple[np.ndarray, np
     return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
 
 
+def _constant(a: np.ndarray) -> bool:
+    # Checked directly: the mean of identical floats need not equal them, which would leave tiny deviations.
+    return bool(np.all(a == a[0]))
+
+
 def pearson(x: Sequence[float], y: Sequence[float]) -> float:
     """Pearson's r; nan for fewer than two points or a constant side."""
     a, b = _pair_arrays(x, y)
-    if len(a) < 2:
+    if len(a) < 2 or _constant(a) or _constant(b):
         return float("nan")
     a, b = a - a.mean(), b - b.mean()
     denom = math.sqrt(float((a * a).sum()) * float((b * b).sum()))
-    return float((a * b).sum()) / denom if denom > 0 else float("nan")
+    return max(-1.0, min(1.0, float((a * b).sum()) / denom)) if denom > 0 else float("nan")
 
 
 def average_ranks(x: Sequence[float]) -> np.ndarray:
@@ -146,23 +151,34 @@ def average_ranks(x: Sequence[float]) -> np.ndarray:
 
 
 def spearman(x: Sequence[float], y: Sequence[float]) -> float:
-    """Spearman's rho: Pearson's r of the average ranks."""
+    """Spearman's rho: Pearson's r of the average ranks; nan if any value is nan."""
     a, b = _pair_arrays(x, y)
+    if np.isnan(a).any() or np.isnan(b).any():
+        return float("nan")
     return pearson(average_ranks(a), average_ranks(b))
 
 
 def kendall(x: Sequence[float], y: Sequence[float]) -> float:
     """Kendall's tau-b (tie-corrected), by counting concordant and discordant pairs."""
     a, b = _pair_arrays(x, y)
-    if len(a) < 2:
+    n = len(a)
+    if n < 2:
         return float("nan")
-    da = np.sign(a[:, None] - a[None, :])
-    db = np.sign(b[:, None] - b[None, :])
-    upper = np.triu_indices(len(a), k=1)
-    sa, sb = da[upper], db[upper]
-    numerator = float((sa * sb).sum())
-    denom = math.sqrt(float((sa != 0).sum()) * float((sb != 0).sum()))
-    return numerator / denom if denom > 0 else float("nan")
+    if np.isnan(a).any() or np.isnan(b).any():
+        return float("nan")
+    # tau_b = (concordant - discordant) / sqrt((pairs untied in x) * (pairs untied in y)). Summing over
+    # all ordered pairs counts each pair twice on every side, which cancels; blocks of rows keep memory
+    # at about 2**20 entries whatever n is.
+    numerator = untied_a = untied_b = 0
+    step = max(1, 2**20 // n)
+    for start in range(0, n, step):
+        sa = np.sign(a[start : start + step, None] - a[None, :])
+        sb = np.sign(b[start : start + step, None] - b[None, :])
+        numerator += int((sa * sb).sum())
+        untied_a += int(np.count_nonzero(sa))
+        untied_b += int(np.count_nonzero(sb))
+    denom = math.sqrt(untied_a * untied_b)
+    return max(-1.0, min(1.0, numerator / denom)) if denom > 0 else float("nan")
 
 
 def normalized_levenshtein(a: Sequence, b: Sequence) -> float:
@@ -199,6 +215,11 @@ def utterance_and_system_correlations(
 
     Items without a parsed prediction (None) are left out and counted as `n_unscored`.
     """
+    if len(pred) != len(gold) or (systems is not None and len(systems) != len(pred)):
+        raise ValueError(
+            f"{len(pred)} predictions, {len(gold)} gold values"
+            + ("" if systems is None else f", {len(systems)} system ids")
+        )
     keep = [i for i, p in enumerate(pred) if p is not None]
     p = [float(pred[i]) for i in keep]
     g = [float(gold[i]) for i in keep]
@@ -216,19 +237,37 @@ def utterance_and_system_correlations(
 
 def macro_average(values_by_subset: Mapping[str, float]) -> float:
     """Unweighted mean over subsets; nan if any subset is nan (a missing subset must not vanish)."""
-    values = list(values_by_subset.values())
-    return float(np.mean(values)) if values else float("nan")
+    values = [float(v) for v in values_by_subset.values()]
+    if not values or any(math.isnan(v) for v in values):
+        return float("nan")
+    return float(np.mean(values))
 
 
 def bootstrap_ci(
     metric: Callable[..., float], *columns: Sequence, n_boot: int = 1000, alpha: float = 0.05, seed: int = 0
 ) -> tuple[float, float]:
-    """Percentile bootstrap interval of `metric(*columns)`, resampling rows; deterministic per seed."""
-    n = len(columns[0])
+    """Percentile bootstrap interval of `metric(*columns)`, resampling rows; deterministic per seed.
+
+    Resamples where the metric is nan (e.g. a constant side for a correlation) are left out; if all are,
+    the interval is (nan, nan).
+    """
+    if not columns:
+        raise ValueError("bootstrap_ci needs at least one column")
+    lengths = {len(col) for col in columns}
+    if len(lengths) != 1:
+        raise ValueError(f"columns differ in length: {sorted(lengths)}")
+    n = lengths.pop()
+    if n == 0:
+        raise ValueError("bootstrap_ci needs at least one row")
+    if n_boot < 1 or not 0 < alpha < 1:
+        raise ValueError(f"need n_boot >= 1 and 0 < alpha < 1, got n_boot={n_boot}, alpha={alpha}")
     rng = np.random.default_rng(seed)
-    stats = []
-    for _ in range(n_boot):
+    stats = np.empty(n_boot)
+    for k in range(n_boot):
         idx = rng.integers(0, n, n)
-        stats.append(metric(*[[col[i] for i in idx] for col in columns]))
-    lo, hi = np.nanquantile(np.asarray(stats, dtype=float), [alpha / 2, 1 - alpha / 2])
+        stats[k] = metric(*[[col[i] for i in idx] for col in columns])
+    stats = stats[~np.isnan(stats)]
+    if not len(stats):
+        return float("nan"), float("nan")
+    lo, hi = np.quantile(stats, [alpha / 2, 1 - alpha / 2])
     return float(lo), float(hi)
