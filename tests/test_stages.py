@@ -176,10 +176,10 @@ def test_evaluate_with_the_simulated_judge_in_both_orders(curated, tmp_path):
     assert m["n_items"] == 6 and m["n_votes"] == 36 and record["backend"] == "simulated"
 
 
-def test_evaluate_refuses_budget_it_cannot_apply(tiny_manifest, curated, tmp_path):
+def test_evaluate_refuses_a_budget_that_leaves_no_room_to_answer(tiny_manifest, curated, tmp_path):
     from flexjudge.evaluate import run
 
-    with pytest.raises(NotImplementedError, match="budget forcing"):
+    with pytest.raises(ValueError, match="max_think_tokens=90 leaves no room"):
         run(
             stage_cfg(
                 "evaluate",
@@ -187,6 +187,7 @@ def test_evaluate_refuses_budget_it_cannot_apply(tiny_manifest, curated, tmp_pat
                 "backbone=tiny_vl",
                 f"judge={tiny_manifest}",
                 f"benchmark.path={curated / 'heldout.jsonl'}",
-                "budget.max_think_tokens=8",
+                "budget=think64",
+                "budget.max_think_tokens=90",
             )
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -12,23 +13,25 @@ from omegaconf import DictConfig
 from flexjudge.app import seed_everything, setup_torch, stage_main, to_plain
 from flexjudge.benchmarks.registry import get_benchmark
 from flexjudge.data.schemas import read_pair_items
-from flexjudge.generate.hf import SamplingParams, generate
+from flexjudge.generate.budget import Budget
+from flexjudge.generate.hf import Engine, Request, SamplingParams
+from flexjudge.generate.runner import Shard, VoteCounts, generate_votes
 from flexjudge.generate.simulated import SimulatedJudge
-from flexjudge.io import write_json, write_jsonl
-from flexjudge.judge.evaluation import View, build_views, headline_metric, judge_items, summarize
+from flexjudge.generate.store import GenerationStore, vote_key
+from flexjudge.io import stable_hash, write_json, write_jsonl
+from flexjudge.judge.evaluation import (
+    View,
+    build_views,
+    headline_metric,
+    judge_items,
+    summarize,
+    thinking_stats,
+)
 from flexjudge.judge.formats import JudgeFormat, make_format
 from flexjudge.judge.pairwise import render_prompt
 from flexjudge.tracking import start_tracking
 
 log = logging.getLogger(__name__)
-
-
-def check_budget(budget: DictConfig) -> None:
-    """Only the unconstrained budget exists so far; refuse settings that would be ignored."""
-    if budget.max_think_tokens is not None or budget.min_think_rounds:
-        raise NotImplementedError(
-            f"budget={budget.name}: budget forcing is not implemented yet; use budget=none"
-        )
 
 
 def judge_format(benchmark: DictConfig) -> JudgeFormat:
@@ -50,7 +53,7 @@ def judge_format(benchmark: DictConfig) -> JudgeFormat:
 
 
 def sample_votes(cfg: DictConfig, fmt: JudgeFormat, views: list[View], name: str):
-    """k generations per view from the configured backend (hf model or simulated judge)."""
+    """k generations per view from the configured backend: (generations or None on shards > 0, manifest, counts)."""
     if cfg.backend.name == "simulated":
         sim = SimulatedJudge(
             cfg.backend.error_rate,
@@ -59,11 +62,16 @@ def sample_votes(cfg: DictConfig, fmt: JudgeFormat, views: list[View], name: str
             cfg.backend.seed,
         )
         gold = [fmt.to_shown(v.item.gold, v.order) for v in views]
-        return [
+        gens = [
             sim.judge(fmt, v.key, g, len(v.order), cfg.voting.k) for v, g in zip(views, gold, strict=True)
-        ], None
+        ]
+        n = len(views) * cfg.voting.k
+        return gens, None, VoteCounts(total=n, cached=0, generated=n)
     from flexjudge.backbones.loader import load_judge
 
+    budget = Budget.from_conf(cfg.budget)
+    budget.check(cfg.max_new_tokens, f"conf/budget/{cfg.budget.name}.yaml with max_new_tokens")
+    shard = Shard.resolve(cfg.shard.index, cfg.shard.count)
     judge = load_judge(cfg.judge, device=cfg.backend.device)
     prompts = [
         render_prompt(
@@ -78,22 +86,67 @@ def sample_votes(cfg: DictConfig, fmt: JudgeFormat, views: list[View], name: str
         n=cfg.voting.k,
         seed=cfg.seed,
     )
-    gens = generate(
-        judge.model,
-        judge.tokenizer,
-        prompts,
-        params,
-        batch_size=cfg.backend.batch_size,
-        desc=name,
-        progress=cfg.progress,
-    )
-    return gens, judge.manifest
+    votes = tuple(range(cfg.voting.k))
+    requests = [
+        Request(p, stable_hash("prompt", p, v.item.media), votes, cfg.prefill_think)
+        for p, v in zip(prompts, views, strict=True)
+    ]
+    if cfg.backend.name == "vllm":
+        from flexjudge.generate.vllm_backend import VLLMEngine
+
+        engine = VLLMEngine(
+            str(judge.manifest["weights"]),
+            budget=budget,
+            batch_size=cfg.backend.batch_size,
+            dtype=cfg.backend.dtype,
+            tensor_parallel_size=cfg.backend.tensor_parallel_size,
+            gpu_memory_utilization=cfg.backend.gpu_memory_utilization,
+            max_model_len=cfg.backend.max_model_len,
+        )
+    else:
+        engine = Engine(judge.model, judge.tokenizer, budget=budget, batch_size=cfg.backend.batch_size)
+    store = GenerationStore(cfg.cache) if cfg.cache else None
+    weights = judge.manifest["weights"]
+    model_id = store.weights_digest(weights) if store and Path(weights).is_dir() else f"hub:{weights}"
+    keys = [
+        [
+            vote_key(
+                backend=cfg.backend.name,
+                model=model_id,
+                prompt=r.prompt,
+                media=v.item.media,
+                sampling=params.key(),
+                budget=budget.key(),
+                vote=i,
+            )
+            for i in r.votes
+        ]
+        for r, v in zip(requests, views, strict=True)
+    ]
+    lengths = [len(judge.tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
+    try:
+        gens, counts = generate_votes(
+            engine,
+            requests,
+            lengths,
+            params,
+            keys,
+            store=store,
+            batch_size=cfg.backend.batch_size,
+            shard=shard,
+            wait_s=cfg.shard.wait_s,
+            desc=name,
+            progress=cfg.progress,
+        )
+    finally:
+        if store is not None:
+            store.close()
+    return gens, judge.manifest, counts
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Judge every benchmark item with k sampled votes per view; write predictions.jsonl and metrics.json."""
     fmt = judge_format(cfg.benchmark)
-    check_budget(cfg.budget)
     seed_everything(cfg.seed)
     setup_torch(cfg.threads)
     out = Path(cfg.out_dir)
@@ -111,7 +164,16 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         if cfg.limit is not None:
             items = items[: cfg.limit]
         views = build_views(items, cfg.benchmark.order, cfg.benchmark.seed)
-        gens, manifest = sample_votes(cfg, fmt, views, name)
+        gens, manifest, counts = sample_votes(cfg, fmt, views, name)
+        log.info(
+            "%s: generated %d of %d votes (%d from the cache)",
+            name,
+            counts.generated,
+            counts.total,
+            counts.cached,
+        )
+        if gens is None:  # a shard other than 0: its votes are in the cache, shard 0 writes the results
+            return {**ids, "shard_votes": asdict(counts)}
         rows = judge_items(
             fmt,
             views,
@@ -129,6 +191,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             "k": cfg.voting.k,
             "metrics": metrics,
             "generated_tokens": sum(v["n_tokens"] for r in rows for v in r["votes"]),
+            "votes": asdict(counts),
+            "thinking": thinking_stats(rows),
             "seconds": round(seconds, 1),
             "sft_manifest": (manifest or {}).get("sft_data"),
         }

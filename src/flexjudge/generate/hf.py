@@ -1,11 +1,34 @@
-"""Batched sampling with transformers: length-sorted batches, left padding, k samples per prompt."""
+"""The transformers judging engine: one prefill per prompt, k votes decoded together, budget forcing.
+
+A batch of prompts is left-padded and prefilled once into a preallocated KV cache; each prompt's
+cache rows are then repeated once per wanted vote, so k votes never re-encode the prompt. Decoding is
+our own loop (one forward per step for all live rows), which is what lets budget forcing act on single
+tokens: forced text is fed token by token, and tokens taken back (an early </think>) are masked out of
+attention with positions rolled back, so the model sees exactly the edited text.
+
+Sampling is per vote: each (seed, request key, vote index) owns a random stream, so a vote does not
+depend on which other prompts share its batch. Batches are planned over all prompts (longest first),
+so a rerun or a shard recomputes any batch with the same members it had in a full run.
+"""
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
 from tqdm.auto import tqdm
+
+from flexjudge.generate.budget import Budget
+from flexjudge.generate.kvcache import PreallocatedCache
+from flexjudge.io import stable_hash
+from flexjudge.judge.prompts import THINK_CLOSE, THINK_OPEN
+
+#: Bumped whenever a change to this module can change what is generated; part of every cache key.
+ENGINE_VERSION = 2
+#: Tokens re-read at the end of a vote to spot a tag or stop string that spans several tokens.
+TAIL_TOKENS = 8
 
 
 @dataclass(frozen=True)
@@ -19,86 +42,335 @@ class SamplingParams:
     seed: int = 0
     stop_strings: tuple[str, ...] = field(default_factory=tuple)
 
+    def key(self) -> dict:
+        """What identifies these settings in a generation's cache key (`n` is not: votes are keyed one by one)."""
+        return {
+            "max_new": self.max_new_tokens,
+            "t": self.temperature,
+            "top_p": self.top_p if self.temperature > 0 else None,
+            "seed": self.seed,
+            "stop": list(self.stop_strings),
+        }
+
 
 @dataclass(frozen=True)
 class Generation:
-    """One sampled continuation: its text, generated token count, and whether it ended on its own."""
+    """One vote: its text, generated token count (forced ones included), whether it ended on its own,
+    and the think/answer accounting (tokens inside <think>, tokens after it, rounds sent back, whether
+    the engine closed the think section)."""
 
     text: str
     n_tokens: int
     finished: bool
+    think_tokens: int | None = None
+    answer_tokens: int | None = None
+    rounds: int = 0
+    forced_close: bool = False
 
 
-def _trim(row: torch.Tensor, stop_ids: set[int]) -> tuple[list[int], bool]:
-    ids = row.tolist()
-    for i, tok in enumerate(ids):
-        if tok in stop_ids:
-            return ids[:i], True
-    return ids, False
+@dataclass(frozen=True)
+class Request:
+    """One prompt (already chat-templated) and the votes wanted from it; `key` names it stably."""
+
+    prompt: str
+    key: str
+    votes: tuple[int, ...] = (0,)
+    think_open: bool = False  # the prompt ends inside <think>
 
 
-@torch.inference_mode()
+def plan_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Indices longest first (ties by index), cut into batches of `batch_size` prompts."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size={batch_size}: must be >= 1")
+    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def vote_seed(seed: int, key: str, vote: int) -> int:
+    """The random stream of one vote."""
+    return int(stable_hash("vote", seed, key, vote), 16) & (2**63 - 1)
+
+
+def sample_tokens(
+    logits: torch.Tensor, temperature: float, top_p: float, uniforms: torch.Tensor | None
+) -> torch.Tensor:
+    """One token per row: argmax at temperature 0, else nucleus sampling by inverse CDF on `uniforms`.
+
+    The nucleus is the smallest set of most likely tokens whose mass reaches `top_p` (the token that
+    crosses it included). It is looked for in the top 64 first and only rows that need more are sorted in full.
+    """
+    if temperature <= 0:
+        return logits.argmax(-1)
+    probs = torch.softmax(logits.float() / temperature, dim=-1)
+    uniforms = uniforms.to(probs.device)
+    if top_p >= 1.0:
+        cdf = probs.cumsum(-1)
+        choice = torch.searchsorted(cdf, (uniforms * cdf[:, -1]).unsqueeze(-1)).squeeze(-1)
+        return choice.clamp_(max=probs.shape[-1] - 1)
+    top, idx = probs.topk(min(64, probs.shape[-1]), dim=-1)
+    wide = top.sum(-1) < top_p  # rows whose nucleus reaches beyond the top 64
+    narrow_rows, wide_rows = (~wide).nonzero().flatten(), wide.nonzero().flatten()
+    chosen = torch.empty(probs.shape[0], dtype=torch.long, device=probs.device)
+    for rows, (p, i) in (
+        (narrow_rows, (top[narrow_rows], idx[narrow_rows])),
+        (wide_rows, probs[wide_rows].sort(dim=-1, descending=True)),
+    ):
+        if len(rows) == 0:
+            continue
+        cdf = (p * ((p.cumsum(-1) - p) < top_p)).cumsum(-1)
+        pick = torch.searchsorted(cdf, (uniforms[rows] * cdf[:, -1]).unsqueeze(-1))
+        chosen[rows] = i.gather(-1, pick.clamp_(max=p.shape[-1] - 1)).squeeze(-1)
+    return chosen
+
+
+@dataclass
+class _Vote:
+    """Decoding state of one vote (one cache row)."""
+
+    request: int
+    vote: int
+    rng: torch.Generator | None
+    think: int  # 0 before <think>, 1 inside, 2 after
+    ids: list[int] = field(default_factory=list)
+    cols: list[int | None] = field(default_factory=list)  # cache column each id was fed at
+    forced: deque = field(default_factory=deque)
+    think_start: int = 0  # index in ids where the answer part starts (after the think section)
+    think_count: int = 0
+    think_tokens: int | None = None
+    rounds: int = 0
+    forced_close: bool = False
+    done: bool = False
+    finished: bool = False
+
+
+class Engine:
+    """Batched judging with a model and tokenizer from transformers; see the module docstring."""
+
+    def __init__(self, model, tokenizer, *, budget: Budget | None = None, batch_size: int = 16):
+        if tokenizer.pad_token_id is None:
+            raise ValueError("tokenizer has no pad token; set one in the checkpoint's tokenizer config")
+        self.model, self.tokenizer = model, tokenizer
+        self.budget = budget or Budget()
+        self.batch_size = batch_size
+        eos = model.generation_config.eos_token_id
+        eos = tokenizer.eos_token_id if eos is None else eos
+        self.eos_ids = set(eos if isinstance(eos, list) else [eos]) | {tokenizer.pad_token_id}
+        self.pad_id = tokenizer.pad_token_id
+
+    def encode(self, text: str) -> list[int]:
+        """Token ids of `text` with no special tokens added (chat templates place their own)."""
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def generate(
+        self,
+        requests: Sequence[Request],
+        params: SamplingParams,
+        *,
+        batches: Sequence[Sequence[int]] | None = None,
+        on_batch: Callable[[list[int], list[list[Generation]]], None] | None = None,
+        desc: str = "generate",
+        progress: bool = True,
+    ) -> list[list[Generation] | None]:
+        """Generations for each request's votes, in request order.
+
+        `batches` (default: `plan_batches` over all requests) lists which requests run together;
+        requests in no batch get None. `on_batch(indices, generations)` runs after each batch, e.g. to store it.
+        """
+        encoded = [self.encode(r.prompt) for r in requests]
+        if batches is None:
+            batches = plan_batches([len(e) for e in encoded], self.batch_size)
+        results: list[list[Generation] | None] = [None] * len(requests)
+        total = sum(len(requests[i].votes) for b in batches for i in b)
+        with tqdm(total=total, desc=desc, unit="vote", disable=not progress, dynamic_ncols=True) as bar:
+            for batch in batches:
+                gens = self._run_batch([requests[i] for i in batch], [encoded[i] for i in batch], params)
+                for i, g in zip(batch, gens, strict=True):
+                    results[i] = g
+                if on_batch is not None:
+                    on_batch(list(batch), gens)
+                bar.update(sum(len(requests[i].votes) for i in batch))
+        return results
+
+    @torch.inference_mode()
+    def _run_batch(
+        self, requests: list[Request], encoded: list[list[int]], params: SamplingParams
+    ) -> list[list[Generation]]:
+        model, device = self.model, self.model.device
+        width = max(len(e) for e in encoded)
+        slack = TAIL_TOKENS * (self.budget.min_think_rounds + 1) + 32
+        capacity = width + params.max_new_tokens + slack
+        ids = torch.full((len(encoded), width), self.pad_id, dtype=torch.long)
+        prompt_mask = torch.zeros((len(encoded), width), dtype=torch.long)
+        for r, e in enumerate(encoded):
+            ids[r, width - len(e) :] = torch.tensor(e, dtype=torch.long)
+            prompt_mask[r, width - len(e) :] = 1
+        positions = (prompt_mask.cumsum(-1) - 1).clamp_(min=0)
+        cache = PreallocatedCache(model.config, capacity)
+        out = model(
+            input_ids=ids.to(device),
+            attention_mask=prompt_mask.to(device),
+            position_ids=positions.to(device),
+            past_key_values=cache,
+            use_cache=True,
+            logits_to_keep=1,
+        )
+        repeats = torch.tensor([len(r.votes) for r in requests])
+        cache.batch_repeat_interleave(repeats.to(device))
+        logits = out.logits[:, -1].repeat_interleave(repeats.to(device), dim=0)
+        mask = torch.zeros((int(repeats.sum()), capacity), dtype=torch.long)
+        mask[:, :width] = prompt_mask.repeat_interleave(repeats, dim=0)
+        next_pos = (positions[:, -1] + 1).repeat_interleave(repeats)
+        sampling = params.temperature > 0
+        self._think_cap = self.budget.think_cap(params.max_new_tokens)
+        votes = [
+            _Vote(
+                request=r,
+                vote=v,
+                rng=torch.Generator().manual_seed(vote_seed(params.seed, req.key, v)) if sampling else None,
+                think=1 if req.think_open else 0,
+            )
+            for r, req in enumerate(requests)
+            for v in req.votes
+        ]
+        live = list(range(len(votes)))  # vote index of each cache row
+        column = width
+        while live and column < capacity:
+            uniforms = (
+                torch.stack([torch.rand((), generator=votes[v].rng) for v in live]) if sampling else None
+            )
+            sampled = sample_tokens(logits, params.temperature, params.top_p, uniforms).tolist()
+            feed = [self.pad_id] * len(live)
+            fed = [0] * len(live)
+            for row, v in enumerate(live):
+                vote = votes[v]
+                if vote.done:
+                    continue
+                token, taken_back = self._append(vote, self._choose(vote, sampled[row]), column, params)
+                for col in taken_back:
+                    mask[row, col] = 0
+                next_pos[row] -= len(taken_back)
+                if token is not None:
+                    feed[row], fed[row] = token, 1
+            keep = [row for row, v in enumerate(live) if not votes[v].done]
+            if not keep:
+                break
+            fed_t = torch.tensor(fed, dtype=torch.long)
+            mask[:, column] = fed_t
+            column += 1
+            out = model(
+                input_ids=torch.tensor(feed, dtype=torch.long, device=device).unsqueeze(-1),
+                attention_mask=mask[:, :column].to(device),
+                position_ids=next_pos.unsqueeze(-1).to(device),
+                past_key_values=cache,
+                use_cache=True,
+            )
+            next_pos += fed_t
+            logits = out.logits[:, -1]
+            if len(keep) <= len(live) // 2:  # drop finished rows once they are half the batch
+                index = torch.tensor(keep)
+                cache.batch_select_indices(index.to(device))
+                logits, mask, next_pos = logits[index.to(device)], mask[index], next_pos[index]
+                live = [live[row] for row in keep]
+        for vote in votes:  # ran out of cache columns
+            vote.done = True
+        return self._collect(requests, votes)
+
+    def _choose(self, vote: _Vote, sampled: int) -> int:
+        """The token this vote takes now: forced text first, else the sample after the budget rules."""
+        if vote.forced:
+            return vote.forced.popleft()
+        budget, cap = self.budget, self._think_cap
+        if vote.think != 1 or cap is None:
+            return sampled
+        over = vote.think_count >= cap
+        if sampled in self.eos_ids and not over and vote.rounds < budget.min_think_rounds:
+            vote.rounds += 1  # stopped while thinking: send it back
+            vote.forced.extend(self.encode(budget.forced_continuation))
+        elif over or sampled in self.eos_ids:
+            self._end_think(vote, vote.think_count)  # out of budget, or stopped after its rounds
+            vote.forced_close = True
+            vote.forced.extend(self.encode(budget.forced_close))
+        else:
+            return sampled
+        return vote.forced.popleft()
+
+    def _append(
+        self, vote: _Vote, token: int, column: int, params: SamplingParams
+    ) -> tuple[int | None, list[int]]:
+        """Append `token`; return (token to feed, or None once the vote is done; cache columns taken back)."""
+        vote.ids.append(token)
+        vote.cols.append(column)
+        if vote.think == 1:
+            vote.think_count += 1
+        if token in self.eos_ids:
+            vote.done = vote.finished = True
+            return None, []
+        taken_back: list[int] = []
+        tail = self.tokenizer.decode(vote.ids[-TAIL_TOKENS:])
+        if vote.think == 0 and THINK_OPEN in tail:
+            vote.think, vote.think_count = 1, 0
+        elif vote.think == 1 and THINK_CLOSE in tail:
+            group = 1  # how many trailing tokens spell the close
+            while group < len(vote.ids) and THINK_CLOSE not in self.tokenizer.decode(vote.ids[-group:]):
+                group += 1
+            if vote.rounds < self.budget.min_think_rounds:
+                # Closed too early: take the close back (its fed tokens leave attention), rewrite any text
+                # that shared a token with it, and continue with the continuation marker.
+                before = self.tokenizer.decode(vote.ids[-group:]).split(THINK_CLOSE)[0]
+                taken_back = vote.cols[-group:-1]
+                del vote.ids[-group:], vote.cols[-group:]
+                vote.think_count -= group
+                vote.rounds += 1
+                vote.forced.extend(self.encode(before + self.budget.forced_continuation))
+                token = vote.forced.popleft()
+                vote.ids.append(token)
+                vote.cols.append(column)
+                vote.think_count += 1
+            else:
+                self._end_think(vote, vote.think_count - group)
+        if params.stop_strings and any(s in tail for s in params.stop_strings):
+            vote.done = vote.finished = True
+        elif len(vote.ids) >= params.max_new_tokens:
+            vote.done = True
+        return (None if vote.done else token), taken_back
+
+    @staticmethod
+    def _end_think(vote: _Vote, think_tokens: int) -> None:
+        vote.think, vote.think_tokens, vote.think_start = 2, think_tokens, len(vote.ids)
+
+    def _collect(self, requests: list[Request], votes: list[_Vote]) -> list[list[Generation]]:
+        out: list[list[Generation]] = [[] for _ in requests]
+        for vote in votes:
+            ended = bool(vote.ids) and vote.ids[-1] in self.eos_ids
+            text_ids = vote.ids[:-1] if ended else vote.ids
+            out[vote.request].append(
+                Generation(
+                    text=self.tokenizer.decode(text_ids, skip_special_tokens=True),
+                    n_tokens=len(vote.ids),
+                    finished=vote.finished,
+                    think_tokens=vote.think_count if vote.think == 1 else vote.think_tokens,
+                    answer_tokens=len(vote.ids) - vote.think_start if vote.think == 2 else None,
+                    rounds=vote.rounds,
+                    forced_close=vote.forced_close,
+                )
+            )
+        return out
+
+
 def generate(
     model,
     tokenizer,
-    prompts: list[str],
+    prompts: Sequence[str],
     params: SamplingParams,
     *,
     batch_size: int = 16,
+    budget: Budget | None = None,
+    think_open: bool = False,
     desc: str = "generate",
     progress: bool = True,
 ) -> list[list[Generation]]:
-    """Sample `params.n` continuations for each prompt; results keep the prompts' order.
-
-    Prompts are tokenized without extra special tokens (the chat template already placed them),
-    sorted by length so a batch pads little, and left-padded so every row ends at the same position.
-    """
-    if not prompts:
-        return []
-    if tokenizer.pad_token_id is None:
-        raise ValueError("tokenizer has no pad token; set one in the checkpoint's tokenizer config")
-    tokenizer.padding_side = "left"
-    encoded = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
-    order = sorted(range(len(prompts)), key=lambda i: (-len(encoded[i]), i))
-    eos = (
-        model.generation_config.eos_token_id
-        if model.generation_config.eos_token_id is not None
-        else tokenizer.eos_token_id
-    )
-    stop_ids = set(eos if isinstance(eos, list) else [eos]) | {tokenizer.pad_token_id}
-    sample = params.temperature > 0
-    torch.manual_seed(params.seed)
-    results: list[list[Generation] | None] = [None] * len(prompts)
-    bar = tqdm(
-        total=len(prompts) * params.n, desc=desc, unit="sample", disable=not progress, dynamic_ncols=True
-    )
-    for start in range(0, len(order), batch_size):
-        idx = order[start : start + batch_size]
-        batch = tokenizer.pad({"input_ids": [encoded[i] for i in idx]}, return_tensors="pt").to(model.device)
-        kwargs = (
-            dict(do_sample=sample, temperature=params.temperature, top_p=params.top_p)
-            if sample
-            else dict(do_sample=False, temperature=None, top_p=None, top_k=None)
-        )
-        if params.stop_strings:
-            kwargs.update(stop_strings=list(params.stop_strings), tokenizer=tokenizer)
-        out = model.generate(
-            **batch,
-            max_new_tokens=params.max_new_tokens,
-            num_return_sequences=params.n,
-            pad_token_id=tokenizer.pad_token_id,
-            eos_token_id=eos,
-            **kwargs,
-        )
-        new = out[:, batch["input_ids"].shape[1] :].cpu()
-        for j, i in enumerate(idx):
-            gens = []
-            for row in new[j * params.n : (j + 1) * params.n]:
-                ids, ended = _trim(row, stop_ids)
-                text = tokenizer.decode(ids, skip_special_tokens=True)
-                stopped = ended or any(s in text for s in params.stop_strings)
-                gens.append(Generation(text, len(ids) + int(ended), stopped))
-            results[i] = gens
-        bar.update(len(idx) * params.n)
-    bar.close()
-    return results  # type: ignore[return-value]
+    """`params.n` votes for each prompt, keyed by the prompt's text; results keep the prompts' order."""
+    engine = Engine(model, tokenizer, budget=budget, batch_size=batch_size)
+    votes = tuple(range(params.n))
+    requests = [Request(p, stable_hash("prompt", p), votes, think_open) for p in prompts]
+    return engine.generate(requests, params, desc=desc, progress=progress)  # type: ignore[return-value]

@@ -76,6 +76,10 @@ def judge_items(
                     "failure": parsed.failure.value if parsed.failure else None,
                     "n_tokens": gen.n_tokens,
                     "finished": gen.finished,
+                    "think_tokens": gen.think_tokens,
+                    "answer_tokens": gen.answer_tokens,
+                    "rounds": gen.rounds,
+                    "forced_close": gen.forced_close,
                     "text": gen.text,
                 }
             )
@@ -110,6 +114,21 @@ def summarize(fmt: JudgeFormat, rows: Sequence[dict[str, Any]], *, n_boot: int =
         headline = headline_metric(fmt)
         result[f"macro_{headline}"] = M.macro_average({s: m[headline] for s, m in by_subset.items()})
     return result
+
+
+def thinking_stats(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Token accounting over all votes: think and answer lengths, rounds sent back, forced closes."""
+    votes = [v for r in rows for v in r["votes"]]
+    think = [v["think_tokens"] for v in votes if v.get("think_tokens") is not None]
+    answer = [v["answer_tokens"] for v in votes if v.get("answer_tokens") is not None]
+    n = len(votes)
+    return {
+        "mean_think_tokens": sum(think) / len(think) if think else None,
+        "max_think_tokens": max(think) if think else None,
+        "mean_answer_tokens": sum(answer) / len(answer) if answer else None,
+        "mean_rounds": sum(v.get("rounds", 0) for v in votes) / n if n else None,
+        "forced_close_rate": sum(bool(v.get("forced_close")) for v in votes) / n if n else None,
+    }
 
 
 def headline_metric(fmt: JudgeFormat) -> str:

@@ -1,0 +1,81 @@
+"""A key/value cache that allocates its full length once, so a decoding step writes in place.
+
+transformers' DynamicCache grows by `torch.cat` each step, copying the whole cache: on CPU with a
+batch of judge votes that copy, not the matmuls, is most of a step's time. Here each layer holds
+[rows, heads, capacity, head_dim] buffers and hands attention a view of the filled part.
+"""
+
+from __future__ import annotations
+
+import torch
+from transformers.cache_utils import Cache, DynamicLayer
+
+
+class PreallocatedLayer(DynamicLayer):
+    """One layer's keys and values in fixed-capacity buffers; `update` writes in place and returns views."""
+
+    def __init__(self, capacity: int):
+        super().__init__()
+        self.capacity = capacity
+        self.length = 0
+
+    def lazy_initialization(self, key_states: torch.Tensor, value_states: torch.Tensor) -> None:
+        self.dtype, self.device = key_states.dtype, key_states.device
+        rows, heads, _, k_dim = key_states.shape
+        self.keys = key_states.new_empty((rows, heads, self.capacity, k_dim))
+        self.values = value_states.new_empty((rows, heads, self.capacity, value_states.shape[-1]))
+        self.is_initialized = True
+
+    def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args, **kwargs):
+        if not self.is_initialized:
+            self.lazy_initialization(key_states, value_states)
+        end = self.length + key_states.shape[-2]
+        if end > self.capacity:
+            raise RuntimeError(f"KV cache capacity {self.capacity} exceeded ({end} positions)")
+        self.keys[:, :, self.length : end] = key_states
+        self.values[:, :, self.length : end] = value_states
+        self.length = end
+        return self.keys[:, :, :end], self.values[:, :, :end]
+
+    def get_seq_length(self) -> int:
+        return self.length
+
+    def get_max_length(self) -> int:
+        return self.capacity
+
+    def batch_repeat_interleave(self, repeats) -> None:
+        """Repeat each row `repeats` times (an int, or a tensor of per-row counts)."""
+        if self.is_initialized:
+            self.keys = self._regrow(self.keys[:, :, : self.length].repeat_interleave(repeats, dim=0))
+            self.values = self._regrow(self.values[:, :, : self.length].repeat_interleave(repeats, dim=0))
+
+    def _regrow(self, filled: torch.Tensor) -> torch.Tensor:
+        full = filled.new_empty((*filled.shape[:2], self.capacity, filled.shape[-1]))
+        full[:, :, : self.length] = filled
+        return full
+
+    def batch_select_indices(self, indices: torch.Tensor) -> None:
+        if self.is_initialized:
+            self.keys = self.keys.index_select(0, indices)
+            self.values = self.values.index_select(0, indices)
+
+    def crop(self, tokens_to_remove: int) -> None:
+        raise NotImplementedError("PreallocatedLayer does not crop; mask positions out instead")
+
+    def reset(self) -> None:
+        self.length = 0
+        super().reset()
+
+
+class PreallocatedCache(Cache):
+    """A cache of PreallocatedLayers, one per decoder layer of `config`."""
+
+    def __init__(self, config, capacity: int):
+        text = config.get_text_config(decoder=True)
+        if getattr(text, "use_sliding_window", False) and getattr(text, "sliding_window", None):
+            raise ValueError("sliding-window attention is not supported by the preallocated cache")
+        super().__init__(layers=[PreallocatedLayer(capacity) for _ in range(text.num_hidden_layers)])
+
+    def batch_repeat_interleave(self, repeats) -> None:
+        for layer in self.layers:
+            layer.batch_repeat_interleave(repeats)

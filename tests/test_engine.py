@@ -1,0 +1,205 @@
+"""The judging engine: exact greedy decoding, one prefill per prompt, batch-independent votes, nucleus
+sampling, and budget forcing on the real embedded default."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from flexjudge.backbones.loader import load_judge
+from flexjudge.generate.budget import Budget
+from flexjudge.generate.hf import Engine, Request, SamplingParams, generate, plan_batches, sample_tokens
+from flexjudge.judge.pairwise import generated_with_prefill
+from flexjudge.judge.parsing import ParseFailure, parse_pair_verdict
+from flexjudge.judge.prompts import THINK_PREFILL
+
+PROMPTS = [
+    "Human: How do I boil an egg?",
+    "Human: Is it safe to eat raw chicken? Please answer carefully and explain why.",
+    "Human: hi",
+    "Human: Tell me a joke about cats and dogs living together in a small flat.",
+]
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_manifest):
+    judge = load_judge(tiny_manifest, device="cpu")
+    chat = [
+        judge.tokenizer.apply_chat_template(
+            [{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True
+        )
+        for p in PROMPTS
+    ]
+    return judge.model, judge.tokenizer, chat
+
+
+def test_greedy_votes_equal_plain_generate(tiny):
+    model, tok, prompts = tiny
+    gens = generate(model, tok, prompts, SamplingParams(max_new_tokens=12), batch_size=4, progress=False)
+    for prompt, (gen,) in zip(prompts, gens, strict=True):
+        enc = tok(prompt, add_special_tokens=False, return_tensors="pt")
+        with torch.inference_mode():
+            out = model.generate(**enc, max_new_tokens=12, do_sample=False, pad_token_id=tok.pad_token_id)
+        new = out[0, enc["input_ids"].shape[1] :].tolist()
+        ended = tok.eos_token_id in new
+        new = new[: new.index(tok.eos_token_id) + 1] if ended else new
+        assert gen.text == tok.decode(new, skip_special_tokens=True)
+        assert gen.n_tokens == len(new) and gen.finished == ended
+
+
+def test_k_votes_come_from_one_prefill_per_prompt(tiny):
+    model, tok, prompts = tiny
+    calls: list[tuple[int, int]] = []
+    hook = model.register_forward_pre_hook(
+        lambda _m, _a, kw: calls.append(tuple(kw["input_ids"].shape)), with_kwargs=True
+    )
+    try:
+        engine = Engine(model, tok, batch_size=2)
+        requests = [Request(p, f"p{i}", (0, 1, 2, 3, 4)) for i, p in enumerate(prompts)]
+        gens = engine.generate(requests, SamplingParams(max_new_tokens=6, temperature=1.0), progress=False)
+    finally:
+        hook.remove()
+    prefills = [shape for shape in calls if shape[1] > 1]
+    assert [rows for rows, _ in prefills] == [2, 2]  # 2 batches of 2 prompts, never prompts x votes
+    assert all(rows <= 10 and width == 1 for rows, width in calls if (rows, width) not in prefills)
+    assert [len(v) for v in gens] == [5] * 4
+
+
+def test_a_vote_does_not_depend_on_its_batch(tiny):
+    model, tok, prompts = tiny
+    params = SamplingParams(max_new_tokens=10, temperature=1.0, seed=3)
+    requests = [Request(p, f"p{i}", (0, 1, 2)) for i, p in enumerate(prompts)]
+    together = Engine(model, tok, batch_size=4).generate(requests, params, progress=False)
+    alone = Engine(model, tok, batch_size=1).generate(requests, params, progress=False)
+    only_vote_2 = Engine(model, tok, batch_size=3).generate(
+        [Request(r.prompt, r.key, (2,)) for r in requests], params, progress=False
+    )
+    assert [[g.text for g in v] for v in together] == [[g.text for g in v] for v in alone]
+    assert [v[0].text for v in only_vote_2] == [v[2].text for v in together]
+    assert len({g.text for v in together for g in v}) > 4  # votes differ from one another
+    reseeded = Engine(model, tok, batch_size=4).generate(
+        requests, SamplingParams(max_new_tokens=10, temperature=1.0, seed=4), progress=False
+    )
+    assert [[g.text for g in v] for v in reseeded] != [[g.text for g in v] for v in together]
+
+
+def test_plan_batches_sorts_longest_first_and_is_stable():
+    assert plan_batches([3, 9, 3, 5, 9], 2) == [[1, 4], [3, 0], [2]]
+    with pytest.raises(ValueError, match="batch_size"):
+        plan_batches([1], 0)
+
+
+def _reference_nucleus(probs: torch.Tensor, top_p: float, u: float) -> int:
+    """Inverse CDF over the nucleus in order of probability (the whole vocabulary in its own order at top_p=1)."""
+    p, idx = probs.sort(descending=True) if top_p < 1 else (probs, torch.arange(len(probs)))
+    keep = (p.cumsum(-1) - p) < top_p
+    cdf = (p * keep).cumsum(-1)
+    return int(idx[min(int((cdf < u * cdf[-1]).sum()), len(p) - 1)])
+
+
+@pytest.mark.parametrize("top_p", [0.5, 0.95, 0.999, 1.0])
+def test_sample_tokens_matches_a_sorted_nucleus(top_p):
+    gen = torch.Generator().manual_seed(0)
+    logits = torch.randn(64, 500, generator=gen) * torch.linspace(0.1, 6, 64).unsqueeze(-1)  # flat to peaked
+    uniforms = torch.rand(64, generator=gen)
+    got = sample_tokens(logits, 0.7, top_p, uniforms).tolist()
+    probs = torch.softmax(logits / 0.7, dim=-1)
+    assert got == [_reference_nucleus(probs[r], top_p, float(uniforms[r])) for r in range(64)]
+    assert sample_tokens(logits, 0.0, top_p, None).tolist() == logits.argmax(-1).tolist()
+
+
+def test_budget_settings_are_checked():
+    with pytest.raises(ValueError, match="max_think_tokens=0"):
+        Budget(max_think_tokens=0)
+    with pytest.raises(ValueError, match="leaves no room"):
+        Budget(max_think_tokens=60).check(64)
+    assert not Budget().active and Budget(min_think_rounds=1).active
+
+
+# --- budget forcing on the real embedded default (SmolLM2-135M-Instruct inside Qwen2.5-VL) ------------
+
+SYSTEM = (
+    "You compare two replies. Think briefly inside <think></think>, then write the better reply's letter "
+    "inside <answer></answer>."
+)
+SHOTS = [
+    (
+        "Question: What is the capital of France?\nA: Paris\nB: London",
+        "Paris is the capital of France, so A is right.",
+    ),
+    ("Question: What is 3+4?\nA: 8\nB: 7", "3+4 equals 7, so B is right."),
+]
+QUESTIONS = [
+    "Question: What color is the sky on a clear day?\nA: Green\nB: Blue",
+    "Question: How many legs does a dog have?\nA: Four\nB: Two",
+    "Question: What is 5+5?\nA: 10\nB: 12",
+]
+
+
+@pytest.fixture(scope="module")
+def smollm2(smollm2_manifest):
+    judge = load_judge(smollm2_manifest, device="cpu")
+    prompts = []
+    for q in QUESTIONS:
+        messages = [{"role": "system", "content": SYSTEM}]
+        for user, reason in SHOTS:
+            answer = "A" if "so A" in reason else "B"
+            messages += [
+                {"role": "user", "content": user},
+                {
+                    "role": "assistant",
+                    "content": f"{THINK_PREFILL}{reason}\n</think>\n<answer>{answer}</answer>",
+                },
+            ]
+        messages.append({"role": "user", "content": q})
+        text = judge.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        prompts.append(text + THINK_PREFILL)
+    return judge.model, judge.tokenizer, prompts
+
+
+def _judge(smollm2, budget: Budget):
+    model, tok, prompts = smollm2
+    engine = Engine(model, tok, budget=budget, batch_size=3)
+    requests = [Request(p, f"q{i}", (0,), think_open=True) for i, p in enumerate(prompts)]
+    return [v[0] for v in engine.generate(requests, SamplingParams(max_new_tokens=96), progress=False)]
+
+
+@pytest.mark.slow
+@pytest.mark.network
+@pytest.mark.parametrize("rounds", [1, 2])
+def test_min_think_rounds_append_wait_and_answers_still_parse(smollm2, rounds):
+    plain = _judge(smollm2, Budget())
+    assert all(g.rounds == 0 and "Wait" not in g.text for g in plain)  # the model closes early on its own
+    gens = _judge(smollm2, Budget(min_think_rounds=rounds))
+    for gen in gens:
+        parsed = parse_pair_verdict(generated_with_prefill(gen.text, True))
+        # the tags are intact: one closed think section, one answer tag (a 135M model may still answer "10")
+        assert parsed.failure in (None, ParseFailure.INVALID_VALUE), gen.text
+        assert gen.rounds == rounds and parsed.think.count("\nWait") == rounds, gen.text
+        assert gen.think_tokens is not None and gen.answer_tokens is not None
+    assert sum(parse_pair_verdict(generated_with_prefill(g.text, True)).ok for g in gens) >= 2
+
+
+@pytest.mark.slow
+@pytest.mark.network
+def test_rounds_that_loop_are_still_closed_in_time_to_answer(smollm2):
+    # with 4 rounds this model starts repeating itself; the engine closes its thinking so it can answer
+    for gen in _judge(smollm2, Budget(min_think_rounds=4)):
+        parsed = parse_pair_verdict(generated_with_prefill(gen.text, True))
+        assert parsed.failure in (None, ParseFailure.INVALID_VALUE), gen.text
+        assert gen.rounds == 4 or gen.forced_close
+        assert gen.think_tokens <= 96 - 16
+
+
+@pytest.mark.slow
+@pytest.mark.network
+def test_max_think_tokens_caps_every_think_section(smollm2):
+    _, tok, _ = smollm2
+    cap = 8
+    gens = _judge(smollm2, Budget(max_think_tokens=cap))
+    assert any(g.forced_close for g in gens)
+    for gen in gens:
+        parsed = parse_pair_verdict(generated_with_prefill(gen.text, True))
+        assert parsed.failure is None, gen.text
+        assert gen.think_tokens <= cap
+        assert len(tok(parsed.think, add_special_tokens=False)["input_ids"]) <= cap
