@@ -107,7 +107,9 @@ def sample_votes(cfg: DictConfig, fmt: JudgeFormat, views: list[View], name: str
         engine = Engine(judge.model, judge.tokenizer, budget=budget, batch_size=cfg.backend.batch_size)
     store = GenerationStore(cfg.cache) if cfg.cache else None
     weights = judge.manifest["weights"]
-    model_id = store.weights_digest(weights) if store and Path(weights).is_dir() else f"hub:{weights}"
+    model_id = (
+        store.weights_digest(weights) if store is not None and Path(weights).is_dir() else f"hub:{weights}"
+    )
     keys = [
         [
             vote_key(
