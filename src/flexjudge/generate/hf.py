@@ -20,13 +20,15 @@ from dataclasses import dataclass, field
 import torch
 from tqdm.auto import tqdm
 
+from flexjudge.generate import cascade
 from flexjudge.generate.budget import Budget
+from flexjudge.generate.cascade import CascadeCache
 from flexjudge.generate.kvcache import PreallocatedCache
 from flexjudge.io import stable_hash
 from flexjudge.judge.prompts import THINK_CLOSE, THINK_OPEN
 
 #: Bumped whenever a change to this module can change what is generated; part of every cache key.
-ENGINE_VERSION = 2
+ENGINE_VERSION = 3
 #: Tokens re-read at the end of a vote to spot a tag or stop string that spans several tokens.
 TAIL_TOKENS = 8
 
@@ -156,6 +158,7 @@ class Engine:
         eos = tokenizer.eos_token_id if eos is None else eos
         self.eos_ids = set(eos if isinstance(eos, list) else [eos]) | {tokenizer.pad_token_id}
         self.pad_id = tokenizer.pad_token_id
+        model.set_attn_implementation(cascade.CASCADE)  # SDPA everywhere except our decoding steps
 
     def encode(self, text: str) -> list[int]:
         """Token ids of `text` with no special tokens added (chat templates place their own)."""
@@ -197,28 +200,26 @@ class Engine:
     ) -> list[list[Generation]]:
         model, device = self.model, self.model.device
         width = max(len(e) for e in encoded)
-        slack = TAIL_TOKENS * (self.budget.min_think_rounds + 1) + 32
-        capacity = width + params.max_new_tokens + slack
+        capacity = params.max_new_tokens + TAIL_TOKENS * (self.budget.min_think_rounds + 1) + 32
         ids = torch.full((len(encoded), width), self.pad_id, dtype=torch.long)
         prompt_mask = torch.zeros((len(encoded), width), dtype=torch.long)
         for r, e in enumerate(encoded):
             ids[r, width - len(e) :] = torch.tensor(e, dtype=torch.long)
             prompt_mask[r, width - len(e) :] = 1
         positions = (prompt_mask.cumsum(-1) - 1).clamp_(min=0)
-        cache = PreallocatedCache(model.config, capacity)
+        prefill = PreallocatedCache(model.config, width)
         out = model(
             input_ids=ids.to(device),
             attention_mask=prompt_mask.to(device),
             position_ids=positions.to(device),
-            past_key_values=cache,
+            past_key_values=prefill,
             use_cache=True,
             logits_to_keep=1,
         )
         repeats = torch.tensor([len(r.votes) for r in requests])
-        cache.batch_repeat_interleave(repeats.to(device))
+        cache = CascadeCache(prefill, prompt_mask, repeats, capacity)
+        del prefill
         logits = out.logits[:, -1].repeat_interleave(repeats.to(device), dim=0)
-        mask = torch.zeros((int(repeats.sum()), capacity), dtype=torch.long)
-        mask[:, :width] = prompt_mask.repeat_interleave(repeats, dim=0)
         next_pos = (positions[:, -1] + 1).repeat_interleave(repeats)
         sampling = params.temperature > 0
         self._think_cap = self.budget.think_cap(params.max_new_tokens)
@@ -233,7 +234,7 @@ class Engine:
             for v in req.votes
         ]
         live = list(range(len(votes)))  # vote index of each cache row
-        column = width
+        column = 0  # generated position written this step
         while live and column < capacity:
             uniforms = (
                 torch.stack([torch.rand((), generator=votes[v].rng) for v in live]) if sampling else None
@@ -247,7 +248,7 @@ class Engine:
                     continue
                 token, taken_back = self._append(vote, self._choose(vote, sampled[row]), column, params)
                 for col in taken_back:
-                    mask[row, col] = 0
+                    cache.gen_mask[row, col] = False
                 next_pos[row] -= len(taken_back)
                 if token is not None:
                     feed[row], fed[row] = token, 1
@@ -255,21 +256,21 @@ class Engine:
             if not keep:
                 break
             fed_t = torch.tensor(fed, dtype=torch.long)
-            mask[:, column] = fed_t
+            cache.gen_mask[:, column] = fed_t.bool().to(device)
             column += 1
-            out = model(
-                input_ids=torch.tensor(feed, dtype=torch.long, device=device).unsqueeze(-1),
-                attention_mask=mask[:, :column].to(device),
-                position_ids=next_pos.unsqueeze(-1).to(device),
-                past_key_values=cache,
-                use_cache=True,
-            )
+            with cascade.active(cache):
+                out = model(
+                    input_ids=torch.tensor(feed, dtype=torch.long, device=device).unsqueeze(-1),
+                    position_ids=next_pos.unsqueeze(-1).to(device),
+                    past_key_values=cache,
+                    use_cache=True,
+                )
             next_pos += fed_t
             logits = out.logits[:, -1]
             if len(keep) <= len(live) // 2:  # drop finished rows once they are half the batch
                 index = torch.tensor(keep)
-                cache.batch_select_indices(index.to(device))
-                logits, mask, next_pos = logits[index.to(device)], mask[index], next_pos[index]
+                cache.select_rows(index.to(device))
+                logits, next_pos = logits[index.to(device)], next_pos[index]
                 live = [live[row] for row in keep]
         for vote in votes:  # ran out of cache columns
             vote.done = True

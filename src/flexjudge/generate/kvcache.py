@@ -1,8 +1,9 @@
-"""A key/value cache that allocates its full length once, so a decoding step writes in place.
+"""A key/value cache that allocates its full length once, so writing to it never copies what it holds.
 
-transformers' DynamicCache grows by `torch.cat` each step, copying the whole cache: on CPU with a
-batch of judge votes that copy, not the matmuls, is most of a step's time. Here each layer holds
-[rows, heads, capacity, head_dim] buffers and hands attention a view of the filled part.
+transformers' DynamicCache grows by `torch.cat`, copying the whole cache on every step; on CPU with a
+batch of judge votes that copy took most of a step's time. Each layer here holds
+[rows, heads, capacity, head_dim] buffers and hands attention a view of the filled part. The engine
+prefills prompts into it; decoding continues in `cascade.CascadeCache`.
 """
 
 from __future__ import annotations
@@ -43,22 +44,6 @@ class PreallocatedLayer(DynamicLayer):
     def get_max_length(self) -> int:
         return self.capacity
 
-    def batch_repeat_interleave(self, repeats) -> None:
-        """Repeat each row `repeats` times (an int, or a tensor of per-row counts)."""
-        if self.is_initialized:
-            self.keys = self._regrow(self.keys[:, :, : self.length].repeat_interleave(repeats, dim=0))
-            self.values = self._regrow(self.values[:, :, : self.length].repeat_interleave(repeats, dim=0))
-
-    def _regrow(self, filled: torch.Tensor) -> torch.Tensor:
-        full = filled.new_empty((*filled.shape[:2], self.capacity, filled.shape[-1]))
-        full[:, :, : self.length] = filled
-        return full
-
-    def batch_select_indices(self, indices: torch.Tensor) -> None:
-        if self.is_initialized:
-            self.keys = self.keys.index_select(0, indices)
-            self.values = self.values.index_select(0, indices)
-
     def crop(self, tokens_to_remove: int) -> None:
         raise NotImplementedError("PreallocatedLayer does not crop; mask positions out instead")
 
@@ -75,7 +60,3 @@ class PreallocatedCache(Cache):
         if getattr(text, "use_sliding_window", False) and getattr(text, "sliding_window", None):
             raise ValueError("sliding-window attention is not supported by the preallocated cache")
         super().__init__(layers=[PreallocatedLayer(capacity) for _ in range(text.num_hidden_layers)])
-
-    def batch_repeat_interleave(self, repeats) -> None:
-        for layer in self.layers:
-            layer.batch_repeat_interleave(repeats)
