@@ -29,24 +29,24 @@ from flexjudge.judge.pairwise import render_prompt
 REPO = Path(__file__).resolve().parents[1]
 
 
-def provision_default(results: Path) -> Path:
-    """The embedded default's judge.json, built by the provision stage if it is not there yet."""
+def default_judge() -> Path:
+    """The embedded default's judge.json: the demo's if it ran, else provisioned into .cache/bench."""
+    demo = REPO / "results" / "backbones" / "smollm2_vl" / "judge.json"
+    if demo.exists():
+        return demo
+    results = REPO / ".cache" / "bench"
     manifest = results / "backbones" / "smollm2_vl" / "judge.json"
     if not manifest.exists():
         from flexjudge.app import compose
         from flexjudge.provision import run as provision
 
-        provision(
-            compose(
-                "provision",
-                [
-                    f"paths.results={results}",
-                    f"out_dir={manifest.parent}",
-                    "logger=none",
-                    "backbone=smollm2_vl",
-                ],
-            )
-        )
+        overrides = [
+            f"paths.results={results}",
+            f"out_dir={manifest.parent}",
+            "logger=none",
+            "backbone=smollm2_vl",
+        ]
+        provision(compose("provision", overrides))
     return manifest
 
 
@@ -64,7 +64,6 @@ def pairwise_prompts(tokenizer, n: int) -> list[str]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--judge", type=Path, help="judge.json (default: the embedded default, provisioned)")
-    ap.add_argument("--results", type=Path, default=REPO / "results", help="where the default is provisioned")
     ap.add_argument("--items", type=int, default=64)
     ap.add_argument("--k", type=int, default=5)
     ap.add_argument("--max-new-tokens", type=int, default=128)
@@ -73,7 +72,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None)
     args = ap.parse_args()
     setup_torch(args.threads)
-    judge = load_judge(args.judge or provision_default(args.results), device="cpu")
+    judge = load_judge(args.judge or default_judge(), device="cpu")
     model, tok = judge.model, judge.tokenizer
     prompts = pairwise_prompts(tok, args.items)
     params = SamplingParams(max_new_tokens=args.max_new_tokens, temperature=0.6, top_p=0.95, n=args.k)

@@ -67,16 +67,32 @@ def sample_votes(cfg: DictConfig, fmt: JudgeFormat, views: list[View], name: str
         ]
         n = len(views) * cfg.voting.k
         return gens, None, VoteCounts(total=n, cached=0, generated=n)
-    from flexjudge.backbones.loader import load_judge
+    from flexjudge.backbones.loader import load_judge, load_tokenizer, read_manifest
 
     budget = Budget.from_conf(cfg.budget)
     budget.check(cfg.max_new_tokens, f"conf/budget/{cfg.budget.name}.yaml with max_new_tokens")
     shard = Shard.resolve(cfg.shard.index, cfg.shard.count)
-    judge = load_judge(cfg.judge, device=cfg.backend.device)
-    prompts = [
-        render_prompt(
-            judge.tokenizer, fmt.messages(v.item.question, v.answers, v.item.media), cfg.prefill_think
+    if cfg.backend.name == "vllm":  # vLLM loads the weights itself; here only the tokenizer is needed
+        from flexjudge.generate.vllm_backend import VLLMEngine
+
+        manifest = read_manifest(cfg.judge)
+        tokenizer = load_tokenizer(manifest)
+        engine = VLLMEngine(
+            str(manifest["weights"]),
+            budget=budget,
+            batch_size=cfg.backend.batch_size,
+            dtype=cfg.backend.dtype,
+            tensor_parallel_size=cfg.backend.tensor_parallel_size,
+            gpu_memory_utilization=cfg.backend.gpu_memory_utilization,
+            trust_remote_code=bool(manifest.get("trust_remote_code", False)),
+            max_model_len=cfg.backend.max_model_len,
         )
+    else:
+        judge = load_judge(cfg.judge, device=cfg.backend.device)
+        manifest, tokenizer = judge.manifest, judge.tokenizer
+        engine = Engine(judge.model, tokenizer, budget=budget, batch_size=cfg.backend.batch_size)
+    prompts = [
+        render_prompt(tokenizer, fmt.messages(v.item.question, v.answers, v.item.media), cfg.prefill_think)
         for v in views
     ]
     params = SamplingParams(
@@ -91,22 +107,8 @@ def sample_votes(cfg: DictConfig, fmt: JudgeFormat, views: list[View], name: str
         Request(p, stable_hash("prompt", p, v.item.media), votes, cfg.prefill_think)
         for p, v in zip(prompts, views, strict=True)
     ]
-    if cfg.backend.name == "vllm":
-        from flexjudge.generate.vllm_backend import VLLMEngine
-
-        engine = VLLMEngine(
-            str(judge.manifest["weights"]),
-            budget=budget,
-            batch_size=cfg.backend.batch_size,
-            dtype=cfg.backend.dtype,
-            tensor_parallel_size=cfg.backend.tensor_parallel_size,
-            gpu_memory_utilization=cfg.backend.gpu_memory_utilization,
-            max_model_len=cfg.backend.max_model_len,
-        )
-    else:
-        engine = Engine(judge.model, judge.tokenizer, budget=budget, batch_size=cfg.backend.batch_size)
     store = GenerationStore(cfg.cache) if cfg.cache else None
-    weights = judge.manifest["weights"]
+    weights = manifest["weights"]
     model_id = (
         store.weights_digest(weights) if store is not None and Path(weights).is_dir() else f"hub:{weights}"
     )
@@ -125,7 +127,7 @@ def sample_votes(cfg: DictConfig, fmt: JudgeFormat, views: list[View], name: str
         ]
         for r, v in zip(requests, views, strict=True)
     ]
-    lengths = [len(judge.tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
+    lengths = [len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
     try:
         gens, counts = generate_votes(
             engine,
@@ -143,7 +145,7 @@ def sample_votes(cfg: DictConfig, fmt: JudgeFormat, views: list[View], name: str
     finally:
         if store is not None:
             store.close()
-    return gens, judge.manifest, counts
+    return gens, manifest, counts
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:

@@ -85,9 +85,17 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
     return manifest
 
 
+def load_tokenizer(manifest: dict[str, Any]):
+    """The tokenizer of a judge's weights (e.g. for a backend that loads the model itself)."""
+    from transformers import AutoTokenizer
+
+    remote = bool(manifest.get("trust_remote_code", False))
+    return AutoTokenizer.from_pretrained(manifest["weights"], trust_remote_code=remote)
+
+
 def load_judge(manifest_path: str | Path, *, device: str = "auto", dtype: str | None = None) -> Judge:
     """Load model + tokenizer (+ image processor) named by a manifest, in eval mode on `device`."""
-    from transformers import AutoImageProcessor, AutoTokenizer
+    from transformers import AutoImageProcessor
 
     manifest = read_manifest(manifest_path)
     cls = model_class(manifest["model_class"])
@@ -96,7 +104,7 @@ def load_judge(manifest_path: str | Path, *, device: str = "auto", dtype: str | 
     source = manifest["weights"]
     model = cls.from_pretrained(source, dtype=torch_dtype, trust_remote_code=remote)
     model.to(resolve_device(device)).eval()
-    tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=remote)
+    tokenizer = load_tokenizer(manifest)
     image_processor = None
     if Path(source, "preprocessor_config.json").exists() or not Path(source).exists():
         try:

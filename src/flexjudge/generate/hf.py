@@ -272,8 +272,6 @@ class Engine:
                 cache.select_rows(index.to(device))
                 logits, next_pos = logits[index.to(device)], next_pos[index]
                 live = [live[row] for row in keep]
-        for vote in votes:  # ran out of cache columns
-            vote.done = True
         return self._collect(requests, votes)
 
     def _choose(self, vote: _Vote, sampled: int) -> int:
