@@ -7,6 +7,7 @@ towers are frozen, so only the LLM changes — checked bit for bit before saving
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from flexjudge.app import seed_everything, setup_torch, stage_main, to_plain
-from flexjudge.io import iter_jsonl, sha256_file, write_json
+from flexjudge.io import iter_jsonl, read_json, sha256_file, stable_hash, write_json
 from flexjudge.tracking import start_tracking
 
 log = logging.getLogger(__name__)
@@ -43,13 +44,69 @@ def training_arguments(cfg: DictConfig, report_to: str):
         dataloader_pin_memory=False,
         bf16=t.bf16,
         logging_steps=t.logging_steps,
-        save_strategy="no",
+        save_strategy="steps" if t.save_steps else "no",
+        save_steps=t.save_steps or None,
+        save_total_limit=1,
         report_to=report_to,
         remove_unused_columns=False,
         dataloader_num_workers=0,
         disable_tqdm=not cfg.progress,
         use_cpu=cfg.backend.device == "cpu",
     )
+
+
+#: Written into a trainer checkpoint once it is complete; a checkpoint cut short by a kill lacks it.
+COMPLETE = "flexjudge-complete"
+
+
+def resume_point(cfg: DictConfig, fingerprint: str) -> str | None:
+    """The last complete checkpoint under out_dir/trainer made by this config; stale or partial ones are removed."""
+    folder = Path(cfg.out_dir) / "trainer"
+    stamp = folder / "fingerprint.json"
+    if folder.exists() and (not cfg.resume or not stamp.exists() or read_json(stamp) != fingerprint):
+        log.info("finetune: removing checkpoints of another config (or resume=false) in %s", folder)
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json(stamp, fingerprint)
+    complete = []
+    for ckpt in folder.glob("checkpoint-*"):
+        if (ckpt / COMPLETE).exists():
+            complete.append(ckpt)
+        else:
+            log.info("finetune: removing %s (cut short before it was complete)", ckpt)
+            shutil.rmtree(ckpt)
+    return str(max(complete, key=lambda p: int(p.name.split("-")[1]))) if complete else None
+
+
+def restore_weights(model, checkpoint: str) -> None:
+    """Load a trainer checkpoint's weights into `model`.
+
+    The Trainer saves multimodal models in their original key layout (e.g. `model.layers.*` for
+    Qwen2.5-VL's LLM) and its own resume loads them without renaming, so nothing would load; going
+    through `from_pretrained` applies the renaming, and `strict=True` proves every tensor arrived.
+    """
+    restored = type(model).from_pretrained(checkpoint, dtype=next(model.parameters()).dtype)
+    model.load_state_dict(restored.state_dict(), strict=True)
+    del restored
+
+
+def mark_complete_callback():
+    """A TrainerCallback that marks each checkpoint complete after the Trainer has written all of it."""
+    from transformers import TrainerCallback
+
+    class MarkComplete(TrainerCallback):
+        def on_save(self, args, state, control, **kwargs):
+            if state.is_world_process_zero:
+                (Path(args.output_dir) / f"checkpoint-{state.global_step}" / COMPLETE).touch()
+
+    return MarkComplete()
+
+
+def run_fingerprint(cfg: DictConfig) -> str:
+    """What a checkpoint must share with this run to be resumed: recipe, data, base weights, seed."""
+    plain = to_plain(cfg)
+    keep = {k: plain[k] for k in ("trainer", "seed", "base", "backbone")}
+    return stable_hash(keep, sha256_file(cfg.data), read_json(cfg.base).get("provenance"))
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
@@ -84,19 +141,26 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                 f"trainer.max_length={cfg.trainer.max_length} (see the sample stage's report.json)"
             )
         n_trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        last = resume_point(cfg, run_fingerprint(cfg))
+        if last:
+            log.info("finetune: resuming from %s", last)
+            restore_weights(model, last)
         model.train()
         trainer = Trainer(
             model=model,
             args=training_arguments(cfg, "wandb" if tracker.active else "none"),
             train_dataset=examples,
             data_collator=PadCollator(tokenizer.pad_token_id),
+            callbacks=[mark_complete_callback()],
         )
-        result = trainer.train()
+        result = trainer.train(resume_from_checkpoint=last)
         model.eval()
         changed = [n for n, h in state_digest(model, frozen).items() if before[n] != h]
         if changed:
             raise RuntimeError(f"frozen parameters changed during training: {changed[:5]}")
         ckpt = save_checkpoint(model, tokenizer, out / "checkpoint", judge.image_processor)
+        if not cfg.keep_checkpoints:
+            shutil.rmtree(out / "trainer", ignore_errors=True)
         losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
         summary = {
             "examples": len(examples),
@@ -105,6 +169,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             "trainable_parameters": n_trainable,
             "frozen_parameters_checked": len(frozen),
             "steps": trainer.state.global_step,
+            "resumed_from": Path(last).name if last else None,
             "train_loss": result.training_loss,
             "first_logged_loss": losses[0] if losses else None,
             "last_logged_loss": losses[-1] if losses else None,

@@ -1,0 +1,117 @@
+"""A fine-tune killed with SIGKILL resumes from its last complete checkpoint and ends with the same weights
+as an uninterrupted run; checkpoints of another config are not resumed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from conftest import stage_cfg
+from flexjudge import REPO_ROOT
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def sft_data(tmp_path_factory, tiny_manifest, curated) -> Path:
+    from flexjudge.sample import run as sample
+
+    tmp = tmp_path_factory.mktemp("sft")
+    sample(
+        stage_cfg(
+            "sample",
+            tmp,
+            "backbone=tiny_vl",
+            f"judge={tiny_manifest}",
+            f"pool={curated / 'pool.jsonl'}",
+            "target=8",
+            "max_new_tokens=8",
+            "rationalize.max_new_tokens=16",
+        )
+    )
+    return tmp / "sample" / "tiny_vl" / "sft.jsonl"
+
+
+def _cmd(out: Path, manifest: Path, data: Path, *extra: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "flexjudge.finetune",
+        "backbone=tiny_vl",
+        f"base={manifest}",
+        f"data={data}",
+        "trainer.epochs=3",
+        "trainer.per_device_batch_size=1",
+        "trainer.grad_accumulation=1",
+        "trainer.save_steps=2",
+        "trainer.max_length=1024",
+        "trainer.learning_rate=1e-2",
+        "logger=none",
+        "progress=false",
+        "threads=1",
+        f"out_dir={out}",
+        f"hydra.run.dir={out}",
+        *extra,
+    ]
+
+
+def _run(cmd: list[str]) -> str:
+    done = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600, env=_env())
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done.stdout + done.stderr
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "OMP_NUM_THREADS": "1"}
+
+
+def _complete_step(out: Path) -> int:
+    marks = list((out / "trainer").glob("checkpoint-*/flexjudge-complete"))
+    return max((int(m.parent.name.split("-")[1]) for m in marks), default=0)
+
+
+def test_killed_finetune_resumes_to_the_same_weights(tmp_path, tiny_manifest, sft_data):
+    straight = tmp_path / "straight"
+    _run(_cmd(straight, tiny_manifest, sft_data))
+    assert not (straight / "trainer").exists()  # checkpoints are removed after a successful run
+
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen(
+        _cmd(killed, tiny_manifest, sft_data),
+        cwd=REPO_ROOT,
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 300
+    while _complete_step(killed) < 4 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    step = _complete_step(killed)
+    assert proc.returncode == -signal.SIGKILL and step >= 4, "the run finished before it could be killed"
+    assert not (killed / "judge.json").exists()
+
+    log = _run(_cmd(killed, tiny_manifest, sft_data))
+    assert "resuming from" in log
+    report = (killed / "train_report.json").read_text()
+    assert f'"resumed_from": "checkpoint-{step}"' in report
+    a = load_file(str(straight / "checkpoint" / "model.safetensors"))
+    b = load_file(str(killed / "checkpoint" / "model.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_checkpoints_of_another_config_are_not_resumed(tmp_path, tiny_manifest, sft_data):
+    out = tmp_path / "run"
+    _run(_cmd(out, tiny_manifest, sft_data, "trainer.epochs=1", "keep_checkpoints=true"))
+    assert _complete_step(out) > 0
+    log = _run(_cmd(out, tiny_manifest, sft_data, "trainer.epochs=1", "trainer.learning_rate=5e-3"))
+    assert "removing checkpoints of another config" in log and "resuming from" not in log
