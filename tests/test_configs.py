@@ -85,3 +85,12 @@ def test_workflow_grid_names_are_hydra_options():
     }.items():
         assert set(grid[key]) <= set(options(group)), key
     assert grid["trainer"] in options("trainer") and grid["logger"] in options("logger")
+
+
+@pytest.mark.parametrize("name", options("accelerate"))
+def test_accelerate_launch_configs_load(name):
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    cfg = load_config_from_file(str(CONF_DIR / "accelerate" / f"{name}.yaml"))
+    assert cfg.num_processes >= 1 and cfg.num_machines == 1
+    assert (cfg.num_processes == 1) == (name == "single")

@@ -1,5 +1,6 @@
 """A fine-tune killed with SIGKILL resumes from its last complete checkpoint and ends with the same weights
-as an uninterrupted run; checkpoints of another config are not resumed."""
+as an uninterrupted run; checkpoints of another config are not resumed; two DDP processes
+(`accelerate launch`, gloo on CPU) follow the single-process loss curve at the same effective batch."""
 
 from __future__ import annotations
 
@@ -115,3 +116,25 @@ def test_checkpoints_of_another_config_are_not_resumed(tmp_path, tiny_manifest, 
     assert _complete_step(out) > 0
     log = _run(_cmd(out, tiny_manifest, sft_data, "trainer.epochs=1", "trainer.learning_rate=5e-3"))
     assert "removing checkpoints of another config" in log and "resuming from" not in log
+
+
+def test_two_processes_follow_the_single_process_loss_curve(tmp_path, tiny_manifest, sft_data):
+    import json
+
+    one, two = tmp_path / "one", tmp_path / "two"
+    common = ("backend.device=cpu", "trainer.save_steps=0", "trainer.per_device_batch_size=2")
+    _run(_cmd(one, tiny_manifest, sft_data, *common, "trainer.grad_accumulation=2"))
+    accelerate = Path(sys.executable).with_name("accelerate")
+    launch = [str(accelerate), "launch", "--config_file", str(REPO_ROOT / "conf/accelerate/cpu2.yaml")]
+    cmd = _cmd(two, tiny_manifest, sft_data, *common, "trainer.grad_accumulation=1")
+    _run([*launch, *cmd[1:]])  # drop the interpreter: accelerate starts its own
+
+    def losses(out: Path) -> list[float]:
+        report = json.loads((out / "train_report.json").read_text())
+        return [e["loss"] for e in report["log_history"] if "loss" in e]
+
+    a, b = losses(one), losses(two)
+    assert (
+        len(a) == len(b) == 6
+    )  # 8 examples / effective batch 4 x 3 epochs: the work was split, not repeated
+    assert max(abs(x - y) for x, y in zip(a, b, strict=True)) < 1e-3

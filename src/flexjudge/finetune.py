@@ -7,12 +7,13 @@ towers are frozen, so only the LLM changes — checked bit for bit before saving
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import time
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from flexjudge.app import seed_everything, setup_torch, stage_main, to_plain
 from flexjudge.io import iter_jsonl, read_json, sha256_file, stable_hash, write_json
@@ -59,10 +60,16 @@ def training_arguments(cfg: DictConfig, report_to: str):
 COMPLETE = "flexjudge-complete"
 
 
-def resume_point(cfg: DictConfig, fingerprint: str) -> str | None:
+def resume_point(cfg: DictConfig, fingerprint: str, main_process: bool = True) -> str | None:
     """The last complete checkpoint under out_dir/trainer made by this config; stale or partial ones are removed."""
     folder = Path(cfg.out_dir) / "trainer"
     stamp = folder / "fingerprint.json"
+    if not main_process:  # rank 0 tidies the folder; the others only read it
+        ready = stamp.exists() and read_json(stamp) == fingerprint
+        marks = sorted(
+            folder.glob(f"checkpoint-*/{COMPLETE}"), key=lambda m: int(m.parent.name.split("-")[1])
+        )
+        return str(marks[-1].parent) if ready and marks else None
     if folder.exists() and (not cfg.resume or not stamp.exists() or read_json(stamp) != fingerprint):
         log.info("finetune: removing checkpoints of another config (or resume=false) in %s", folder)
         shutil.rmtree(folder)
@@ -121,8 +128,11 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     setup_torch(cfg.threads)
     out = Path(cfg.out_dir)
     started = time.time()
+    # Under torchrun / `accelerate launch` every process trains; only rank 0 tracks and writes results.
+    main_process = int(os.environ.get("RANK", 0)) == 0
+    logger = cfg.logger if main_process else OmegaConf.create({"backend": "none"})
     with start_tracking(
-        cfg.logger, stage="finetune", name=f"finetune-{cfg.backbone.name}", config=to_plain(cfg)
+        logger, stage="finetune", name=f"finetune-{cfg.backbone.name}", config=to_plain(cfg)
     ) as tracker:
         judge = load_judge(cfg.base, device=cfg.backend.device)
         model, tokenizer = judge.model, judge.tokenizer
@@ -141,7 +151,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                 f"trainer.max_length={cfg.trainer.max_length} (see the sample stage's report.json)"
             )
         n_trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-        last = resume_point(cfg, run_fingerprint(cfg))
+        last = resume_point(cfg, run_fingerprint(cfg), main_process)
         if last:
             log.info("finetune: resuming from %s", last)
             restore_weights(model, last)
@@ -158,6 +168,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         changed = [n for n, h in state_digest(model, frozen).items() if before[n] != h]
         if changed:
             raise RuntimeError(f"frozen parameters changed during training: {changed[:5]}")
+        if not main_process:
+            return {"steps": trainer.state.global_step, "rank": int(os.environ["RANK"])}
         ckpt = save_checkpoint(model, tokenizer, out / "checkpoint", judge.image_processor)
         if not cfg.keep_checkpoints:
             shutil.rmtree(out / "trainer", ignore_errors=True)

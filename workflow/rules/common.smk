@@ -26,6 +26,7 @@ def check_grid():
             conf_file(group, name)
     conf_file("trainer", config["trainer"])
     conf_file("logger", config["logger"])
+    conf_file("accelerate", config.get("accelerate", "single"))
     bad = set(config["variants"]) - {"base", "flex"}
     if bad:
         raise WorkflowError(f"workflow config: variants {sorted(bad)} unknown; use base and/or flex")
@@ -35,6 +36,15 @@ def check_grid():
 
 
 check_grid()
+
+
+def finetune_launcher():
+    """The command that starts finetune: python for one process, else accelerate with conf/accelerate/<name>.yaml."""
+    name = config.get("accelerate", "single")
+    if name == "single":
+        return PYTHON
+    accelerate = Path(PYTHON).with_name("accelerate")
+    return f"{accelerate} launch --config_file {shlex.quote(conf_file('accelerate', name))}"
 
 
 def stage_conf(stage, **groups):
