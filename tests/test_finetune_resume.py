@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -125,7 +126,11 @@ def test_two_processes_follow_the_single_process_loss_curve(tmp_path, tiny_manif
     common = ("backend.device=cpu", "trainer.save_steps=0", "trainer.per_device_batch_size=2")
     _run(_cmd(one, tiny_manifest, sft_data, *common, "trainer.grad_accumulation=2"))
     accelerate = Path(sys.executable).with_name("accelerate")
+    with socket.socket() as sock:  # a free port, so a concurrent run elsewhere cannot collide with ours
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
     launch = [str(accelerate), "launch", "--config_file", str(REPO_ROOT / "conf/accelerate/cpu2.yaml")]
+    launch += ["--main_process_port", str(port)]
     cmd = _cmd(two, tiny_manifest, sft_data, *common, "trainer.grad_accumulation=1")
     _run([*launch, *cmd[1:]])  # drop the interpreter: accelerate starts its own
 

@@ -122,7 +122,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 
     from flexjudge.backbones.build import save_checkpoint
     from flexjudge.backbones.loader import freeze, load_judge, state_digest, write_manifest
-    from flexjudge.sft import IGNORE, PadCollator, encode_chat
+    from flexjudge.sft import IGNORE, PackCollator, PadCollator, encode_chat, uses_mrope
 
     seed_everything(cfg.seed)
     setup_torch(cfg.threads)
@@ -160,7 +160,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             model=model,
             args=training_arguments(cfg, "wandb" if tracker.active else "none"),
             train_dataset=examples,
-            data_collator=PadCollator(tokenizer.pad_token_id),
+            data_collator=PackCollator(uses_mrope(model))
+            if cfg.trainer.packing
+            else PadCollator(tokenizer.pad_token_id),
             callbacks=[mark_complete_callback()],
         )
         result = trainer.train(resume_from_checkpoint=last)

@@ -1,4 +1,5 @@
-"""Supervised fine-tuning pieces: chat examples → token ids with assistant-only labels, and a padding collator."""
+"""Supervised fine-tuning pieces: chat examples → token ids with assistant-only labels, and two collators:
+one that pads a batch, one that packs it into a single row without padding."""
 
 from __future__ import annotations
 
@@ -51,3 +52,41 @@ class PadCollator:
             labels[i, :n] = torch.tensor(f["labels"])
             mask[i, :n] = 1
         return {"input_ids": ids, "labels": labels, "attention_mask": mask}
+
+
+@dataclass
+class PackCollator:
+    """Concatenates a batch into one row with no padding; positions restart at 0 for every example.
+
+    With no attention mask and no KV cache, transformers reads the restarting positions as separate
+    sequences and builds a block-diagonal causal mask, so no example attends to another (tested); the
+    batch therefore carries `use_cache=False` (with a cache the positions would be ignored). Multimodal-RoPE
+    models (Qwen2.5-VL, Omni) take positions as (4, 1, length): text positions first, then the three
+    rotary axes, which for text are the same positions.
+    """
+
+    mrope: bool = False
+
+    def __call__(self, features: list[dict[str, list[int]]]) -> dict[str, Any]:
+        ids: list[int] = []
+        labels: list[int] = []
+        positions: list[int] = []
+        for f in features:
+            n = len(f["input_ids"])
+            ids += f["input_ids"]
+            labels += [IGNORE] + list(f["labels"][1:])  # the first token has no in-example predecessor
+            positions += range(n)
+        pos = torch.tensor([positions], dtype=torch.long)
+        return {
+            "input_ids": torch.tensor([ids], dtype=torch.long),
+            "labels": torch.tensor([labels], dtype=torch.long),
+            "position_ids": pos.expand(4, 1, -1).contiguous() if self.mrope else pos,
+            "use_cache": False,
+        }
+
+
+def uses_mrope(model) -> bool:
+    """Whether the model's text positions are multimodal RoPE (Qwen2.5-VL / Omni thinker)."""
+    text = model.config.get_text_config(decoder=True)
+    rope = getattr(text, "rope_parameters", None) or getattr(text, "rope_scaling", None) or {}
+    return "mrope_section" in rope

@@ -1,0 +1,66 @@
+"""Padding-free packing: an example's logits are the same alone and packed behind another one."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from transformers import LlamaForCausalLM
+
+from flexjudge.backbones.build import tiny_llama_config, tiny_qwen2_5_vl, tiny_tokenizer
+from flexjudge.sft import IGNORE, PackCollator, PadCollator, encode_chat, uses_mrope
+
+CHATS = [
+    [
+        {"role": "user", "content": "Is the sky blue?"},
+        {"role": "assistant", "content": "<think>\nYes.\n</think>\n<answer>A</answer>"},
+    ],
+    [
+        {
+            "role": "user",
+            "content": "Which reply is kinder, A or B? A: go away. B: happy to help, what do you need?",
+        },
+        {
+            "role": "assistant",
+            "content": "<think>\nB offers help, A dismisses.\n</think>\n<answer>B</answer>",
+        },
+    ],
+]
+
+
+def _models():
+    vl, tok = tiny_qwen2_5_vl(seed=0)
+    torch.manual_seed(0)
+    llama = LlamaForCausalLM(tiny_llama_config(tok))
+    return [(vl, tok), (llama, tok)]
+
+
+@pytest.mark.parametrize("which", [0, 1], ids=["qwen2_5_vl", "llama"])
+def test_packed_examples_do_not_see_each_other(which):
+    model, tok = _models()[which]
+    model.eval()
+    examples = [encode_chat(tok, chat, 512) for chat in CHATS]
+    packed = PackCollator(mrope=uses_mrope(model))(examples[::-1])  # the long example first, then the short
+    assert packed["input_ids"].shape[0] == 1 and "attention_mask" not in packed
+    with torch.no_grad():
+        together = model(**{k: v for k, v in packed.items() if k != "labels"}).logits[0]
+        for start, ex in zip((0, len(examples[1]["input_ids"])), examples[::-1], strict=True):
+            alone = model(input_ids=torch.tensor([ex["input_ids"]])).logits[0]
+            torch.testing.assert_close(
+                together[start : start + len(ex["input_ids"])], alone, atol=1e-5, rtol=1e-5
+            )
+
+
+def test_packing_keeps_every_label_but_the_first_of_each_example():
+    tok = tiny_tokenizer()
+    examples = [encode_chat(tok, chat, 512) for chat in CHATS]
+    packed = PackCollator()(examples)
+    padded = PadCollator(tok.pad_token_id)(examples)
+    assert (
+        packed["input_ids"].numel()
+        == sum(len(e["input_ids"]) for e in examples)
+        < padded["input_ids"].numel()
+    )
+    assert (packed["labels"] != IGNORE).sum() == (padded["labels"] != IGNORE).sum()
+    assert packed["position_ids"][0].tolist() == list(range(len(examples[0]["input_ids"]))) + list(
+        range(len(examples[1]["input_ids"]))
+    )
