@@ -1,4 +1,5 @@
-"""Padding-free packing: an example's logits are the same alone and packed behind another one."""
+"""Padding-free packing: an example's logits are the same alone and packed behind another one,
+with transformers' block-diagonal SDPA mask and with our per-example attention."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import pytest
 import torch
 from transformers import LlamaForCausalLM
 
+from flexjudge.attention import ATTENTION
 from flexjudge.backbones.build import tiny_llama_config, tiny_qwen2_5_vl, tiny_tokenizer
 from flexjudge.sft import IGNORE, PackCollator, PadCollator, encode_chat, uses_mrope
 
@@ -34,9 +36,11 @@ def _models():
     return [(vl, tok), (llama, tok)]
 
 
+@pytest.mark.parametrize("attention", ["sdpa", ATTENTION])
 @pytest.mark.parametrize("which", [0, 1], ids=["qwen2_5_vl", "llama"])
-def test_packed_examples_do_not_see_each_other(which):
+def test_packed_examples_do_not_see_each_other(which, attention):
     model, tok = _models()[which]
+    model.set_attn_implementation(attention)  # ours runs one causal SDPA per example, sdpa a block mask
     model.eval()
     examples = [encode_chat(tok, chat, 512) for chat in CHATS]
     packed = PackCollator(mrope=uses_mrope(model))(examples[::-1])  # the long example first, then the short

@@ -116,13 +116,32 @@ def run_fingerprint(cfg: DictConfig) -> str:
     return stable_hash(keep, sha256_file(cfg.data), read_json(cfg.base).get("provenance"))
 
 
-def run(cfg: DictConfig) -> dict[str, Any]:
-    """Train, verify frozen modules are untouched, save safetensors + judge.json."""
+def make_trainer(cfg: DictConfig, model, tokenizer, examples: list[dict], report_to: str):
+    """The transformers Trainer of a run: recipe arguments, packed (or padded) batches, checkpoint marks."""
     from transformers import Trainer
 
+    from flexjudge.attention import ATTENTION
+    from flexjudge.sft import PackCollator, PadCollator, uses_mrope
+
+    if cfg.trainer.packing:  # one row per batch; attention runs causally per example (no masked blocks)
+        model.set_attn_implementation(ATTENTION)
+        collator = PackCollator(uses_mrope(model))
+    else:
+        collator = PadCollator(tokenizer.pad_token_id)
+    return Trainer(
+        model=model,
+        args=training_arguments(cfg, report_to),
+        train_dataset=examples,
+        data_collator=collator,
+        callbacks=[mark_complete_callback()],
+    )
+
+
+def run(cfg: DictConfig) -> dict[str, Any]:
+    """Train, verify frozen modules are untouched, save safetensors + judge.json."""
     from flexjudge.backbones.build import save_checkpoint
     from flexjudge.backbones.loader import freeze, load_judge, state_digest, write_manifest
-    from flexjudge.sft import IGNORE, PackCollator, PadCollator, encode_chat, uses_mrope
+    from flexjudge.sft import IGNORE, encode_chat
 
     seed_everything(cfg.seed)
     setup_torch(cfg.threads)
@@ -156,15 +175,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             log.info("finetune: resuming from %s", last)
             restore_weights(model, last)
         model.train()
-        trainer = Trainer(
-            model=model,
-            args=training_arguments(cfg, "wandb" if tracker.active else "none"),
-            train_dataset=examples,
-            data_collator=PackCollator(uses_mrope(model))
-            if cfg.trainer.packing
-            else PadCollator(tokenizer.pad_token_id),
-            callbacks=[mark_complete_callback()],
-        )
+        trainer = make_trainer(cfg, model, tokenizer, examples, "wandb" if tracker.active else "none")
         result = trainer.train(resume_from_checkpoint=last)
         model.eval()
         changed = [n for n, h in state_digest(model, frozen).items() if before[n] != h]

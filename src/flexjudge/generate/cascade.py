@@ -6,9 +6,8 @@ arithmetic, is what attention costs. Here each decoder layer keeps the prompt pa
 the generated part per vote; a step attends to both and merges the two softmax pieces exactly
 (running max and normaliser), so the result is ordinary attention over prompt + generated tokens.
 
-The attention function is registered with transformers under `CASCADE`; it handles single-token
-decoding steps while a `CascadeCache` is active (see `active`) and hands every other call (prefill,
-the vision tower, training) to transformers' SDPA attention unchanged.
+`flexjudge.attention` (the attention implementation the engine sets on its model) calls
+`CascadeCache.attend` for single-token decoding steps while a cache is active (see `active`).
 """
 
 from __future__ import annotations
@@ -18,14 +17,10 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 import torch
-from transformers import AttentionInterface
 from transformers.cache_utils import Cache
-from transformers.integrations.sdpa_attention import sdpa_attention_forward
-from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 
 from flexjudge.generate.kvcache import PreallocatedCache, PreallocatedLayer
 
-CASCADE = "flexjudge_cascade"
 _ACTIVE: ContextVar[CascadeCache | None] = ContextVar("flexjudge_cascade", default=None)
 
 
@@ -133,13 +128,9 @@ def _bias(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     return bias[:, None, None, :]
 
 
-def cascade_attention(module, query, key, value, attention_mask, dropout=0.0, scaling=None, **kwargs):
-    """Registered attention: cascade for decoding steps of an active CascadeCache, SDPA otherwise."""
-    cache = _ACTIVE.get()
-    if cache is None or query.shape[2] != 1 or getattr(module, "layer_idx", None) is None:
-        return sdpa_attention_forward(module, query, key, value, attention_mask, dropout, scaling, **kwargs)
-    scale = scaling if scaling is not None else query.shape[-1] ** -0.5
-    return cache.attend(module.layer_idx, query, key, value, scale), None
+def current() -> CascadeCache | None:
+    """The cache of the decoding step in progress, if any."""
+    return _ACTIVE.get()
 
 
 @contextmanager
@@ -150,7 +141,3 @@ def active(cache: CascadeCache) -> Iterator[None]:
         yield
     finally:
         _ACTIVE.reset(token)
-
-
-AttentionInterface.register(CASCADE, cascade_attention)
-AttentionMaskInterface.register(CASCADE, sdpa_mask)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import torch
 from tqdm.auto import tqdm
 
+from flexjudge.attention import ATTENTION
 from flexjudge.generate import cascade
 from flexjudge.generate.budget import Budget
 from flexjudge.generate.cascade import CascadeCache
@@ -158,7 +159,7 @@ class Engine:
         eos = tokenizer.eos_token_id if eos is None else eos
         self.eos_ids = set(eos if isinstance(eos, list) else [eos]) | {tokenizer.pad_token_id}
         self.pad_id = tokenizer.pad_token_id
-        model.set_attn_implementation(cascade.CASCADE)  # SDPA everywhere except our decoding steps
+        model.set_attn_implementation(ATTENTION)  # SDPA everywhere except our decoding steps
 
     def encode(self, text: str) -> list[int]:
         """Token ids of `text` with no special tokens added (chat templates place their own)."""
