@@ -25,29 +25,9 @@ from flexjudge.io import stable_hash
 from flexjudge.judge.evaluation import build_views
 from flexjudge.judge.formats import make_format
 from flexjudge.judge.pairwise import render_prompt
+from flexjudge.provision import embedded_default_manifest
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def default_judge() -> Path:
-    """The embedded default's judge.json: the demo's if it ran, else provisioned into .cache/bench."""
-    demo = REPO / "results" / "backbones" / "smollm2_vl" / "judge.json"
-    if demo.exists():
-        return demo
-    results = REPO / ".cache" / "bench"
-    manifest = results / "backbones" / "smollm2_vl" / "judge.json"
-    if not manifest.exists():
-        from flexjudge.app import compose
-        from flexjudge.provision import run as provision
-
-        overrides = [
-            f"paths.results={results}",
-            f"out_dir={manifest.parent}",
-            "logger=none",
-            "backbone=smollm2_vl",
-        ]
-        provision(compose("provision", overrides))
-    return manifest
 
 
 def pairwise_prompts(tokenizer, n: int) -> list[str]:
@@ -72,7 +52,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None)
     args = ap.parse_args()
     setup_torch(args.threads)
-    judge = load_judge(args.judge or default_judge(), device="cpu")
+    judge = load_judge(args.judge or embedded_default_manifest(REPO), device="cpu")
     model, tok = judge.model, judge.tokenizer
     prompts = pairwise_prompts(tok, args.items)
     params = SamplingParams(max_new_tokens=args.max_new_tokens, temperature=0.6, top_p=0.95, n=args.k)

@@ -4,12 +4,18 @@ import pytest
 import torch
 from transformers import LlamaForCausalLM, Qwen2_5_VLForConditionalGeneration
 
+from flexjudge.app import CONF_DIR, compose
 from flexjudge.backbones.build import (
+    TINY_AUDIO,
+    TINY_VISION,
     mrope_section,
+    place_llm_in_qwen2_5_omni_thinker,
     place_llm_in_qwen2_5_vl,
     tiny_llama_config,
+    tiny_qwen2_5_omni_thinker,
     tiny_tokenizer,
 )
+from flexjudge.backbones.chat_template import AUDIO_TOKENS, VISION_TOKENS
 from flexjudge.backbones.loader import freeze, load_judge, model_class, read_manifest, state_digest
 from flexjudge.generate.hf import SamplingParams, generate
 from flexjudge.judge.pairwise import render_prompt
@@ -43,6 +49,46 @@ def test_llm_placed_in_qwen2_5_vl_keeps_text_logits():
     assert b.shape[-1] >= a.shape[-1]
     assert (a - b[..., : a.shape[-1]]).abs().max().item() <= 1e-5
     assert vl.config.text_config.rope_parameters["rope_theta"] == 100000.0
+
+
+def test_llm_placed_in_qwen2_5_omni_thinker_keeps_text_logits():
+    tok = tiny_tokenizer()
+    torch.manual_seed(0)
+    llm = LlamaForCausalLM(tiny_llama_config(tok)).eval()
+    n_before = len(tok)
+    thinker = place_llm_in_qwen2_5_omni_thinker(llm, tok, vision=TINY_VISION, audio=TINY_AUDIO)
+    assert len(tok) == n_before + len(AUDIO_TOKENS)  # audio tokens added, vision tokens already there
+    assert set(AUDIO_TOKENS) <= set(tok.get_vocab())
+    ids = tok(render_prompt(tok, PROMPT, prefill_think=True), add_special_tokens=False, return_tensors="pt")
+    with torch.no_grad():
+        a = llm(**ids).logits
+        b = thinker(**ids).logits
+    assert (a - b[..., : a.shape[-1]]).abs().max().item() <= 1e-5
+    cfg = thinker.config
+    assert cfg.audio_token_id == tok.convert_tokens_to_ids("<|AUDIO|>")
+    assert cfg.audio_start_token_id == tok.convert_tokens_to_ids("<|audio_bos|>")
+    assert cfg.image_token_id == tok.convert_tokens_to_ids("<|image_pad|>")
+    assert cfg.text_config.rope_parameters["rope_theta"] == 100000.0
+
+
+def test_tiny_omni_thinker_module_names_match_its_config():
+    thinker, tok = tiny_qwen2_5_omni_thinker()
+    assert [n for n, _ in thinker.model.named_children()] == ["audio_tower", "visual", "language_model"]
+    frozen = compose("provision", ["backbone=tiny_omni"]).backbone.frozen
+    names = freeze(thinker, list(frozen))
+    assert {n.split(".")[1] for n in names} == {"audio_tower", "visual"}
+    assert all(t in tok.get_vocab() for t in (*VISION_TOKENS, *AUDIO_TOKENS))
+
+
+def test_backbone_configs_share_keys():
+    names = sorted(p.stem for p in (CONF_DIR / "backbone").glob("*.yaml"))
+    keys = {n: set(compose("provision", [f"backbone={n}"]).backbone) for n in names}
+    assert len({frozenset(k) for k in keys.values()}) == 1, keys
+    for n in names:
+        bb = compose("provision", [f"backbone={n}"]).backbone
+        assert bb.processor in ("image", "image+audio", "none")
+        assert isinstance(bb.lora, bool) and bb.lora == (n == "qwen2_5_vl_32b")
+        assert (bb.processor == "none") == (bb.model_class == "LlamaForCausalLM")
 
 
 def test_provisioned_tiny_checkpoint(tiny_manifest):
