@@ -9,7 +9,7 @@ from transformers import LlamaForCausalLM
 
 from flexjudge.attention import ATTENTION
 from flexjudge.backbones.build import tiny_llama_config, tiny_qwen2_5_vl, tiny_tokenizer
-from flexjudge.sft import IGNORE, PackCollator, PadCollator, encode_chat, uses_mrope
+from flexjudge.sft import IGNORE, PackCollator, PadCollator, encode_chat, supervised_loss, uses_mrope
 
 CHATS = [
     [
@@ -46,7 +46,9 @@ def test_packed_examples_do_not_see_each_other(which, attention):
     packed = PackCollator(mrope=uses_mrope(model))(examples[::-1])  # the long example first, then the short
     assert packed["input_ids"].shape[0] == 1 and "attention_mask" not in packed
     with torch.no_grad():
-        together = model(**{k: v for k, v in packed.items() if k != "labels"}).logits[0]
+        together = model(**{k: v for k, v in packed.items() if k not in ("labels", "logits_to_keep")}).logits[
+            0
+        ]
         for start, ex in zip((0, len(examples[1]["input_ids"])), examples[::-1], strict=True):
             alone = model(input_ids=torch.tensor([ex["input_ids"]])).logits[0]
             torch.testing.assert_close(
@@ -68,3 +70,15 @@ def test_packing_keeps_every_label_but_the_first_of_each_example():
     assert packed["position_ids"][0].tolist() == list(range(len(examples[0]["input_ids"]))) + list(
         range(len(examples[1]["input_ids"]))
     )
+
+
+def test_logits_at_supervised_positions_give_the_models_own_loss():
+    model, tok = tiny_qwen2_5_vl(seed=0)
+    model.eval()
+    batch = PackCollator(uses_mrope(model))([encode_chat(tok, chat, 512) for chat in CHATS])
+    common = dict(input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False)
+    with torch.no_grad():
+        full = model(**common, labels=batch["labels"]).loss
+        kept = model(**common, logits_to_keep=batch["logits_to_keep"])
+    assert kept.logits.shape[1] == int((batch["labels"] != IGNORE).sum()) < batch["input_ids"].shape[1]
+    torch.testing.assert_close(supervised_loss(kept, batch["labels"]), full, rtol=1e-5, atol=1e-5)

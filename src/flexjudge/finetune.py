@@ -121,18 +121,19 @@ def make_trainer(cfg: DictConfig, model, tokenizer, examples: list[dict], report
     from transformers import Trainer
 
     from flexjudge.attention import ATTENTION
-    from flexjudge.sft import PackCollator, PadCollator, uses_mrope
+    from flexjudge.sft import PackCollator, PadCollator, supervised_loss, uses_mrope
 
-    if cfg.trainer.packing:  # one row per batch; attention runs causally per example (no masked blocks)
+    packing = (
+        cfg.trainer.packing
+    )  # one row per batch, attention per example, logits at supervised tokens only
+    if packing:
         model.set_attn_implementation(ATTENTION)
-        collator = PackCollator(uses_mrope(model))
-    else:
-        collator = PadCollator(tokenizer.pad_token_id)
     return Trainer(
         model=model,
         args=training_arguments(cfg, report_to),
         train_dataset=examples,
-        data_collator=collator,
+        data_collator=PackCollator(uses_mrope(model)) if packing else PadCollator(tokenizer.pad_token_id),
+        compute_loss_func=supervised_loss if packing else None,
         callbacks=[mark_complete_callback()],
     )
 

@@ -60,7 +60,9 @@ class PackCollator:
 
     With no attention mask and no KV cache, transformers reads the restarting positions as separate
     sequences and builds a block-diagonal causal mask, so no example attends to another (tested); the
-    batch therefore carries `use_cache=False` (with a cache the positions would be ignored). Multimodal-RoPE
+    batch therefore carries `use_cache=False` (with a cache the positions would be ignored). It also
+    names the positions whose next token is supervised (`logits_to_keep`), so the model projects only
+    those onto the vocabulary; `supervised_loss` is the matching loss. Multimodal-RoPE
     models (Qwen2.5-VL, Omni) take positions as (4, 1, length): text positions first, then the three
     rotary axes, which for text are the same positions.
     """
@@ -77,12 +79,29 @@ class PackCollator:
             labels += [IGNORE] + list(f["labels"][1:])  # the first token has no in-example predecessor
             positions += range(n)
         pos = torch.tensor([positions], dtype=torch.long)
+        target = torch.tensor(labels[1:], dtype=torch.long)
         return {
             "input_ids": torch.tensor([ids], dtype=torch.long),
             "labels": torch.tensor([labels], dtype=torch.long),
+            # vocabulary logits only where the next token is supervised (see `supervised_loss`)
+            "logits_to_keep": (target != IGNORE).nonzero().flatten(),
             "position_ids": pos.expand(4, 1, -1).contiguous() if self.mrope else pos,
             "use_cache": False,
         }
+
+
+def supervised_loss(outputs, labels: torch.Tensor, num_items_in_batch=None) -> torch.Tensor:
+    """Next-token cross-entropy of a packed batch whose logits were kept only at supervised positions.
+
+    Summed over tokens and divided by the supervised tokens of the whole optimizer step when the
+    Trainer passes that count (gradient accumulation, several processes), as transformers' own loss does.
+    """
+    targets = labels[0, 1:]
+    targets = targets[targets != IGNORE]
+    loss = torch.nn.functional.cross_entropy(
+        outputs.logits[0].float(), targets.to(outputs.logits.device), reduction="sum"
+    )
+    return loss / (num_items_in_batch if num_items_in_batch is not None else len(targets))
 
 
 def uses_mrope(model) -> bool:
