@@ -35,8 +35,9 @@ dry-run: setup
 unlock: setup
 	$(BIN)/snakemake --profile workflow/profiles/default --unlock
 
-## bench: every script under bench/ (each prints its own side-by-side ratios)
+## bench: every script under bench/ (each prints its own side-by-side ratios); TRL is the SFT baseline
 bench: setup
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[trl]"
 	@set -e; found=0; for f in bench/*.py; do [ -e "$$f" ] || continue; found=1; \
 	  echo "== $$f"; $(BIN)/python $$f; done; \
 	  [ $$found = 1 ] || { echo "no benchmark scripts under bench/ yet"; exit 1; }

@@ -48,13 +48,14 @@ class TokenCounter:
     """Counts non-pad tokens entering the model (attention mask if there is one, else every id)."""
 
     def __init__(self, model):
-        self.tokens = 0
+        self.tokens = self.positions = 0
         model.register_forward_pre_hook(self, with_kwargs=True)
 
     def __call__(self, _module, args, kwargs):
         mask = kwargs.get("attention_mask")
         ids = kwargs.get("input_ids", args[0] if args else None)
         self.tokens += int(mask.sum()) if mask is not None else int(ids.numel())
+        self.positions += int(ids.numel())
 
 
 def fresh_model(manifest: Path):
@@ -64,7 +65,7 @@ def fresh_model(manifest: Path):
     return judge
 
 
-def ours(manifest: Path, rows: list[dict], steps: int, cfg) -> tuple[int, float]:
+def ours(manifest: Path, rows: list[dict], steps: int, cfg) -> tuple[TokenCounter, float]:
     judge = fresh_model(manifest)
     examples = [encode_chat(judge.tokenizer, r["messages"], cfg.trainer.max_length) for r in rows]
     trainer = make_trainer(cfg, judge.model, judge.tokenizer, examples, "none")
@@ -72,10 +73,10 @@ def ours(manifest: Path, rows: list[dict], steps: int, cfg) -> tuple[int, float]
     counter = TokenCounter(judge.model)
     start = time.perf_counter()
     trainer.train()
-    return counter.tokens, time.perf_counter() - start
+    return counter, time.perf_counter() - start
 
 
-def trl_default(manifest: Path, rows: list[dict], steps: int, cfg) -> tuple[int, float]:
+def trl_default(manifest: Path, rows: list[dict], steps: int, cfg) -> tuple[TokenCounter, float]:
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
@@ -107,7 +108,7 @@ def trl_default(manifest: Path, rows: list[dict], steps: int, cfg) -> tuple[int,
     trainer = SFTTrainer(model=judge.model, args=args, train_dataset=data, processing_class=judge.tokenizer)
     start = time.perf_counter()
     trainer.train()
-    return counter.tokens, time.perf_counter() - start
+    return counter, time.perf_counter() - start
 
 
 def main() -> None:
@@ -126,11 +127,14 @@ def main() -> None:
         f"embedded default, {len(rows)} examples from {source}; {args.steps} steps of effective batch {batch}, "
         f"{torch.get_num_threads()} threads"
     )
-    a_tokens, a_s = ours(manifest, rows, args.steps, cfg)
-    b_tokens, b_s = trl_default(manifest, rows, args.steps, cfg)
-    print(f"flexjudge (packed):        {a_tokens} non-pad tokens in {a_s:.1f}s = {a_tokens / a_s:.1f} tok/s")
-    print(f"TRL SFTTrainer (padded):   {b_tokens} non-pad tokens in {b_s:.1f}s = {b_tokens / b_s:.1f} tok/s")
-    print(f"ratio flexjudge/TRL: {(a_tokens / a_s) / (b_tokens / b_s):.2f}x")
+    a, a_s = ours(manifest, rows, args.steps, cfg)
+    b, b_s = trl_default(manifest, rows, args.steps, cfg)
+    for name, c, sec in (("flexjudge (packed)", a, a_s), ("TRL SFTTrainer (padded)", b, b_s)):
+        print(
+            f"{name:25s} {c.tokens} non-pad tokens ({c.positions} positions) in {sec:.1f}s "
+            f"= {c.tokens / sec:.1f} tok/s"
+        )
+    print(f"ratio flexjudge/TRL: {(a.tokens / a_s) / (b.tokens / b_s):.2f}x")
 
 
 if __name__ == "__main__":
