@@ -1,6 +1,7 @@
 """A fine-tune killed with SIGKILL resumes from its last complete checkpoint and ends with the same weights
 as an uninterrupted run; checkpoints of another config are not resumed; two DDP processes
-(`accelerate launch`, gloo on CPU) follow the single-process loss curve at the same effective batch."""
+(`accelerate launch`, gloo on CPU) follow the single-process loss curve at the same effective batch;
+LoRA trains adapters on the LLM's projections only and saves merged weights."""
 
 from __future__ import annotations
 
@@ -143,3 +144,31 @@ def test_two_processes_follow_the_single_process_loss_curve(tmp_path, tiny_manif
         len(a) == len(b) == 6
     )  # 8 examples / effective batch 4 x 3 epochs: the work was split, not repeated
     assert max(abs(x - y) for x, y in zip(a, b, strict=True)) < 1e-3
+
+
+def test_lora_trains_adapters_on_the_llm_and_saves_merged_weights(tmp_path, tiny_manifest, sft_data):
+    import json
+
+    from flexjudge.backbones.loader import read_manifest
+
+    base_manifest = json.loads(Path(tiny_manifest).read_text())
+    lora_manifest = tmp_path / "base" / "judge.json"
+    lora_manifest.parent.mkdir()
+    weights = str(read_manifest(tiny_manifest)["weights"])
+    lora_manifest.write_text(json.dumps({**base_manifest, "weights": weights, "lora": True}))
+    out = tmp_path / "lora"
+    _run(_cmd(out, lora_manifest, sft_data, "trainer.epochs=1", "trainer.lora_r=4", "trainer.lora_alpha=8"))
+    report = json.loads((out / "train_report.json").read_text())
+    assert report["lora"] is True
+    before = load_file(weights + "/model.safetensors")
+    after = load_file(str(out / "checkpoint" / "model.safetensors"))
+    assert before.keys() == after.keys()  # merged: the base layout, no adapter tensors
+    visual = [k for k in before if k.startswith("visual.")]
+    assert visual and all(torch.equal(before[k], after[k]) for k in visual)
+    projections = [k for k in before if k.startswith("model.layers.") and k.endswith("q_proj.weight")]
+    norms = [k for k in before if k.endswith("layernorm.weight")]
+    assert projections and all(not torch.equal(before[k], after[k]) for k in projections)
+    assert norms and all(torch.equal(before[k], after[k]) for k in norms)  # only adapted projections moved
+    assert report["trainable_parameters"] < sum(
+        t.numel() for k, t in before.items() if k.startswith("model.")
+    )

@@ -116,6 +116,27 @@ def run_fingerprint(cfg: DictConfig) -> str:
     return stable_hash(keep, sha256_file(cfg.data), read_json(cfg.base).get("provenance"))
 
 
+#: The LLM's attention and MLP projections (Qwen2.5-VL/Omni `model.language_model.layers`, Llama `model.layers`).
+LORA_TARGETS = r"model\.(language_model\.)?layers\.\d+\.(self_attn\.(q|k|v|o)_proj|mlp\.(gate|up|down)_proj)"
+
+
+def add_lora(model, cfg: DictConfig):
+    """Wrap the model with LoRA adapters on the LLM's projections only (encoders keep no adapters)."""
+    from peft import LoraConfig, get_peft_model
+
+    t = cfg.trainer
+    lora = LoraConfig(
+        r=t.lora_r, lora_alpha=t.lora_alpha, lora_dropout=t.lora_dropout, target_modules=LORA_TARGETS
+    )
+    wrapped = get_peft_model(model, lora)
+    on_encoders = [
+        n for n, _ in wrapped.named_parameters() if "lora_" in n and ("visual" in n or "audio" in n)
+    ]
+    if on_encoders:
+        raise RuntimeError(f"LoRA adapters landed on encoder modules: {on_encoders[:3]}")
+    return wrapped
+
+
 def make_trainer(cfg: DictConfig, model, tokenizer, examples: list[dict], report_to: str):
     """The transformers Trainer of a run: recipe arguments, packed (or padded) batches, checkpoint marks."""
     from transformers import Trainer
@@ -170,14 +191,20 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                 f"{cfg.data}: none of {len(encoded)} SFT rows has answer tokens within "
                 f"trainer.max_length={cfg.trainer.max_length} (see the sample stage's report.json)"
             )
+        lora = bool(judge.manifest.get("lora", False))
+        if lora:  # adapters on the LLM's projections; merged into the weights before saving
+            model = add_lora(model, cfg)
         n_trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
         last = resume_point(cfg, run_fingerprint(cfg), main_process)
         if last:
             log.info("finetune: resuming from %s", last)
-            restore_weights(model, last)
+            if not lora:  # a PEFT checkpoint holds adapters, which the Trainer itself restores
+                restore_weights(model, last)
         model.train()
         trainer = make_trainer(cfg, model, tokenizer, examples, "wandb" if tracker.active else "none")
         result = trainer.train(resume_from_checkpoint=last)
+        if lora:
+            model = model.merge_and_unload()
         model.eval()
         changed = [n for n, h in state_digest(model, frozen).items() if before[n] != h]
         if changed:
@@ -193,6 +220,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             "examples_without_answer_tokens": n_no_target,
             "supervised_tokens": sum(sum(label != IGNORE for label in e["labels"]) for e in examples),
             "trainable_parameters": n_trainable,
+            "lora": lora,
             "frozen_parameters_checked": len(frozen),
             "steps": trainer.state.global_step,
             "resumed_from": Path(last).name if last else None,
