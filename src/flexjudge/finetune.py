@@ -144,9 +144,8 @@ def make_trainer(cfg: DictConfig, model, tokenizer, examples: list[dict], report
     from flexjudge.attention import ATTENTION
     from flexjudge.sft import PackCollator, PadCollator, supervised_loss, uses_mrope
 
-    packing = (
-        cfg.trainer.packing
-    )  # one row per batch, attention per example, logits at supervised tokens only
+    # Packing: one row per batch, attention within each example, logits at supervised tokens only.
+    packing = cfg.trainer.packing
     if packing:
         model.set_attn_implementation(ATTENTION)
     return Trainer(
