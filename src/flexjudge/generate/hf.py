@@ -146,24 +146,19 @@ class _Vote:
     finished: bool = False
 
 
-class Engine:
-    """Batched judging with a model and tokenizer from transformers; see the module docstring."""
+class BatchedEngine:
+    """What every engine shares: the batch plan, the progress bar, results in request order and a
+    callback after each batch. Subclasses encode prompts and decode one batch (`_run_batch`)."""
 
-    def __init__(self, model, tokenizer, *, budget: Budget | None = None, batch_size: int = 16):
-        if tokenizer.pad_token_id is None:
-            raise ValueError("tokenizer has no pad token; set one in the checkpoint's tokenizer config")
-        self.model, self.tokenizer = model, tokenizer
-        self.budget = budget or Budget()
-        self.batch_size = batch_size
-        eos = model.generation_config.eos_token_id
-        eos = tokenizer.eos_token_id if eos is None else eos
-        self.eos_ids = set(eos if isinstance(eos, list) else [eos]) | {tokenizer.pad_token_id}
-        self.pad_id = tokenizer.pad_token_id
-        model.set_attn_implementation(ATTENTION)  # SDPA everywhere except our decoding steps
+    batch_size: int
 
     def encode(self, text: str) -> list[int]:
-        """Token ids of `text` with no special tokens added (chat templates place their own)."""
-        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        raise NotImplementedError
+
+    def _run_batch(
+        self, requests: list[Request], encoded: list[list[int]], params: SamplingParams
+    ) -> list[list[Generation]]:
+        raise NotImplementedError
 
     def generate(
         self,
@@ -194,6 +189,26 @@ class Engine:
                     on_batch(list(batch), gens)
                 bar.update(sum(len(requests[i].votes) for i in batch))
         return results
+
+
+class Engine(BatchedEngine):
+    """Batched judging with a model and tokenizer from transformers; see the module docstring."""
+
+    def __init__(self, model, tokenizer, *, budget: Budget | None = None, batch_size: int = 16):
+        if tokenizer.pad_token_id is None:
+            raise ValueError("tokenizer has no pad token; set one in the checkpoint's tokenizer config")
+        self.model, self.tokenizer = model, tokenizer
+        self.budget = budget or Budget()
+        self.batch_size = batch_size
+        eos = model.generation_config.eos_token_id
+        eos = tokenizer.eos_token_id if eos is None else eos
+        self.eos_ids = set(eos if isinstance(eos, list) else [eos]) | {tokenizer.pad_token_id}
+        self.pad_id = tokenizer.pad_token_id
+        model.set_attn_implementation(ATTENTION)  # SDPA everywhere except our decoding steps
+
+    def encode(self, text: str) -> list[int]:
+        """Token ids of `text` with no special tokens added (chat templates place their own)."""
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
     @torch.inference_mode()
     def _run_batch(

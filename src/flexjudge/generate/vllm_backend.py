@@ -20,15 +20,13 @@ vote is decoded in one pass and its think/answer split is counted by re-tokenizi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from flexjudge.generate.budget import Budget
-from flexjudge.generate.hf import Generation, Request, SamplingParams, plan_batches, vote_seed
+from flexjudge.generate.hf import BatchedEngine, Generation, Request, SamplingParams, vote_seed
 from flexjudge.io import stable_hash
 from flexjudge.judge.prompts import THINK_CLOSE, THINK_OPEN
 
@@ -194,7 +192,7 @@ def _vllm_sampling_params() -> Callable[..., Any]:
     return VSamplingParams
 
 
-class VLLMEngine:
+class VLLMEngine(BatchedEngine):
     """Batched judging with vLLM; same `generate` contract as the HF `Engine`. See the module docstring."""
 
     def __init__(
@@ -259,36 +257,6 @@ class VLLMEngine:
     def count(self, text: str) -> int:
         """Tokens in `text` (forced text, re-tokenized sections)."""
         return len(self.encode(text))
-
-    def generate(
-        self,
-        requests: Sequence[Request],
-        params: SamplingParams,
-        *,
-        batches: Sequence[Sequence[int]] | None = None,
-        on_batch: Callable[[list[int], list[list[Generation]]], None] | None = None,
-        desc: str = "generate",
-        progress: bool = True,
-    ) -> list[list[Generation] | None]:
-        """Generations for each request's votes, in request order.
-
-        `batches` (default: `plan_batches` over all requests) lists which requests run together;
-        requests in no batch get None. `on_batch(indices, generations)` runs after each batch.
-        """
-        encoded = [self.encode(r.prompt) for r in requests]
-        if batches is None:
-            batches = plan_batches([len(e) for e in encoded], self.batch_size)
-        results: list[list[Generation] | None] = [None] * len(requests)
-        total = sum(len(requests[i].votes) for b in batches for i in b)
-        with tqdm(total=total, desc=desc, unit="vote", disable=not progress, dynamic_ncols=True) as bar:
-            for batch in batches:
-                gens = self._run_batch([requests[i] for i in batch], [encoded[i] for i in batch], params)
-                for i, g in zip(batch, gens, strict=True):
-                    results[i] = g
-                if on_batch is not None:
-                    on_batch(list(batch), gens)
-                bar.update(sum(len(requests[i].votes) for i in batch))
-        return results
 
     def _run_batch(
         self, requests: list[Request], encoded: list[list[int]], params: SamplingParams
