@@ -10,6 +10,7 @@ from transformers import (
     Qwen2_5_VLForConditionalGeneration,
     Qwen2_5OmniForConditionalGeneration,
     Qwen2_5OmniThinkerForConditionalGeneration,
+    WhisperFeatureExtractor,
 )
 
 from conftest import stage_cfg
@@ -89,7 +90,9 @@ def test_train_save_reload(name, provisioned, tmp_path):
     assert any("embed_tokens" in n for n in changed)
     trained = logits(judge.model, judge.tokenizer)
 
-    ckpt = save_checkpoint(judge.model, judge.tokenizer, tmp_path / "checkpoint", judge.image_processor)
+    ckpt = save_checkpoint(
+        judge.model, judge.tokenizer, tmp_path / "checkpoint", judge.image_processor, judge.feature_extractor
+    )
     assert (ckpt / "model.safetensors").exists() and not list(ckpt.glob("*.bin"))
     manifest = write_manifest(
         tmp_path,
@@ -98,6 +101,7 @@ def test_train_save_reload(name, provisioned, tmp_path):
     reloaded = load_judge(manifest, device="cpu")
     assert type(reloaded.model) is CLASSES[name]
     assert (reloaded.image_processor is None) == (judge.manifest["processor"] == "none")
+    assert (reloaded.feature_extractor is not None) == ("audio" in judge.manifest["processor"])
     assert torch.equal(logits(reloaded.model, reloaded.tokenizer), trained)
 
 
@@ -106,8 +110,13 @@ def test_trained_thinker_round_trips_through_full_omni(provisioned, tmp_path):
     sft_step(judge)
     trained = logits(judge.model, judge.tokenizer)
     out = save_full_omni(
-        judge.model, judge.tokenizer, tmp_path / "full", image_processor=judge.image_processor
+        judge.model,
+        judge.tokenizer,
+        tmp_path / "full",
+        image_processor=judge.image_processor,
+        feature_extractor=judge.feature_extractor,
     )
+    assert WhisperFeatureExtractor.from_pretrained(out).feature_size == 128
     assert {"model.safetensors", "spk_dict.pt", "config.json"} <= {p.name for p in Path(out).iterdir()}
     full = Qwen2_5OmniForConditionalGeneration.from_pretrained(out, dtype=torch.float32)
     assert full.has_talker and hasattr(full, "token2wav")

@@ -82,3 +82,6 @@ def test_logits_at_supervised_positions_give_the_models_own_loss():
         kept = model(**common, logits_to_keep=batch["logits_to_keep"])
     assert kept.logits.shape[1] == int((batch["labels"] != IGNORE).sum()) < batch["input_ids"].shape[1]
     torch.testing.assert_close(supervised_loss(kept, batch["labels"]), full, rtol=1e-5, atol=1e-5)
+    with torch.no_grad():  # a model without logits_to_keep (the Omni thinker) returns every position
+        every = model(**common)
+    torch.testing.assert_close(supervised_loss(every, batch["labels"]), full, rtol=1e-5, atol=1e-5)

@@ -6,6 +6,7 @@ towers are frozen, so only the LLM changes — checked bit for bit before saving
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import shutil
@@ -146,23 +147,66 @@ def make_trainer(cfg: DictConfig, model, tokenizer, examples: list[dict], report
 
     # Packing: one row per batch, attention within each example, logits at supervised tokens only.
     packing = cfg.trainer.packing
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model  # under PEFT
     if packing:
         model.set_attn_implementation(ATTENTION)
     return Trainer(
         model=model,
         args=training_arguments(cfg, report_to),
         train_dataset=examples,
-        data_collator=PackCollator(uses_mrope(model)) if packing else PadCollator(tokenizer.pad_token_id),
+        data_collator=(
+            PackCollator(uses_mrope(model), "logits_to_keep" in inspect.signature(base.forward).parameters)
+            if packing
+            # Qwen2.5-VL computes its 3-D positions from token types; the Omni thinker from the ids
+            else PadCollator(tokenizer.pad_token_id, token_types=type(base).__name__.startswith("Qwen2_5_VL"))
+        ),
         compute_loss_func=supervised_loss if packing else None,
         callbacks=[mark_complete_callback()],
     )
+
+
+def encode_rows(cfg: DictConfig, judge) -> tuple[list[dict[str, Any]], int]:
+    """Token ids + assistant-only labels of every SFT row; rows with `media` go through the media packer.
+
+    A text row is cut at trainer.max_length. A media row is cut only after its last media token; one
+    whose media run past max_length is left out and counted (a cut inside an image breaks the model).
+    """
+    from flexjudge.backbones.media import MediaSettings
+    from flexjudge.data.media import load_media
+    from flexjudge.sft import encode_chat
+
+    root = Path(cfg.media_root) if cfg.media_root else Path(cfg.data).parent
+    settings = MediaSettings(**to_plain(cfg.media))
+    packer = judge.media_packer(settings)
+    encoded, too_long = [], 0
+    for lineno, row in iter_jsonl(cfg.data):
+        where = f"{cfg.data}:{lineno}"
+        specs = row.get("media") or []
+        if not specs:
+            encoded.append(encode_chat(judge.tokenizer, row["messages"], cfg.trainer.max_length, where))
+            continue
+        full = encode_chat(judge.tokenizer, row["messages"], 1 << 30, where)
+        items = [
+            load_media(s, root, video_fps=settings.video_fps, max_frames=settings.max_frames, where=where)
+            for s in specs
+        ]
+        packed = packer.pack(full["input_ids"], items, full["labels"], where).truncated(
+            cfg.trainer.max_length
+        )
+        if packed is None:
+            too_long += 1
+            continue
+        encoded.append(packed.as_feature())
+    if too_long:
+        log.warning("finetune: %d media rows run past trainer.max_length and are left out", too_long)
+    return encoded, too_long
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Train, verify frozen modules are untouched, save safetensors + judge.json."""
     from flexjudge.backbones.build import save_checkpoint
     from flexjudge.backbones.loader import freeze, load_judge, state_digest, write_manifest
-    from flexjudge.sft import IGNORE, encode_chat
+    from flexjudge.sft import IGNORE
 
     seed_everything(cfg.seed)
     setup_torch(cfg.threads)
@@ -178,10 +222,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         model, tokenizer = judge.model, judge.tokenizer
         frozen = freeze(model, list(judge.manifest.get("frozen", [])))
         before = state_digest(model, frozen)
-        encoded = [
-            encode_chat(tokenizer, row["messages"], cfg.trainer.max_length, f"{cfg.data}:{lineno}")
-            for lineno, row in iter_jsonl(cfg.data)
-        ]
+        encoded, n_media_too_long = encode_rows(cfg, judge)
         # A prompt longer than max_length leaves nothing to learn from: counted and reported, not trained on.
         examples = [e for e in encoded if any(label != IGNORE for label in e["labels"])]
         n_no_target = len(encoded) - len(examples)
@@ -210,13 +251,17 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             raise RuntimeError(f"frozen parameters changed during training: {changed[:5]}")
         if not main_process:
             return {"steps": trainer.state.global_step, "rank": int(os.environ["RANK"])}
-        ckpt = save_checkpoint(model, tokenizer, out / "checkpoint", judge.image_processor)
+        ckpt = save_checkpoint(
+            model, tokenizer, out / "checkpoint", judge.image_processor, judge.feature_extractor
+        )
         if not cfg.keep_checkpoints:
             shutil.rmtree(out / "trainer", ignore_errors=True)
         losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
         summary = {
             "examples": len(examples),
             "examples_without_answer_tokens": n_no_target,
+            "examples_with_media": sum("token_types" in e for e in examples),
+            "media_examples_over_max_length": n_media_too_long,
             "supervised_tokens": sum(sum(label != IGNORE for label in e["labels"]) for e in examples),
             "trainable_parameters": n_trainable,
             "lora": lora,
@@ -238,6 +283,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             dtype=judge.manifest["dtype"],
             trust_remote_code=judge.manifest.get("trust_remote_code", False),
             frozen=judge.manifest.get("frozen", []),
+            processor=judge.manifest.get("processor", "image"),
             base=str(Path(cfg.base)),
             sft_data=str(cfg.data),
             sft_data_sha256=sha256_file(cfg.data),

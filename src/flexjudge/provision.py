@@ -52,14 +52,18 @@ def build_smollm2_in_qwen2_5_omni_thinker(out: Path, cfg: DictConfig) -> dict[st
     """SmolLM2-135M-Instruct inside the Qwen2.5-Omni thinker (small untrained audio + vision towers)."""
     from transformers import Qwen2VLImageProcessorPil
 
-    from flexjudge.backbones.build import place_llm_in_qwen2_5_omni_thinker, save_checkpoint
+    from flexjudge.backbones.build import (
+        omni_feature_extractor,
+        place_llm_in_qwen2_5_omni_thinker,
+        save_checkpoint,
+    )
     from flexjudge.backbones.smollm2 import GGUF_SHA256, LICENSE_NOTE, fetch_gguf, load_smollm2
 
     gguf = fetch_gguf(Path(cfg.paths.cache) / "smollm2")
     llm, tokenizer = load_smollm2(gguf)
     model = place_llm_in_qwen2_5_omni_thinker(llm, tokenizer, seed=cfg.seed)
     image_processor = Qwen2VLImageProcessorPil(min_pixels=cfg.min_pixels, max_pixels=cfg.max_pixels)
-    save_checkpoint(model, tokenizer, out, image_processor)
+    save_checkpoint(model, tokenizer, out, image_processor, omni_feature_extractor())
     return {"gguf": str(gguf), "gguf_sha256": GGUF_SHA256, "license": LICENSE_NOTE}
 
 
@@ -67,12 +71,11 @@ def build_tiny_qwen2_5_omni_thinker(out: Path, cfg: DictConfig) -> dict[str, Any
     """A randomly initialised tiny Qwen2.5-Omni thinker with an in-process tokenizer (for tests)."""
     from transformers import Qwen2VLImageProcessorPil
 
-    from flexjudge.backbones.build import save_checkpoint, tiny_qwen2_5_omni_thinker
+    from flexjudge.backbones.build import omni_feature_extractor, save_checkpoint, tiny_qwen2_5_omni_thinker
 
     model, tokenizer = tiny_qwen2_5_omni_thinker(seed=cfg.seed)
-    save_checkpoint(
-        model, tokenizer, out, Qwen2VLImageProcessorPil(min_pixels=cfg.min_pixels, max_pixels=cfg.max_pixels)
-    )
+    image_processor = Qwen2VLImageProcessorPil(min_pixels=cfg.min_pixels, max_pixels=cfg.max_pixels)
+    save_checkpoint(model, tokenizer, out, image_processor, omni_feature_extractor())
     return {"license": "random weights, no license constraints"}
 
 

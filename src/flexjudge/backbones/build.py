@@ -7,6 +7,7 @@ class (checked by tests: max |logit diff| on text prompts).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -421,6 +422,7 @@ def save_full_omni(
     base: Qwen2_5OmniForConditionalGeneration | None = None,
     speakers: str | Path | None = None,
     image_processor: Any | None = None,
+    feature_extractor: Any | None = None,
 ) -> Path:
     """Save `thinker` inside the full Qwen2.5-Omni class (safetensors) so that
     `Qwen2_5OmniForConditionalGeneration.from_pretrained(out_dir).thinker` carries its weights.
@@ -431,7 +433,7 @@ def save_full_omni(
     import shutil
 
     full = thinker_into_full_omni(thinker, base=base)
-    out = save_checkpoint(full, tokenizer, out_dir, image_processor)
+    out = save_checkpoint(full, tokenizer, out_dir, image_processor, feature_extractor)
     if speakers is not None:
         shutil.copyfile(speakers, out / "spk_dict.pt")
     else:
@@ -446,19 +448,38 @@ def save_full_omni(
     return out
 
 
+def omni_feature_extractor():
+    """A Whisper log-mel feature extractor for the Omni audio tower: 128 bins, 16 kHz, 30 s window."""
+    from transformers import WhisperFeatureExtractor
+
+    return WhisperFeatureExtractor(feature_size=SMALL_AUDIO["num_mel_bins"], sampling_rate=16_000)
+
+
 def save_checkpoint(
     model: torch.nn.Module,
     tokenizer: PreTrainedTokenizerBase,
     out_dir: str | Path,
     image_processor: Any | None = None,
+    feature_extractor: Any | None = None,
 ) -> Path:
-    """Save weights as safetensors plus tokenizer (with chat template) and image processor config."""
+    """Save weights as safetensors plus tokenizer (with chat template) and media processor configs.
+
+    Image processor and audio feature extractor share `preprocessor_config.json` (each class reads
+    its own keys), as in the released Qwen2.5-Omni checkpoints.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     if image_processor is not None:
         image_processor.save_pretrained(out)
+    if feature_extractor is not None:
+        config = out / "preprocessor_config.json"
+        merged = {
+            **feature_extractor.to_dict(),
+            **(json.loads(config.read_text()) if config.exists() else {}),
+        }
+        config.write_text(json.dumps(merged, indent=2, sort_keys=True) + "\n")
     if any(out.glob("*.bin")):
         raise RuntimeError(f"{out}: found .bin weights; checkpoints must be safetensors only")
     return out

@@ -27,12 +27,19 @@ MANIFEST = "judge.json"
 
 @dataclass
 class Judge:
-    """A loaded judge model with its tokenizer and (when present) image processor."""
+    """A loaded judge model with its tokenizer and (when present) image processor and audio feature extractor."""
 
     model: torch.nn.Module
     tokenizer: Any
     image_processor: Any | None
     manifest: dict[str, Any] = field(default_factory=dict)
+    feature_extractor: Any | None = None
+
+    def media_packer(self, settings=None):
+        """A `MediaPacker` for this judge's model and processors."""
+        from flexjudge.backbones.media import MediaPacker
+
+        return MediaPacker(self.model, self.image_processor, self.feature_extractor, settings)
 
     @property
     def name(self) -> str:
@@ -94,7 +101,7 @@ def load_tokenizer(manifest: dict[str, Any]):
 
 
 def load_judge(manifest_path: str | Path, *, device: str = "auto", dtype: str | None = None) -> Judge:
-    """Load model + tokenizer (+ image processor) named by a manifest, in eval mode on `device`."""
+    """Load model + tokenizer (+ image processor, + audio feature extractor) named by a manifest, in eval mode."""
     from transformers import AutoImageProcessor
 
     manifest = read_manifest(manifest_path)
@@ -111,7 +118,18 @@ def load_judge(manifest_path: str | Path, *, device: str = "auto", dtype: str | 
             image_processor = AutoImageProcessor.from_pretrained(source, trust_remote_code=remote)
         except (OSError, ValueError) as exc:  # text-only checkpoints have none
             log.info("no image processor for %s (%s)", source, exc)
-    return Judge(model, tokenizer, image_processor, manifest)
+    feature_extractor = None
+    if "audio" in str(manifest.get("processor", "")):
+        from flexjudge.backbones.media import load_feature_extractor
+
+        feature_extractor = load_feature_extractor(source)
+        if feature_extractor is None:
+            raise DataError(
+                f"{manifest_path}: backbone {manifest['backbone']!r} takes audio (processor="
+                f"{manifest['processor']!r}) but {source} has no Whisper feature extractor config; "
+                "provision it again (checkpoints provisioned before audio support lack it)"
+            )
+    return Judge(model, tokenizer, image_processor, manifest, feature_extractor)
 
 
 def freeze(model: torch.nn.Module, prefixes: list[str]) -> list[str]:

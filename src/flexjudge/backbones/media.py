@@ -1,0 +1,285 @@
+"""Media packing: a prompt's token ids with one placeholder per media item → the backbone's model inputs.
+
+A chat template writes one placeholder token per image / video / audio part (e.g.
+`<|vision_start|><|image_pad|><|vision_end|>`). `MediaPacker.pack` processes each item with the
+backbone's own processors (Qwen2-VL image processor, Whisper feature extractor for Omni audio),
+repeats its placeholder once per feature the encoder will emit, and computes the model's 3-D
+(M-RoPE) positions with the model's own `get_rope_index`. It works at the token-id level, so any
+template that emits the model's placeholder ids works, and it needs neither torchvision nor a video
+decoder: video frames go through the image processor and are grouped into temporal patches here, in
+the layout of transformers' Qwen2-VL video processor (a still video equals its image, tested).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from flexjudge.data.media import AUDIO_RATE, Media
+from flexjudge.io import DataError
+from flexjudge.sft import IGNORE
+
+#: mm_token_type_ids values the Qwen2.5-VL model reads (text 0, image 1, video 2).
+TEXT, IMAGE, VIDEO, AUDIO = 0, 1, 2, 3
+#: Model-input tensors of media that are concatenated over the examples of a batch, in order.
+MEDIA_KEYS = (
+    "pixel_values",
+    "image_grid_thw",
+    "pixel_values_videos",
+    "video_grid_thw",
+    "second_per_grid_ts",  # Qwen2.5-VL's name for seconds per temporal patch …
+    "video_second_per_grid",  # … and Omni's
+    "input_features",
+    "feature_attention_mask",
+)
+
+
+@dataclass
+class MediaSettings:
+    """Sizes and rates of media before the encoders (benchmark protocols set these, DESIGN.md)."""
+
+    image_min_pixels: int = 56 * 56
+    image_max_pixels: int = 448 * 448
+    video_min_pixels: int = 56 * 56
+    video_max_pixels: int = 224 * 224
+    video_fps: float = 1.0
+    max_frames: int = 32
+
+
+@dataclass
+class Packed:
+    """One example's model inputs: expanded ids (and labels), token types, positions, media tensors."""
+
+    input_ids: list[int]
+    labels: list[int] | None
+    token_types: list[int]
+    positions: torch.Tensor | None  # (3, length) M-RoPE positions; None for a text-only model
+    media: dict[str, torch.Tensor] = field(default_factory=dict)
+
+    def truncated(self, max_length: int) -> Packed | None:
+        """The first `max_length` tokens, or None when the cut would split a media item's tokens."""
+        if len(self.input_ids) <= max_length:
+            return self
+        if any(t != TEXT for t in self.token_types[max_length:]):
+            return None
+        return Packed(
+            self.input_ids[:max_length],
+            self.labels[:max_length] if self.labels is not None else None,
+            self.token_types[:max_length],
+            self.positions[:, :max_length] if self.positions is not None else None,
+            self.media,
+        )
+
+    def as_feature(self) -> dict[str, Any]:
+        """The dict the collators take (`flexjudge.sft`)."""
+        out: dict[str, Any] = {"input_ids": self.input_ids, "token_types": self.token_types}
+        if self.labels is not None:
+            out["labels"] = self.labels
+        if self.positions is not None:
+            out["mrope_positions"] = self.positions
+        out.update(self.media)
+        return out
+
+
+def _token_id(config, *names: str) -> int | None:
+    for name in names:
+        value = getattr(config, name, None)
+        if value is not None:
+            return int(value)
+    return None
+
+
+class MediaPacker:
+    """Packs prompts with media for one Qwen2.5-VL or Qwen2.5-Omni-thinker model (text-only models: ids only)."""
+
+    def __init__(
+        self, model, image_processor=None, feature_extractor=None, settings: MediaSettings | None = None
+    ):
+        self.model = model
+        self.image_processor = image_processor
+        self.feature_extractor = feature_extractor
+        self.settings = settings or MediaSettings()
+        cfg = model.config
+        self.omni = type(model).__name__.startswith("Qwen2_5Omni")
+        self.image_token = _token_id(cfg, "image_token_id", "image_token_index")
+        self.video_token = _token_id(cfg, "video_token_id", "video_token_index")
+        self.audio_token = _token_id(cfg, "audio_token_id", "audio_token_index")
+        vision = getattr(cfg, "vision_config", None)
+        self.merge = int(getattr(vision, "spatial_merge_size", 2)) if vision is not None else 2
+        self.temporal_patch = int(getattr(vision, "temporal_patch_size", 2)) if vision is not None else 2
+        self.mrope = vision is not None
+        self.seconds_key = "video_second_per_grid" if self.omni else "second_per_grid_ts"
+
+    # -- media items → tensors --------------------------------------------------------------
+
+    def _images(
+        self, frames: Sequence[Any], min_pixels: int, max_pixels: int
+    ) -> tuple[np.ndarray, tuple[int, int]]:
+        """Image-processor patches of each frame (rows, C, T, P, P) and the merged grid (h, w)."""
+        if self.image_processor is None:
+            raise DataError("this backbone has no image processor; it cannot take images or video")
+        out = self.image_processor(
+            images=list(frames),
+            size={"shortest_edge": min_pixels, "longest_edge": max_pixels},
+            return_tensors="np",
+        )
+        grids = out["image_grid_thw"]
+        if len({tuple(g) for g in grids.tolist()}) != 1:
+            raise DataError("video frames have different sizes; every frame of a video must share one size")
+        _, h, w = (int(v) for v in grids[0])
+        patch = int(self.image_processor.patch_size)
+        pixels = out["pixel_values"].reshape(len(frames), h * w, 3, self.temporal_patch, patch, patch)
+        return pixels, (h, w)
+
+    def image(self, item: Media) -> dict[str, torch.Tensor]:
+        s = self.settings
+        pixels, (h, w) = self._images([item.data], s.image_min_pixels, s.image_max_pixels)
+        return {
+            "pixel_values": torch.from_numpy(np.ascontiguousarray(pixels[0].reshape(h * w, -1))),
+            "image_grid_thw": torch.tensor([[1, h, w]]),
+        }
+
+    def video(self, item: Media) -> dict[str, torch.Tensor]:
+        """Frames → temporal patches of `temporal_patch_size` frames (the last frame repeated to fill)."""
+        s = self.settings
+        frames = list(item.data)[: s.max_frames]
+        if not frames:
+            raise DataError(f"{item.source}: video has no frames")
+        frames += [frames[-1]] * (-len(frames) % self.temporal_patch)
+        pixels, (h, w) = self._images(frames, s.video_min_pixels, s.video_max_pixels)
+        one = pixels[:, :, :, 0]  # (frames, rows, C, P, P): the image processor repeats a still frame over T
+        groups = one.reshape(len(frames) // self.temporal_patch, self.temporal_patch, h * w, *one.shape[2:])
+        # (groups, rows, C, T, P, P): Qwen2-VL's video patch layout
+        patches = np.ascontiguousarray(groups.transpose(0, 2, 3, 1, 4, 5)).reshape(
+            groups.shape[0] * h * w, -1
+        )
+        fps = item.fps or s.video_fps
+        return {
+            "pixel_values_videos": torch.from_numpy(patches),
+            "video_grid_thw": torch.tensor([[groups.shape[0], h, w]]),
+            self.seconds_key: torch.tensor([self.temporal_patch / fps], dtype=torch.float32),
+        }
+
+    def audio(self, item: Media) -> dict[str, torch.Tensor]:
+        """Log-mel features (Whisper extractor, padded to its window) and the valid-frame mask."""
+        fe = self.feature_extractor
+        if fe is None:
+            raise DataError("this backbone has no audio feature extractor; audio needs an Omni backbone")
+        if item.rate != AUDIO_RATE or item.rate != fe.sampling_rate:
+            raise DataError(f"{item.source}: audio must be {fe.sampling_rate} Hz mono (got {item.rate} Hz)")
+        samples = np.asarray(item.data, dtype=np.float32)
+        if len(samples) > fe.n_samples:
+            raise DataError(
+                f"{item.source}: audio is {len(samples) / fe.sampling_rate:.1f} s, longer than the "
+                f"encoder's {fe.n_samples / fe.sampling_rate:.0f} s window; cut it first"
+            )
+        out = fe(
+            samples,
+            sampling_rate=fe.sampling_rate,
+            padding="max_length",
+            return_attention_mask=True,
+            return_tensors="pt",
+        )
+        return {"input_features": out["input_features"], "feature_attention_mask": out["attention_mask"]}
+
+    def audio_tokens(self, feature_mask: torch.Tensor) -> int:
+        """Audio-encoder outputs for a feature mask (two stride-2 stages, as the Omni audio tower)."""
+        frames = int(feature_mask.sum())
+        return ((frames - 1) // 2 + 1 - 2) // 2 + 1
+
+    # -- prompt + media → model inputs -----------------------------------------------------
+
+    def pack(
+        self,
+        input_ids: Sequence[int],
+        media: Sequence[Media],
+        labels: Sequence[int] | None = None,
+        where: str = "",
+    ) -> Packed:
+        """Expand each placeholder to its media's feature count; media are matched to placeholders in order."""
+        kinds = {self.image_token: "image", self.video_token: "video", self.audio_token: "audio"}
+        kinds.pop(None, None)
+        slots = [i for i, t in enumerate(input_ids) if t in kinds]
+        if len(slots) != len(media) or any(
+            kinds[input_ids[i]] != m.kind for i, m in zip(slots, media, strict=False)
+        ):
+            want = [kinds[input_ids[i]] for i in slots]
+            raise DataError(
+                f"{where or 'prompt'}: the prompt has media placeholders {want} but the row gives {[m.kind for m in media]}; "
+                "each image/video/audio part of a message needs one media item, in the same order"
+            )
+        ids: list[int] = []
+        labs: list[int] | None = [] if labels is not None else None
+        types: list[int] = []
+        tensors: dict[str, list[torch.Tensor]] = {}
+        start = 0
+        for slot, item in zip(slots, media, strict=True):
+            ids += input_ids[start:slot]
+            types += [TEXT] * (slot - start)
+            if labs is not None:
+                labs += list(labels[start:slot])
+            feats = getattr(self, item.kind)(item)
+            for key, value in feats.items():
+                tensors.setdefault(key, []).append(value)
+            if item.kind == "audio":
+                n, kind = self.audio_tokens(feats["feature_attention_mask"]), AUDIO
+            else:
+                grid = feats["image_grid_thw" if item.kind == "image" else "video_grid_thw"][0]
+                n, kind = int(grid.prod()) // self.merge**2, IMAGE if item.kind == "image" else VIDEO
+            ids += [input_ids[slot]] * n
+            types += [kind] * n
+            if labs is not None:
+                labs += [IGNORE] * n
+            start = slot + 1
+        ids += input_ids[start:]
+        types += [TEXT] * (len(input_ids) - start)
+        if labs is not None:
+            labs += list(labels[start:])
+        merged = {k: torch.cat(v) for k, v in tensors.items()}
+        return Packed(ids, labs, types, self.positions(ids, types, merged) if self.mrope else None, merged)
+
+    def positions(self, ids: list[int], types: list[int], media: dict[str, torch.Tensor]) -> torch.Tensor:
+        """(3, length) M-RoPE positions from the model's own `get_rope_index` (plain positions for text).
+
+        Always passed explicitly: the Omni thinker's forward falls back to 1-D positions for media
+        when it gets no attention mask.
+        """
+        if not media:
+            return torch.arange(len(ids)).expand(3, -1).clone()
+        input_ids = torch.tensor([ids])
+        if self.omni:
+            mask = media.get("feature_attention_mask")
+            pos, _ = self.model.get_rope_index(
+                input_ids,
+                media.get("image_grid_thw"),
+                media.get("video_grid_thw"),
+                torch.ones_like(input_ids),  # needed by its audio-only branch
+                False,
+                mask.sum(-1) if mask is not None else None,
+                media.get(self.seconds_key),
+            )
+        else:
+            vision_types = torch.tensor([[t if t in (IMAGE, VIDEO) else TEXT for t in types]])
+            pos, _ = self.model.model.get_rope_index(
+                input_ids,
+                vision_types,
+                media.get("image_grid_thw"),
+                media.get("video_grid_thw"),
+                media.get(self.seconds_key),
+            )
+        return pos[:, 0]
+
+
+def load_feature_extractor(source: str):
+    """The Whisper feature extractor saved with an Omni checkpoint (None when the folder has none)."""
+    from transformers import WhisperFeatureExtractor
+
+    try:
+        fe = WhisperFeatureExtractor.from_pretrained(source)
+    except (OSError, ValueError):
+        return None
+    return fe if getattr(fe, "feature_extractor_type", "") == "WhisperFeatureExtractor" else None
