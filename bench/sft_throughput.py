@@ -1,11 +1,15 @@
 """SFT throughput: our finetune (packed, no padding) vs TRL's SFTTrainer with its default padded collator.
 
-Same model (the embedded default, vision tower frozen in both), same chat examples, same effective
-batch (4 per step x 2 accumulation), same optimizer settings and number of optimizer steps, fp32 on CPU.
-Prints the non-pad tokens each processed per second (counted at the model's input) and their ratio.
+Same model (the embedded default, vision tower frozen in both), same chat examples (the demo's SFT set
+when the demo has run), same effective batch and recipe (conf/trainer/demo.yaml: optimizer, fp32,
+gradient checkpointing as the recipe says; TRL's own SFTConfig defaults for bf16 and checkpointing are
+overridden to match), same number of optimizer steps, on CPU. Run once with the demo recipe (fp32) and
+once with bf16 autocast (faster than fp32 on CPUs with bf16 units), both trainers each time. The first optimizer step of each
+is a warm-up and not timed. Prints the non-pad tokens each processed per second (counted at the
+model's input) and their ratio.
 
-    .venv/bin/python bench/sft_throughput.py            # 4 optimizer steps each (~4 min here)
-    .venv/bin/python bench/sft_throughput.py --steps 8
+    .venv/bin/python bench/sft_throughput.py            # fp32 and bf16 recipes, 1 warm-up + 4 timed steps (~8 min)
+    .venv/bin/python bench/sft_throughput.py --precisions fp32 --steps 8
 """
 
 from __future__ import annotations
@@ -45,13 +49,30 @@ def sft_rows(n: int) -> tuple[list[dict], str]:
 
 
 class TokenCounter:
-    """Counts non-pad tokens entering the model (attention mask if there is one, else every id)."""
+    """Counts non-pad tokens entering the model (attention mask if there is one, else every id) and
+    times the optimizer steps after the first (a TrainerCallback: the first step is a warm-up)."""
 
     def __init__(self, model):
-        self.tokens = self.positions = 0
-        model.register_forward_pre_hook(self, with_kwargs=True)
+        from transformers import TrainerCallback
 
-    def __call__(self, _module, args, kwargs):
+        self.tokens = self.positions = 0
+        self.started: float | None = None
+        self.seconds = 0.0
+        model.register_forward_pre_hook(self.count, with_kwargs=True)
+        counter = self
+
+        class Clock(TrainerCallback):
+            def on_step_end(self, args, state, control, **kwargs):
+                now = time.perf_counter()
+                if state.global_step == 1:  # warm-up done: count from here
+                    counter.tokens = counter.positions = 0
+                    counter.started = now
+                elif counter.started is not None:
+                    counter.seconds = now - counter.started
+
+        self.callback = Clock()
+
+    def count(self, _module, args, kwargs):
         mask = kwargs.get("attention_mask")
         ids = kwargs.get("input_ids", args[0] if args else None)
         self.tokens += int(mask.sum()) if mask is not None else int(ids.numel())
@@ -65,18 +86,18 @@ def fresh_model(manifest: Path):
     return judge
 
 
-def ours(manifest: Path, rows: list[dict], steps: int, cfg) -> tuple[TokenCounter, float]:
+def ours(manifest: Path, rows: list[dict], steps: int, cfg) -> TokenCounter:
     judge = fresh_model(manifest)
     examples = [encode_chat(judge.tokenizer, r["messages"], cfg.trainer.max_length) for r in rows]
     trainer = make_trainer(cfg, judge.model, judge.tokenizer, examples, "none")
     trainer.args.max_steps, trainer.args.logging_steps = steps, steps
     counter = TokenCounter(judge.model)
-    start = time.perf_counter()
+    trainer.add_callback(counter.callback)
     trainer.train()
-    return counter, time.perf_counter() - start
+    return counter
 
 
-def trl_default(manifest: Path, rows: list[dict], steps: int, cfg) -> tuple[TokenCounter, float]:
+def trl_default(manifest: Path, rows: list[dict], steps: int, cfg) -> TokenCounter:
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
@@ -95,6 +116,8 @@ def trl_default(manifest: Path, rows: list[dict], steps: int, cfg) -> tuple[Toke
         per_device_train_batch_size=t.per_device_batch_size,
         gradient_accumulation_steps=t.grad_accumulation,
         max_length=t.max_length,
+        gradient_checkpointing=t.gradient_checkpointing,  # SFTConfig defaults to True; the recipe decides
+        bf16=t.bf16,  # SFTConfig defaults to True; fp32 on CPU as in our run
         max_steps=steps,
         logging_steps=steps,
         save_strategy="no",
@@ -105,36 +128,60 @@ def trl_default(manifest: Path, rows: list[dict], steps: int, cfg) -> tuple[Toke
     )
     data = Dataset.from_list([{"messages": r["messages"]} for r in rows])
     counter = TokenCounter(judge.model)
-    trainer = SFTTrainer(model=judge.model, args=args, train_dataset=data, processing_class=judge.tokenizer)
-    start = time.perf_counter()
+    trainer = SFTTrainer(
+        model=judge.model,
+        args=args,
+        train_dataset=data,
+        processing_class=judge.tokenizer,
+        callbacks=[counter.callback],
+    )
     trainer.train()
-    return counter, time.perf_counter() - start
+    return counter
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--steps", type=int, default=4, help="optimizer steps for each trainer")
+    ap.add_argument("--steps", type=int, default=4, help="timed optimizer steps for each trainer")
+    ap.add_argument(
+        "--precisions",
+        default="fp32,bf16",
+        help="recipes to compare, each run by both trainers: fp32 (the demo recipe) and/or bf16 (autocast)",
+    )
     ap.add_argument("--threads", type=int, default=None)
     args = ap.parse_args()
     setup_torch(args.threads)
     manifest = embedded_default_manifest(REPO)
-    cfg = compose(
-        "finetune", [f"out_dir={REPO / '.cache' / 'bench' / 'sft'}", "logger=none", "backend.device=cpu"]
-    )
-    batch = cfg.trainer.per_device_batch_size * cfg.trainer.grad_accumulation
-    rows, source = sft_rows(args.steps * batch)
-    print(
-        f"embedded default, {len(rows)} examples from {source}; {args.steps} steps of effective batch {batch}, "
-        f"{torch.get_num_threads()} threads"
-    )
-    a, a_s = ours(manifest, rows, args.steps, cfg)
-    b, b_s = trl_default(manifest, rows, args.steps, cfg)
-    for name, c, sec in (("flexjudge (packed)", a, a_s), ("TRL SFTTrainer (padded)", b, b_s)):
-        print(
-            f"{name:25s} {c.tokens} non-pad tokens ({c.positions} positions) in {sec:.1f}s "
-            f"= {c.tokens / sec:.1f} tok/s"
+    ratios = {}
+    for precision in args.precisions.split(","):
+        cfg = compose(
+            "finetune",
+            [
+                f"out_dir={REPO / '.cache' / 'bench' / 'sft'}",
+                "logger=none",
+                "backend.device=cpu",
+                f"trainer.bf16={str(precision == 'bf16').lower()}",
+            ],
         )
-    print(f"ratio flexjudge/TRL: {(a.tokens / a_s) / (b.tokens / b_s):.2f}x")
+        batch = cfg.trainer.per_device_batch_size * cfg.trainer.grad_accumulation
+        steps = args.steps + 1  # the first is a warm-up
+        rows, source = sft_rows(steps * batch)
+        print(
+            f"[{precision}] embedded default, {len(rows)} examples from {source}; 1 warm-up + {args.steps} "
+            f"timed steps of effective batch {batch}, gradient checkpointing "
+            f"{cfg.trainer.gradient_checkpointing}, {torch.get_num_threads()} threads",
+            flush=True,
+        )
+        a = ours(manifest, rows, steps, cfg)
+        b = trl_default(manifest, rows, steps, cfg)
+        for name, c in (("flexjudge (packed)", a), ("TRL SFTTrainer (padded)", b)):
+            print(
+                f"[{precision}] {name:25s} {c.tokens} non-pad tokens ({c.positions} positions) in "
+                f"{c.seconds:.1f}s = {c.tokens / c.seconds:.1f} tok/s",
+                flush=True,
+            )
+        ratios[precision] = (a.tokens / a.seconds) / (b.tokens / b.seconds)
+        print(f"[{precision}] ratio flexjudge/TRL: {ratios[precision]:.2f}x", flush=True)
+    print("ratios flexjudge/TRL, same recipe: " + ", ".join(f"{k} {v:.2f}x" for k, v in ratios.items()))
 
 
 if __name__ == "__main__":

@@ -81,14 +81,36 @@ def _complete_step(out: Path) -> int:
     return max((int(m.parent.name.split("-")[1]) for m in marks), default=0)
 
 
-def test_killed_finetune_resumes_to_the_same_weights(tmp_path, tiny_manifest, sft_data):
+def _lora_manifest(tmp_path: Path, tiny_manifest: Path) -> Path:
+    """A copy of the tiny backbone's manifest that asks for LoRA (as qwen2_5_vl_32b does)."""
+    import json
+
+    from flexjudge.backbones.loader import read_manifest
+
+    manifest = tmp_path / "base" / "judge.json"
+    manifest.parent.mkdir(exist_ok=True)
+    weights = str(read_manifest(tiny_manifest)["weights"])
+    manifest.write_text(
+        json.dumps({**json.loads(Path(tiny_manifest).read_text()), "weights": weights, "lora": True})
+    )
+    return manifest
+
+
+@pytest.mark.parametrize(
+    "variant", ["full", "lora_checkpointing"], ids=["full", "lora+gradient-checkpointing"]
+)
+def test_killed_finetune_resumes_to_the_same_weights(tmp_path, tiny_manifest, sft_data, variant):
+    manifest, extra = tiny_manifest, ()
+    if variant == "lora_checkpointing":
+        manifest = _lora_manifest(tmp_path, tiny_manifest)
+        extra = ("trainer.gradient_checkpointing=true", "trainer.lora_r=4", "trainer.lora_alpha=8")
     straight = tmp_path / "straight"
-    _run(_cmd(straight, tiny_manifest, sft_data))
+    _run(_cmd(straight, manifest, sft_data, *extra))
     assert not (straight / "trainer").exists()  # checkpoints are removed after a successful run
 
     killed = tmp_path / "killed"
     proc = subprocess.Popen(
-        _cmd(killed, tiny_manifest, sft_data),
+        _cmd(killed, manifest, sft_data, *extra),
         cwd=REPO_ROOT,
         env=_env(),
         stdout=subprocess.DEVNULL,
@@ -103,13 +125,21 @@ def test_killed_finetune_resumes_to_the_same_weights(tmp_path, tiny_manifest, sf
     assert proc.returncode == -signal.SIGKILL and step >= 4, "the run finished before it could be killed"
     assert not (killed / "judge.json").exists()
 
-    log = _run(_cmd(killed, tiny_manifest, sft_data))
+    log = _run(_cmd(killed, manifest, sft_data, *extra))
     assert "resuming from" in log
     report = (killed / "train_report.json").read_text()
     assert f'"resumed_from": "checkpoint-{step}"' in report
     a = load_file(str(straight / "checkpoint" / "model.safetensors"))
     b = load_file(str(killed / "checkpoint" / "model.safetensors"))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    base = load_file(str(Path(read_manifest_weights(tiny_manifest)) / "model.safetensors"))
+    assert any(not torch.equal(base[k], a[k]) for k in a if ".layers." in k)  # training changed the LLM
+
+
+def read_manifest_weights(manifest: Path) -> str:
+    from flexjudge.backbones.loader import read_manifest
+
+    return str(read_manifest(manifest)["weights"])
 
 
 def test_checkpoints_of_another_config_are_not_resumed(tmp_path, tiny_manifest, sft_data):
@@ -149,13 +179,8 @@ def test_two_processes_follow_the_single_process_loss_curve(tmp_path, tiny_manif
 def test_lora_trains_adapters_on_the_llm_and_saves_merged_weights(tmp_path, tiny_manifest, sft_data):
     import json
 
-    from flexjudge.backbones.loader import read_manifest
-
-    base_manifest = json.loads(Path(tiny_manifest).read_text())
-    lora_manifest = tmp_path / "base" / "judge.json"
-    lora_manifest.parent.mkdir()
-    weights = str(read_manifest(tiny_manifest)["weights"])
-    lora_manifest.write_text(json.dumps({**base_manifest, "weights": weights, "lora": True}))
+    lora_manifest = _lora_manifest(tmp_path, tiny_manifest)
+    weights = read_manifest_weights(tiny_manifest)
     out = tmp_path / "lora"
     _run(_cmd(out, lora_manifest, sft_data, "trainer.epochs=1", "trainer.lora_r=4", "trainer.lora_alpha=8"))
     report = json.loads((out / "train_report.json").read_text())

@@ -66,6 +66,10 @@ def resume_point(cfg: DictConfig, fingerprint: str, main_process: bool = True) -
     folder = Path(cfg.out_dir) / "trainer"
     stamp = folder / "fingerprint.json"
     if not main_process:  # rank 0 tidies the folder; the others only read it
+        # Rank 0 removes everything when resume=false or the config changed, and only partial checkpoints
+        # (which are never picked here) otherwise; so no rank picks a checkpoint that is being removed.
+        if not cfg.resume:
+            return None
         ready = stamp.exists() and read_json(stamp) == fingerprint
         marks = sorted(
             folder.glob(f"checkpoint-*/{COMPLETE}"), key=lambda m: int(m.parent.name.split("-")[1])
