@@ -169,6 +169,8 @@ def test_two_processes_follow_the_single_process_loss_curve(tmp_path, tiny_manif
         report = json.loads((out / "train_report.json").read_text())
         return [e["loss"] for e in report["log_history"] if "loss" in e]
 
+    report = json.loads((two / "train_report.json").read_text())
+    assert (report["processes"], report["distributed"], report["fsdp"]) == (2, "MULTI_CPU", False)
     a, b = losses(one), losses(two)
     assert (
         len(a) == len(b) == 6
@@ -196,4 +198,40 @@ def test_lora_trains_adapters_on_the_llm_and_saves_merged_weights(tmp_path, tiny
     assert norms and all(torch.equal(before[k], after[k]) for k in norms)  # only adapted projections moved
     assert report["trainable_parameters"] < sum(
         t.numel() for k, t in before.items() if k.startswith("model.")
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "topology", "message"),
+    [
+        (
+            {"WORLD_SIZE": "2"},
+            {"processes": 1, "distributed": "NO"},
+            "every process would train the whole run",
+        ),
+        (
+            {"WORLD_SIZE": "2", "ACCELERATE_USE_FSDP": "true"},
+            {"processes": 2, "distributed": "MULTI_CPU"},
+            "asks for FSDP but the Trainer runs MULTI_CPU",
+        ),
+        (
+            {"WORLD_SIZE": "8", "ACCELERATE_USE_DEEPSPEED": "true"},
+            {"processes": 8, "distributed": "MULTI_GPU"},
+            "asks for DEEPSPEED",
+        ),
+    ],
+)
+def test_a_launch_the_trainer_would_not_honour_fails(monkeypatch, env, topology, message):
+    """FSDP / DeepSpeed configs on CPU, or processes that never joined a group, stop with an error
+    (the Trainer would otherwise silently fall back to DDP, or train the whole run in every process)."""
+    from flexjudge.finetune import check_topology
+
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(RuntimeError, match=message):
+        check_topology({"fsdp": False, "deepspeed": False, **topology})
+    monkeypatch.delenv("ACCELERATE_USE_FSDP", raising=False)
+    monkeypatch.delenv("ACCELERATE_USE_DEEPSPEED", raising=False)
+    check_topology(
+        {"fsdp": False, "deepspeed": False, "processes": int(env["WORLD_SIZE"]), "distributed": "MULTI_CPU"}
     )

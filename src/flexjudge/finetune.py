@@ -206,6 +206,28 @@ def encode_rows(cfg: DictConfig, judge) -> tuple[list[dict[str, Any]], int]:
     return encoded, too_long
 
 
+def check_topology(topology: dict[str, Any]) -> None:
+    """Fail when the Trainer would not run the launch the user asked for (instead of silently doing less).
+
+    The launcher tells each process WORLD_SIZE and, for accelerate's FSDP / DeepSpeed configs,
+    ACCELERATE_USE_FSDP / ACCELERATE_USE_DEEPSPEED.
+    """
+    launched = int(os.environ.get("WORLD_SIZE", 1))
+    if launched > 1 and topology["processes"] != launched:
+        raise RuntimeError(
+            f"launched as {launched} processes but the Trainer runs each one alone (distributed "
+            f"{topology['distributed']}): every process would train the whole run. Without GPUs set "
+            "backend.device=cpu so the processes join one gloo group (conf/accelerate/cpu2.yaml)"
+        )
+    for engine in ("fsdp", "deepspeed"):
+        if os.environ.get(f"ACCELERATE_USE_{engine.upper()}", "").lower() == "true" and not topology[engine]:
+            raise RuntimeError(
+                f"the launch config asks for {engine.upper()} but the Trainer runs "
+                f"{topology['distributed']} (on CPU it drops {engine.upper()}); {engine.upper()} needs GPUs — "
+                "on CPU use conf/accelerate/cpu2.yaml (DDP over gloo)"
+            )
+
+
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Train, verify frozen modules are untouched, save safetensors + judge.json."""
     from flexjudge.backbones.build import save_checkpoint
@@ -246,6 +268,14 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                 restore_weights(model, last)
         model.train()
         trainer = make_trainer(cfg, model, tokenizer, examples, "wandb" if tracker.active else "none")
+        topology = {
+            "processes": trainer.args.world_size,
+            "distributed": str(trainer.accelerator.distributed_type).rsplit(".", 1)[-1],
+            "fsdp": bool(trainer.is_fsdp_enabled),
+            "deepspeed": bool(trainer.is_deepspeed_enabled),
+        }
+        log.info("finetune: launch topology %s", topology)
+        check_topology(topology)
         result = trainer.train(resume_from_checkpoint=last)
         if lora:
             model = model.merge_and_unload()
@@ -269,6 +299,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             "supervised_tokens": sum(sum(label != IGNORE for label in e["labels"]) for e in examples),
             "trainable_parameters": n_trainable,
             "lora": lora,
+            **topology,
             "frozen_parameters_checked": len(frozen),
             "steps": trainer.state.global_step,
             "resumed_from": Path(last).name if last else None,
