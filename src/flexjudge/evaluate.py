@@ -12,7 +12,6 @@ from omegaconf import DictConfig
 
 from flexjudge.app import seed_everything, setup_torch, stage_main, to_plain
 from flexjudge.benchmarks.registry import get_benchmark
-from flexjudge.data.schemas import read_pair_items
 from flexjudge.generate.budget import Budget
 from flexjudge.generate.hf import Engine, Request, SamplingParams
 from flexjudge.generate.runner import Shard, VoteCounts, generate_votes
@@ -37,11 +36,12 @@ log = logging.getLogger(__name__)
 def judge_format(benchmark: DictConfig) -> JudgeFormat:
     """The benchmark's judge format, checked against the registry and its failure policy."""
     spec = get_benchmark(benchmark.name)
-    if benchmark.judge_format != spec.judge_format:
-        raise ValueError(
-            f"conf/benchmark/{benchmark.name}.yaml: judge_format {benchmark.judge_format!r} but the registry "
-            f"says {spec.judge_format!r}"
-        )
+    for key in ("modality", "adapter", "judge_format", "allow_tie", "decimals"):
+        if benchmark[key] != getattr(spec, key):
+            raise ValueError(
+                f"conf/benchmark/{benchmark.name}.yaml: {key} {benchmark[key]!r} but the registry "
+                f"(flexjudge.benchmarks.registry) says {getattr(spec, key)!r}"
+            )
     fmt = make_format(
         spec.judge_format,
         benchmark.get("scale"),
@@ -50,6 +50,28 @@ def judge_format(benchmark: DictConfig) -> JudgeFormat:
     )
     fmt.check_policy(benchmark.failure_policy)
     return fmt
+
+
+def load_items(cfg: DictConfig):
+    """The benchmark's items through its adapter (official format), with the missing-media policy."""
+    from flexjudge.benchmarks.base import Source, load_benchmark
+    from flexjudge.benchmarks.registry import ADAPTERS
+
+    b = cfg.benchmark
+    source = Source(
+        Path(b.path), Path(b.media_root), Path(cfg.paths.results) / "media" / b.name, b.on_missing
+    )
+    loaded = load_benchmark(ADAPTERS[b.adapter], source, to_plain(b.options), cfg.limit)
+    if loaded.skipped:
+        log.warning(
+            "%s: %d rows left out for missing media (on_missing=skip), e.g. %s",
+            b.name,
+            loaded.skipped,
+            loaded.skipped_examples[:2],
+        )
+    if not loaded.items:
+        raise ValueError(f"{b.path}: no items to judge ({loaded.skipped} rows skipped for missing media)")
+    return loaded
 
 
 def sample_votes(cfg: DictConfig, fmt: JudgeFormat, views: list[View], name: str):
@@ -69,6 +91,12 @@ def sample_votes(cfg: DictConfig, fmt: JudgeFormat, views: list[View], name: str
         return gens, None, VoteCounts(total=n, cached=0, generated=n)
     from flexjudge.backbones.loader import load_judge, load_tokenizer, read_manifest
 
+    if any(v.media for v in views):
+        raise NotImplementedError(
+            f"{cfg.benchmark.name}: items carry media, but the {cfg.backend.name} engine takes text prompts "
+            "only so far (media packing for training exists: flexjudge.backbones.media); use "
+            "backend=simulated to check the benchmark's wiring"
+        )
     budget = Budget.from_conf(cfg.budget)
     budget.check(cfg.max_new_tokens, f"conf/budget/{cfg.budget.name}.yaml with max_new_tokens")
     shard = Shard.resolve(cfg.shard.index, cfg.shard.count)
@@ -92,7 +120,11 @@ def sample_votes(cfg: DictConfig, fmt: JudgeFormat, views: list[View], name: str
         manifest, tokenizer = judge.manifest, judge.tokenizer
         engine = Engine(judge.model, tokenizer, budget=budget, batch_size=cfg.backend.batch_size)
     prompts = [
-        render_prompt(tokenizer, fmt.messages(v.item.question, v.answers, v.item.media), cfg.prefill_think)
+        render_prompt(
+            tokenizer,
+            fmt.messages(v.item.question, v.answers, v.item.media, answer_media=v.answer_media),
+            cfg.prefill_think,
+        )
         for v in views
     ]
     params = SamplingParams(
@@ -104,7 +136,7 @@ def sample_votes(cfg: DictConfig, fmt: JudgeFormat, views: list[View], name: str
     )
     votes = tuple(range(cfg.voting.k))
     requests = [
-        Request(p, stable_hash("prompt", p, v.item.media), votes, cfg.prefill_think)
+        Request(p, stable_hash("prompt", p, v.media), votes, cfg.prefill_think)
         for p, v in zip(prompts, views, strict=True)
     ]
     store = GenerationStore(cfg.cache) if cfg.cache else None
@@ -118,7 +150,7 @@ def sample_votes(cfg: DictConfig, fmt: JudgeFormat, views: list[View], name: str
                 backend=cfg.backend.name,
                 model=model_id,
                 prompt=r.prompt,
-                media=v.item.media,
+                media=v.media,
                 sampling=params.key(),
                 budget=budget.key(),
                 vote=i,
@@ -164,9 +196,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     )
     name = "eval-" + "-".join(ids.values())
     with start_tracking(cfg.logger, stage="evaluate", name=name, config=to_plain(cfg)) as tracker:
-        items = [p.as_judge_item() for p in read_pair_items(cfg.benchmark.path)]
-        if cfg.limit is not None:
-            items = items[: cfg.limit]
+        loaded = load_items(cfg)
+        items = loaded.items
         views = build_views(items, cfg.benchmark.order, cfg.benchmark.seed)
         gens, manifest, counts = sample_votes(cfg, fmt, views, name)
         log.info(
@@ -196,6 +227,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             "metrics": metrics,
             "generated_tokens": sum(v["n_tokens"] for r in rows for v in r["votes"]),
             "votes": asdict(counts),
+            "data": loaded.report(),
             "thinking": thinking_stats(rows),
             "seconds": round(seconds, 1),
             "sft_manifest": (manifest or {}).get("sft_data"),

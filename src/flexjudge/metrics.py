@@ -90,8 +90,30 @@ METRICS: dict[str, MetricInfo] = {
             "share of parsed batch votes that gave two replies the same score (ordered by position)",
         ),
         MetricInfo("n_unscored", "lower", "sum", "items without a parsed score (left out of correlations)"),
+        MetricInfo(
+            "accuracy_decisive",
+            "higher",
+            "mean",
+            "accuracy over the items the judge did not call a tie (MJ-Bench's 'without ties')",
+        ),
+        MetricInfo(
+            "macro_f1",
+            "higher",
+            "mean",
+            "F1 per gold class (A, B, tie), averaged over classes; unparsed items count as wrong",
+        ),
     )
 }
+#: Metrics also reported averaged over a benchmark's subsets (each subset counts once).
+MACRO_OF = ("accuracy", "accuracy_without_tie", "pearson", "normalized_levenshtein")
+METRICS.update(
+    {
+        f"macro_{m}": MetricInfo(
+            f"macro_{m}", METRICS[m].better, "mean", f"{m} averaged over the benchmark's subsets (macro)"
+        )
+        for m in MACRO_OF
+    }
+)
 
 
 def accuracy(predicted: Sequence[str | None], gold: Sequence[str]) -> float:
@@ -112,6 +134,27 @@ def accuracy_without_tie(predicted: Sequence[str | None], gold: Sequence[str], t
     """Accuracy over the rows whose gold label is not a tie (tie_good/tie_bad count as ties too)."""
     kept = [(p, g) for p, g in zip(predicted, gold, strict=True) if not str(g).startswith(tie)]
     return accuracy([p for p, _ in kept], [g for _, g in kept])
+
+
+def accuracy_decisive(predicted: Sequence[str | None], gold: Sequence[str]) -> float:
+    """Accuracy over items whose prediction is not a tie (unparsed items stay in, as wrong)."""
+    kept = [(p, g) for p, g in zip(predicted, gold, strict=True) if p is None or not p.startswith("tie")]
+    return accuracy([p for p, _ in kept], [g for _, g in kept])
+
+
+def f1_macro(predicted: Sequence[str | None], gold: Sequence[str]) -> float:
+    """Macro F1 over the gold classes (a class never predicted has F1 0; None is never right)."""
+    if not gold:
+        return float("nan")
+    scores = []
+    for label in sorted(set(gold)):
+        tp = sum(p == label and g == label for p, g in zip(predicted, gold, strict=True))
+        predicted_n = sum(p == label for p in predicted)
+        gold_n = sum(g == label for g in gold)
+        precision = tp / predicted_n if predicted_n else 0.0
+        recall = tp / gold_n
+        scores.append(2 * precision * recall / (precision + recall) if precision + recall else 0.0)
+    return float(np.mean(scores))
 
 
 def _pair_arrays(x: Sequence[float], y: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:

@@ -1,20 +1,142 @@
-"""One registry of benchmarks with their metadata; conf/benchmark/<name>.yaml must agree (tested)."""
+"""One registry of benchmarks with their metadata and protocol; conf/benchmark/<name>.yaml must agree (tested).
+
+A benchmark names its adapter (how its official files are read, `ADAPTERS`), its judge format, its
+metrics (the first is the headline), the protocol of the paper (DESIGN.md: sampling, votes, order
+policy, media sizes) and where its reference numbers are in reference/paper_results.csv.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
+
+from flexjudge.benchmarks import audio, text, vision
+from flexjudge.benchmarks.base import Adapter
+
+ADAPTERS: dict[str, Adapter] = {
+    "mllm_judge": vision.MLLM_JUDGE,
+    "vl_rewardbench": vision.VL_REWARDBENCH,
+    "mj_bench": vision.MJ_BENCH,
+    "genai_bench": vision.GENAI_BENCH,
+    "mm_rewardbench": vision.MM_REWARDBENCH,
+    "nisqa": audio.NISQA,
+    "bvcc": audio.BVCC,
+    "somos": audio.SOMOS,
+    "voxsim": audio.VOXSIM,
+    "judgelm_val": text.JUDGELM_VAL,
+    "pandalm": text.PANDALM,
+    "hh_heldout": text.HH_HELDOUT,
+}
+
+IMAGE_448 = 448 * 448
+IMAGE_336 = 336 * 336
+VIDEO_224 = 224 * 224
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """How the paper runs a benchmark: sampling, votes (runs), answer order and media sizes."""
+
+    temperature: float = 0.6
+    top_p: float = 0.95
+    votes: int = 1  # the paper's runs per item (seeds 0..votes-1), combined by `aggregation`
+    order: str = "random"  # random (seeded per item) | original | reversed | both
+    image_max_pixels: int = IMAGE_448
+    video_fps: float = 1.0
+    video_max_pixels: int = VIDEO_224
+    audio_rate: int = 16_000
 
 
 @dataclass(frozen=True)
 class BenchmarkSpec:
-    """A benchmark: modality, judge format, metrics (the first is the headline), reference key."""
+    """A benchmark: modality, adapter (+ options), judge format, metrics (the first is the headline),
+    protocol, and its key in reference/paper_results.csv (with our metric for each paper metric)."""
 
     name: str
-    modality: str  # text | image | video | audio | molecule
-    judge_format: str  # pair_verdict | ...
+    modality: str  # text | image | video | audio
+    adapter: str  # key of ADAPTERS
+    judge_format: str  # pair_verdict | pair_scores | verdict4 | score | batch
     metrics: tuple[str, ...]
-    paper_key: str | None  # `benchmark` column of reference/paper_results.csv, if the paper reports it
     description: str
+    protocol: Protocol = Protocol()
+    options: dict[str, Any] = field(default_factory=dict)  # adapter options (setting, task, split files)
+    aggregation: str = "majority"
+    allow_tie: bool = True
+    scale: tuple[float, float] | None = None  # score range of score formats
+    decimals: int = 0  # score decimals
+    paper_key: str | None = None
+    paper_metrics: dict[str, str] = field(default_factory=dict)  # "subset/metric" in the paper table → ours
+
+
+PAIR_METRICS = (
+    "accuracy",
+    "accuracy_without_tie",
+    "macro_f1",
+    "parse_failure_rate",
+    "tie_rate",
+    "first_position_rate",
+    "n_items",
+)
+PREFERENCE_METRICS = ("accuracy", "macro_accuracy", "parse_failure_rate", "first_position_rate", "n_items")
+SCORE_METRICS = ("pearson", "spearman", "sys_lcc", "sys_srcc", "parse_failure_rate", "n_items")
+
+
+def _mllm(
+    setting: str, fmt: str, metrics: tuple[str, ...], paper: dict[str, str], **kw: Any
+) -> BenchmarkSpec:
+    return BenchmarkSpec(
+        name=f"mllm_judge_{setting}",
+        modality="image",
+        adapter="mllm_judge",
+        judge_format=fmt,
+        metrics=metrics,
+        description=f"MLLM-as-a-Judge, {setting} setting: 14 image-instruction sources, human labels; macro over sources",
+        protocol=Protocol(temperature=0.4, top_p=0.8, votes=3, order="original"),
+        options={"setting": setting},
+        paper_key="mllm_as_a_judge",
+        paper_metrics=paper,
+        **kw,
+    )
+
+
+def _genai(task: str, modality: str) -> BenchmarkSpec:
+    return BenchmarkSpec(
+        name=f"genai_bench_{task}",
+        modality=modality,
+        adapter="genai_bench",
+        judge_format="verdict4",
+        metrics=("accuracy", "parse_failure_rate", "tie_rate", "first_position_rate", "n_items"),
+        description=f"GenAI-Bench {task.replace('_', ' ')} (test_v1): GenAI-Arena human votes, 4-way (A>B, B>A, tie good, tie bad)",
+        protocol=Protocol(votes=7, order="original"),
+        options={"task": task, "split": "test_v1"},
+        paper_key="genai_bench",
+        paper_metrics={f"{task}/accuracy": "accuracy"},
+    )
+
+
+def _audio(
+    name: str,
+    adapter: str,
+    temperature: float,
+    description: str,
+    options: dict[str, Any],
+    paper: dict[str, str],
+) -> BenchmarkSpec:
+    return BenchmarkSpec(
+        name=name,
+        modality="audio",
+        adapter=adapter,
+        judge_format="score",
+        metrics=SCORE_METRICS,
+        description=description,
+        protocol=Protocol(temperature=temperature, top_p=0.95, order="original"),
+        options=options,
+        aggregation="mean",
+        scale=(1.0, 5.0),
+        decimals=1,
+        paper_key=name,
+        paper_metrics=paper,
+    )
 
 
 BENCHMARKS: dict[str, BenchmarkSpec] = {
@@ -23,6 +145,7 @@ BENCHMARKS: dict[str, BenchmarkSpec] = {
         BenchmarkSpec(
             name="hh_harmless_heldout",
             modality="text",
+            adapter="hh_heldout",
             judge_format="pair_verdict",
             metrics=(
                 "accuracy",
@@ -33,8 +156,152 @@ BENCHMARKS: dict[str, BenchmarkSpec] = {
                 "first_position_rate",
                 "n_items",
             ),
-            paper_key=None,
             description="held-out hh-rlhf harmless-base pairs (disjoint from the SFT pool): pick the chosen reply",
+        ),
+        _mllm(
+            "pair",
+            "pair_verdict",
+            (
+                "macro_accuracy",
+                "macro_accuracy_without_tie",
+                "accuracy",
+                "parse_failure_rate",
+                "tie_rate",
+                "n_items",
+            ),
+            {"macro/acc_pair_tie": "macro_accuracy", "macro/acc_pair_no_tie": "macro_accuracy_without_tie"},
+            aggregation="summed",
+        ),
+        _mllm(
+            "score",
+            "score",
+            ("macro_pearson", "pearson", "spearman", "parse_failure_rate", "n_items"),
+            {"macro/pearson_score": "macro_pearson"},
+            aggregation="mean",
+            scale=(1.0, 5.0),
+        ),
+        _mllm(
+            "batch",
+            "batch",
+            (
+                "macro_normalized_levenshtein",
+                "normalized_levenshtein",
+                "exact_ranking_rate",
+                "parse_failure_rate",
+                "n_items",
+            ),
+            {"macro/norm_levenshtein_batch": "macro_normalized_levenshtein"},
+            aggregation="mean_score",
+            scale=(1.0, 10.0),
+        ),
+        BenchmarkSpec(
+            name="vl_rewardbench",
+            modality="image",
+            adapter="vl_rewardbench",
+            judge_format="pair_verdict",
+            metrics=PREFERENCE_METRICS,
+            description="VL-RewardBench: general, hallucination and reasoning preference pairs; overall and macro accuracy",
+            protocol=Protocol(temperature=0.6, top_p=0.95, votes=5, order="random"),
+            allow_tie=False,
+            paper_key="vl_rewardbench",
+            paper_metrics={"overall/accuracy": "accuracy", "macro/accuracy": "macro_accuracy"},
+        ),
+        *(
+            BenchmarkSpec(
+                name=f"mj_bench_{perspective}",
+                modality="image",
+                adapter="mj_bench",
+                judge_format="pair_verdict",
+                metrics=(
+                    "accuracy",
+                    "accuracy_decisive",
+                    "consistency_rate",
+                    "parse_failure_rate",
+                    "tie_rate",
+                    "n_items",
+                ),
+                description=f"MJ-Bench {perspective}: which of two generated images is preferred; both orders",
+                protocol=Protocol(votes=1, order="both", image_max_pixels=IMAGE_336),
+                options={"perspective": perspective},
+                paper_key="mj_bench",
+                paper_metrics={
+                    f"{perspective}/acc_tie": "accuracy",
+                    f"{perspective}/acc_no_tie": "accuracy_decisive",
+                },
+            )
+            for perspective in ("alignment", "safety", "quality")
+        ),
+        _genai("image_generation", "image"),
+        _genai("image_edition", "image"),
+        _genai("video_generation", "video"),
+        BenchmarkSpec(
+            name="mm_rewardbench",
+            modality="image",
+            adapter="mm_rewardbench",
+            judge_format="pair_verdict",
+            metrics=PREFERENCE_METRICS,
+            description="Multimodal RewardBench: correctness, preference, knowledge, reasoning, safety, VQA pairs",
+            allow_tie=False,
+            paper_key="multimodal_rewardbench",
+            paper_metrics={"overall/accuracy": "accuracy"},
+        ),
+        _audio(
+            "nisqa",
+            "nisqa",
+            0.6,
+            "NISQA test sets FOR, LIVETALK and P501 pooled: speech quality MOS (1-5)",
+            {"dbs": ["NISQA_TEST_FOR", "NISQA_TEST_LIVETALK", "NISQA_TEST_P501"]},
+            {"utterance/lcc": "pearson", "utterance/srcc": "spearman"},
+        ),
+        _audio(
+            "bvcc",
+            "bvcc",
+            0.5,
+            "BVCC (VoiceMOS 2022 main track): naturalness MOS of synthesized speech; utterance and system level",
+            {"list": "sets/test_mos_list.txt", "audio_dir": "wav"},
+            {"utterance/lcc": "pearson", "system/lcc": "sys_lcc"},
+        ),
+        _audio(
+            "somos",
+            "somos",
+            0.5,
+            "SOMOS: naturalness MOS of neural TTS (LJ Speech voice); utterance and system level",
+            {"list": "training_files/split1/clean/test_mos_list.txt", "audio_dir": "audios"},
+            {"utterance/lcc": "pearson", "system/lcc": "sys_lcc"},
+        ),
+        _audio(
+            "voxsim",
+            "voxsim",
+            0.6,
+            "VoxSim: perceived speaker similarity of two recordings (human 1-6, judge 1-5; correlations)",
+            {"list": "data/voxsim_test_list.txt"},
+            {"utterance/lcc": "pearson"},
+        ),
+        BenchmarkSpec(
+            name="judgelm_val",
+            modality="text",
+            adapter="judgelm_val",
+            judge_format="pair_scores",
+            metrics=(
+                "accuracy",
+                "macro_f1",
+                "parse_failure_rate",
+                "tie_rate",
+                "first_position_rate",
+                "n_items",
+            ),
+            description="JudgeLM val 5K: agreement with GPT-4's score pairs (A, B or tie)",
+            scale=(1.0, 10.0),
+            paper_key="judgelm_val",
+            paper_metrics={"all/agreement": "accuracy", "all/f1": "macro_f1"},
+        ),
+        BenchmarkSpec(
+            name="pandalm",
+            modality="text",
+            adapter="pandalm",
+            judge_format="pair_verdict",
+            metrics=PAIR_METRICS,
+            description="PandaLM test set: majority of three human annotators (response 1, response 2 or tie)",
         ),
     )
 }

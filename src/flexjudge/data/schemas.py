@@ -54,7 +54,10 @@ class JudgeItem:
 
     gold: "A"/"B"/"tie" (pair formats), "A>B"… (verdict4), a float (score), a ranking "BAC" (batch).
     `subset` groups items for macro averages; `system` names the system that produced a scored
-    answer (system-level correlations); `media` holds placeholder parts with paths.
+    answer (system-level correlations); `media` holds the question's media parts ({"type": "image",
+    "path": ...}), shown before the question; `answer_media[i]` holds answer i's own media (the
+    generated images or videos being compared), which move with the answer when the order changes.
+    `source` is file:line (or file[index]) of the row it came from.
     """
 
     id: str
@@ -64,3 +67,5 @@ class JudgeItem:
     subset: str = ""
     system: str | None = None
     media: tuple[dict[str, Any], ...] = ()
+    answer_media: tuple[tuple[dict[str, Any], ...], ...] = ()
+    source: str = ""

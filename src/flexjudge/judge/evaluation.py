@@ -36,6 +36,16 @@ class View:
     def answers(self) -> list[str]:
         return [self.item.answers[i] for i in self.order]
 
+    @property
+    def answer_media(self) -> list[tuple[dict[str, Any], ...]]:
+        """Each shown answer's own media (empty when the item has none)."""
+        return [self.item.answer_media[i] for i in self.order] if self.item.answer_media else []
+
+    @property
+    def media(self) -> tuple[dict[str, Any], ...]:
+        """All media in prompt order: the question's, then each shown answer's."""
+        return (*self.item.media, *(m for answer in self.answer_media for m in answer))
+
 
 def build_views(items: Sequence[JudgeItem], policy: str, seed: int) -> list[View]:
     """Every item's views under the order policy (random/original/reversed: one; both: two)."""
@@ -108,11 +118,17 @@ def summarize(fmt: JudgeFormat, rows: Sequence[dict[str, Any]], *, n_boot: int =
     """Benchmark metrics for the format, per subset and macro-averaged when there are several subsets."""
     result = _summary(fmt, rows, n_boot=n_boot, seed=seed)
     subsets = sorted({r["subset"] for r in rows})
-    if len(subsets) > 1:
-        by_subset = {s: _summary(fmt, [r for r in rows if r["subset"] == s], n_boot=0) for s in subsets}
+    by_subset = (
+        {s: _summary(fmt, [r for r in rows if r["subset"] == s], n_boot=0) for s in subsets}
+        if len(subsets) > 1
+        else {}
+    )
+    if by_subset:
         result["by_subset"] = by_subset
-        headline = headline_metric(fmt)
-        result[f"macro_{headline}"] = M.macro_average({s: m[headline] for s, m in by_subset.items()})
+    for metric in M.MACRO_OF:  # with one subset the macro average is the metric itself
+        if metric in result:
+            values = {s: m[metric] for s, m in by_subset.items()} or {"all": result[metric]}
+            result[f"macro_{metric}"] = M.macro_average(values)
     return result
 
 
@@ -170,6 +186,8 @@ def _verdict_summary(rows, n_boot: int, seed: int) -> dict[str, Any]:
     out = {
         "accuracy": M.accuracy_with_tie(pred, gold),
         "accuracy_without_tie": M.accuracy_without_tie(pred, gold),
+        "accuracy_decisive": M.accuracy_decisive(pred, gold),
+        "macro_f1": M.f1_macro(pred, gold),
         "accuracy_parsed": M.accuracy([p for p, _ in answered], [g for _, g in answered]),
         **_failure_stats(rows),
         "tie_rate": sum(p is not None and p.startswith("tie") for p in pred) / len(rows)

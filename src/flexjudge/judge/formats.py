@@ -100,10 +100,19 @@ class JudgeFormat:
         """Map a dataset-order value (e.g. the gold label) to the shown order."""
         return value
 
-    def messages(self, question: str, answers: Sequence[str], media=None, hint: str | None = None):
+    def messages(
+        self, question: str, answers: Sequence[str], media=None, hint: str | None = None, answer_media=None
+    ):
         if self.n_answers is not None and len(answers) != self.n_answers:
             raise ValueError(f"format {self.name} judges {self.n_answers} answers, got {len(answers)}")
-        return judge_messages(self.system_prompt(len(answers)), question, answers, media=media, hint=hint)
+        return judge_messages(
+            self.system_prompt(len(answers)),
+            question,
+            answers,
+            media=media,
+            answer_media=answer_media,
+            hint=hint,
+        )
 
     def completion(self, reasoning: str, value: Any) -> str:
         """Assistant text after the think prefill: reasoning, closing tag, answer tags."""

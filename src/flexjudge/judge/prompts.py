@@ -53,19 +53,32 @@ def judge_messages(
     answers: Sequence[str],
     *,
     media: Sequence[dict[str, Any]] | None = None,
+    answer_media: Sequence[Sequence[dict[str, Any]]] | None = None,
     hint: str | None = None,
 ) -> list[dict[str, Any]]:
-    """System + user messages: media placeholders, the conversation, each reply labelled A, B, …"""
-    blocks = [f"[Conversation]\n{question.strip()}"]
-    blocks += [
-        f"[Reply {letter}]\n{a.strip()}"
-        for letter, a in zip(answer_letters(len(answers)), answers, strict=True)
+    """System + user messages: the question's media placeholders, the conversation, then each reply
+    labelled A, B, … with its own media (if any) right after its label."""
+    own = list(answer_media or [()] * len(answers))
+    if len(own) != len(answers):
+        raise ValueError(f"{len(answers)} answers but media for {len(own)}")
+    parts: list[dict[str, Any]] = [
+        *media_parts(media),
+        {"type": "text", "text": f"[Conversation]\n{question.strip()}"},
     ]
-    text = "\n\n".join(blocks)
+    for letter, answer, extra in zip(answer_letters(len(answers)), answers, own, strict=True):
+        parts.append({"type": "text", "text": f"\n\n[Reply {letter}]\n"})
+        if extra:
+            parts += [*media_parts(extra), {"type": "text", "text": "\n"}]
+        parts.append({"type": "text", "text": answer.strip()})
     if hint is not None:
-        text += "\n\n" + hint
-    parts = media_parts(media)
-    content: str | list[dict[str, Any]] = [*parts, {"type": "text", "text": text}] if parts else text
+        parts.append({"type": "text", "text": "\n\n" + hint})
+    merged: list[dict[str, Any]] = []  # adjacent text parts joined into one
+    for part in parts:
+        if part["type"] == "text" and merged and merged[-1]["type"] == "text":
+            merged[-1] = {"type": "text", "text": merged[-1]["text"] + part["text"]}
+        else:
+            merged.append(part)
+    content: str | list[dict[str, Any]] = merged[0]["text"] if len(merged) == 1 else merged
     return [{"role": "system", "content": system}, {"role": "user", "content": content}]
 
 
