@@ -58,9 +58,22 @@ def test_backbone_configs(name):
 def test_benchmark_registry_and_configs_agree():
     assert set(options("benchmark")) == set(BENCHMARKS)
     for name, spec in BENCHMARKS.items():
-        cfg = compose("evaluate", [f"benchmark={name}"]).benchmark
-        assert (cfg.name, cfg.modality, cfg.judge_format) == (spec.name, spec.modality, spec.judge_format)
-        assert all(m in METRICS for m in spec.metrics)
+        cfg = OmegaConf.to_container(compose("evaluate", [f"benchmark={name}"]).benchmark)
+        registry = {
+            "name": spec.name,
+            "modality": spec.modality,
+            "adapter": spec.adapter,
+            "options": spec.options,
+            "judge_format": spec.judge_format,
+            "allow_tie": spec.allow_tie,
+            "scale": list(spec.scale) if spec.scale else None,
+            "decimals": spec.decimals,
+            "aggregation": spec.aggregation,
+            **{k: getattr(spec.protocol, k) for k in spec.protocol.__dataclass_fields__},
+        }
+        drift = {k: (cfg.get(k), v) for k, v in registry.items() if cfg.get(k) != v}
+        assert not drift, f"conf/benchmark/{name}.yaml disagrees with the registry: {drift}"
+        assert all(m in METRICS for m in spec.metrics), name
 
 
 def test_voting_options_match_their_names():

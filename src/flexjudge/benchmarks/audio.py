@@ -29,7 +29,7 @@ NATURALNESS_QUESTION = (
 )
 SIMILARITY_QUESTION = (
     "Listen to the two recordings and rate how similar the two speakers' voices sound on a scale from "
-    "1.0 (clearly different people) to 5.0 (the same voice)."
+    "1.0 (clearly different people) to 6.0 (the same voice)."
 )
 AUDIO_ANSWER = ("the recording above",)
 

@@ -121,6 +121,7 @@ def _audio(
     description: str,
     options: dict[str, Any],
     paper: dict[str, str],
+    scale: tuple[float, float] = (1.0, 5.0),
 ) -> BenchmarkSpec:
     return BenchmarkSpec(
         name=name,
@@ -132,7 +133,7 @@ def _audio(
         protocol=Protocol(temperature=temperature, top_p=0.95, order="original"),
         options=options,
         aggregation="mean",
-        scale=(1.0, 5.0),
+        scale=scale,
         decimals=1,
         paper_key=name,
         paper_metrics=paper,
@@ -273,9 +274,10 @@ BENCHMARKS: dict[str, BenchmarkSpec] = {
             "voxsim",
             "voxsim",
             0.6,
-            "VoxSim: perceived speaker similarity of two recordings (human 1-6, judge 1-5; correlations)",
+            "VoxSim: perceived speaker similarity of two recordings on the raters' 1-6 scale",
             {"list": "data/voxsim_test_list.txt"},
             {"utterance/lcc": "pearson"},
+            scale=(1.0, 6.0),
         ),
         BenchmarkSpec(
             name="judgelm_val",

@@ -1,0 +1,188 @@
+"""Every benchmark adapter reads a fixture written in its official release format and yields the
+hand-written gold; bad rows fail naming file:line (or file[index]) and field; missing media fail or
+are counted under on_missing=skip; media may not leave the data root; the simulated judge scores the
+fixtures perfectly at error rate 0."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmark_fixtures import FIXTURES, png
+from conftest import stage_cfg
+from flexjudge.benchmarks.base import MissingMedia, Source, load_benchmark
+from flexjudge.benchmarks.registry import ADAPTERS, BENCHMARKS
+from flexjudge.io import DataError
+
+MEDIA = {"text": 0, "image": 1, "video": 1, "audio": 1}
+
+
+def _load(name: str, root: Path, **kw):
+    spec = BENCHMARKS[name]
+    path, media_root, expected = FIXTURES[name](root)
+    source = Source(path, media_root, root / "cache", kw.pop("on_missing", "error"))
+    return spec, load_benchmark(ADAPTERS[spec.adapter], source, spec.options, **kw), expected
+
+
+def test_every_registered_benchmark_has_a_fixture():
+    assert set(FIXTURES) | {"hh_harmless_heldout", "mj_bench_safety", "mj_bench_quality"} == set(BENCHMARKS)
+
+
+@pytest.mark.parametrize("name", sorted(FIXTURES))
+def test_adapter_reads_its_official_format(name, tmp_path):
+    spec, loaded, expected = _load(name, tmp_path)
+    assert len(expected) >= 5
+    assert [(i.id, i.gold, i.subset) for i in loaded.items] == expected
+    for item in loaded.items:
+        parts = [*item.media, *(m for answer in item.answer_media for m in answer)]
+        assert all(Path(p["path"]).is_file() or Path(p["path"]).is_dir() for p in parts)
+        assert all(
+            p["type"] == ("video" if spec.modality == "video" else spec.modality)
+            for p in parts
+            if spec.modality != "text"
+        )
+        assert (len(parts) > 0) == (spec.modality != "text")
+        assert item.source and (":" in item.source or "[" in item.source)
+    if spec.judge_format in ("pair_verdict", "pair_scores", "verdict4"):
+        assert all(len(i.answers) == 2 for i in loaded.items)
+
+
+def test_systems_come_from_the_file_names(tmp_path):
+    _, bvcc, _ = _load("bvcc", tmp_path / "b")
+    assert [i.system for i in bvcc.items] == ["sys64e2f", "sys64e2f", "sys7ab12", "sys7ab12", "sysfe019"]
+    _, somos, _ = _load("somos", tmp_path / "s")
+    assert [i.system for i in somos.items] == ["015", "015", "001", "001", "000"]
+    _, nisqa, _ = _load("nisqa", tmp_path / "n")
+    assert nisqa.items[0].system == "NISQA_TEST_FOR/1"
+
+
+def test_answer_media_move_with_the_answers(tmp_path):
+    from flexjudge.judge.evaluation import build_views
+    from flexjudge.judge.formats import make_format
+
+    _, loaded, _ = _load("mj_bench_alignment", tmp_path)
+    item = loaded.items[0]
+    first, second = build_views([item], "both", 0)
+    assert first.media == (item.answer_media[0][0], item.answer_media[1][0])
+    assert second.media == (item.answer_media[1][0], item.answer_media[0][0])
+    content = make_format("pair_verdict").messages(
+        item.question, second.answers, second.item.media, answer_media=second.answer_media
+    )[1]["content"]
+    kinds = [p["type"] for p in content]
+    assert kinds == ["text", "image", "text", "image", "text"]  # [Reply A] <image>, [Reply B] <image>
+    assert content[1]["path"] == item.answer_media[1][0]["path"] and "[Reply A]" in content[0]["text"]
+
+
+def test_missing_media_fail_or_are_counted(tmp_path):
+    spec = BENCHMARKS["mllm_judge_pair"]
+    path, media_root, _ = FIXTURES["mllm_judge_pair"](tmp_path)
+    (media_root / "2.jpg").unlink()
+    (media_root / "4.jpg").unlink()
+    with pytest.raises(MissingMedia, match=r"pair.jsonl:3: image file .*2.jpg does not exist"):
+        load_benchmark(ADAPTERS[spec.adapter], Source(path, media_root, tmp_path / "c"), spec.options)
+    loaded = load_benchmark(
+        ADAPTERS[spec.adapter], Source(path, media_root, tmp_path / "c", "skip"), spec.options
+    )
+    assert len(loaded.items) == 4 and loaded.skipped == 2
+    assert loaded.skipped_examples == [f"{path}:3", f"{path}:5"]
+    assert loaded.report()["skipped_missing_media"] == 2
+
+
+def test_media_may_not_leave_the_data_root(tmp_path):
+    spec = BENCHMARKS["mm_rewardbench"]
+    path, media_root, _ = FIXTURES["mm_rewardbench"](tmp_path)
+    png(tmp_path / "secret.jpg")
+    rows = json.loads(path.read_text())
+    rows[1]["Image"] = "../../secret.jpg"
+    path.write_text(json.dumps(rows))
+    with pytest.raises(
+        DataError, match=r"all_data.json\[1\]: image path '../../secret.jpg' leaves the data root"
+    ):
+        load_benchmark(ADAPTERS[spec.adapter], Source(path, media_root, tmp_path / "c", "skip"), spec.options)
+
+
+@pytest.mark.parametrize(
+    ("name", "edit", "message"),
+    [
+        (
+            "mllm_judge_pair",
+            lambda r: r.update(human_answer="D"),
+            r"pair.jsonl:2: human_answer must be A, B or C",
+        ),
+        ("mllm_judge_pair", lambda r: r.pop("instruction"), r"pair.jsonl:2: field 'instruction' is missing"),
+        (
+            "mllm_judge_score",
+            lambda r: r.update(human="good"),
+            r"score.jsonl:2: field 'human' must be a number",
+        ),
+        (
+            "mllm_judge_batch",
+            lambda r: r.update(human_answer="AAB"),
+            r"batch.jsonl:2: human_answer 'AAB' must order",
+        ),
+    ],
+)
+def test_bad_rows_name_file_line_and_field(tmp_path, name, edit, message):
+    spec = BENCHMARKS[name]
+    path, media_root, _ = FIXTURES[name](tmp_path)
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    edit(rows[1])
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with pytest.raises(DataError, match=message):
+        load_benchmark(ADAPTERS[spec.adapter], Source(path, media_root, tmp_path / "c"), spec.options)
+
+
+def test_csv_and_list_errors_name_the_line(tmp_path):
+    spec = BENCHMARKS["bvcc"]
+    path, media_root, _ = FIXTURES["bvcc"](tmp_path)
+    lines = (path / "sets" / "test_mos_list.txt").read_text().splitlines()
+    lines[2] = "sys7ab12-utt00aa11.wav,loud"
+    (path / "sets" / "test_mos_list.txt").write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=r"test_mos_list.txt:3: field 'mean' must be a number"):
+        load_benchmark(ADAPTERS[spec.adapter], Source(path, media_root, tmp_path / "c"), spec.options)
+
+
+def test_limit_and_duplicate_ids(tmp_path):
+    _, loaded, _ = _load("pandalm", tmp_path / "a", limit=3)
+    assert len(loaded.items) == 3
+    spec = BENCHMARKS["pandalm"]
+    path, media_root, _ = FIXTURES["pandalm"](tmp_path / "b")
+    rows = json.loads(path.read_text().replace("NaN", "null"))
+    rows[2]["idx"] = 0
+    path.write_text(json.dumps(rows))
+    with pytest.raises(DataError, match=r"testset-v1.json\[2\]: item id 'pandalm-0' appears twice"):
+        load_benchmark(ADAPTERS[spec.adapter], Source(path, media_root, tmp_path / "c"), spec.options)
+
+
+@pytest.mark.parametrize("name", sorted(FIXTURES))
+def test_simulated_judge_scores_fixtures_perfectly_at_error_rate_zero(name, tmp_path):
+    """Gold labels, adapters, formats and metrics are wired right: a judge that is never wrong is perfect."""
+    from flexjudge.evaluate import run
+
+    spec = BENCHMARKS[name]
+    path, media_root, _ = FIXTURES[name](tmp_path / "data")
+    record = run(
+        stage_cfg(
+            "evaluate",
+            tmp_path,
+            f"benchmark={name}",
+            f"benchmark.path={path}",
+            f"benchmark.media_root={media_root}",
+            "backend=simulated",
+            "backend.error_rate=0.0",
+            "backend.parse_failure_rate=0.0",
+            "backend.position_bias=0.0",
+            "bootstrap=0",
+        )
+    )
+    metrics = record["metrics"]
+    headline = spec.metrics[0]
+    perfect = {"normalized_levenshtein": 0.0, "macro_normalized_levenshtein": 0.0}
+    expected = perfect.get(headline, 1.0)
+    # a score judge answers on its own grid (1.0-5.0 in steps of 0.1): gold 3.625 comes back as 3.6
+    tolerance = 1e-3 if spec.judge_format == "score" else 1e-9
+    assert metrics[headline] == pytest.approx(expected, abs=tolerance), metrics
+    assert metrics["parse_failure_rate"] == 0.0
+    assert record["data"]["items"] == metrics["n_items"] >= 5
