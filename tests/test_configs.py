@@ -12,7 +12,7 @@ from flexjudge.benchmarks.registry import BENCHMARKS
 from flexjudge.metrics import METRICS
 from flexjudge.provision import RECIPES
 
-STAGES = ["provision", "curate", "sample", "finetune", "evaluate", "leaderboard"]
+STAGES = ["provision", "curate", "sample", "finetune", "evaluate", "leaderboard", "minis"]
 GROUP_USERS = {
     "backbone": ["provision", "sample", "finetune", "evaluate"],
     "benchmark": ["evaluate"],

@@ -108,7 +108,7 @@ def _genai(task: str, modality: str) -> BenchmarkSpec:
         metrics=("accuracy", "parse_failure_rate", "tie_rate", "first_position_rate", "n_items"),
         description=f"GenAI-Bench {task.replace('_', ' ')} (test_v1): GenAI-Arena human votes, 4-way (A>B, B>A, tie good, tie bad)",
         protocol=Protocol(votes=7, order="original"),
-        options={"task": task, "split": "test_v1"},
+        options={"task": task, "split": "test_v1", **({"source_fps": 1.0} if modality == "video" else {})},
         paper_key="genai_bench",
         paper_metrics={f"{task}/accuracy": "accuracy"},
     )

@@ -224,13 +224,18 @@ def _genai_rows(source: Source, options: dict[str, Any]) -> Iterator[tuple[str, 
         yield from parquet_rows(file)
 
 
-def _genai_media(row: dict[str, Any], key: str, kind: str, where: str, source: Source) -> dict[str, Any]:
+def _genai_media(
+    row: dict[str, Any], key: str, kind: str, where: str, source: Source, fps: float | None = None
+) -> dict[str, Any]:
+    """An image or video of a row: embedded bytes, or a file / frame folder under media_root (a
+    frame folder's rate is the `source_fps` option: decode the released mp4s at that rate)."""
     value = need(row, key, (str, dict, bytes), where)
     if not isinstance(value, str):
         return source.embedded(kind, value, where)
     if value.startswith(("http://", "https://")):  # released as URLs: download into media_root first
         value = value.rstrip("/").rsplit("/", 1)[-1]
-    return source.media(kind, value, where)
+    part = source.media(kind, value, where)
+    return {**part, "fps": fps} if kind == "video" and fps else part
 
 
 def _genai_item(row: dict[str, Any], where: str, source: Source, options: dict[str, Any]) -> JudgeItem:
@@ -253,7 +258,8 @@ def _genai_item(row: dict[str, Any], where: str, source: Source, options: dict[s
         question = f"Which generated {kind} better follows the prompt, with higher quality?\nPrompt: {need(row, 'prompt', str, where)}"
         media = ()
         keys = (f"left_{kind}", f"right_{kind}")
-    outputs = tuple((_genai_media(row, k, kind, where, source),) for k in keys)
+    fps = options.get("source_fps")
+    outputs = tuple((_genai_media(row, k, kind, where, source, fps),) for k in keys)
     return JudgeItem(
         f"{task}-{index}",
         question,

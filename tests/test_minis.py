@@ -1,0 +1,85 @@
+"""Mini benchmarks: built offline and deterministically, read by the same adapters as the real
+releases; the simulated judge is perfect on every one at error rate 0 and near chance at 0.5."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from conftest import stage_cfg
+from flexjudge.benchmarks.minis import FAMILIES, family_of
+from flexjudge.benchmarks.registry import BENCHMARKS
+
+MINI_BENCHMARKS = sorted(b for b in BENCHMARKS if b != "hh_harmless_heldout")
+
+
+@pytest.fixture(scope="module")
+def minis(tmp_path_factory) -> Path:
+    from flexjudge.minis import run
+
+    out = tmp_path_factory.mktemp("minis")
+    for family in FAMILIES:
+        record = run(stage_cfg("minis", out, f"family={family}", f"out_dir={out}", "n_items=12"))
+        assert record["items"] and all(n == 12 for n in record["items"].values())
+    return out
+
+
+def _digest(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and "made" not in p.parts
+    }
+
+
+def test_every_benchmark_has_a_mini_family():
+    assert {family_of(b) for b in MINI_BENCHMARKS} == set(FAMILIES)
+
+
+def test_minis_are_deterministic(tmp_path):
+    from flexjudge.minis import run
+
+    for family in ("mllm_judge", "genai_bench", "speech"):
+        for copy in ("a", "b"):
+            run(stage_cfg("minis", tmp_path, f"family={family}", f"out_dir={tmp_path / copy}", "n_items=6"))
+    assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
+
+
+def _evaluate(minis: Path, tmp: Path, name: str, error_rate: float, *extra: str) -> dict:
+    from flexjudge.evaluate import run
+
+    return run(
+        stage_cfg(
+            "evaluate",
+            tmp,
+            f"benchmark={name}",
+            f"paths.benchmarks={minis}",
+            "backend=simulated",
+            f"backend.error_rate={error_rate}",
+            "backend.parse_failure_rate=0.0",
+            "backend.position_bias=0.0",
+            "bootstrap=0",
+            *extra,
+        )
+    )
+
+
+@pytest.mark.parametrize("name", MINI_BENCHMARKS)
+def test_simulated_judge_is_perfect_on_every_mini(minis, tmp_path, name):
+    record = _evaluate(minis, tmp_path, name, 0.0)
+    headline = BENCHMARKS[name].metrics[0]
+    expected = 0.0 if "levenshtein" in headline else 1.0
+    tolerance = 1e-3 if BENCHMARKS[name].judge_format == "score" else 1e-9
+    assert record["metrics"][headline] == pytest.approx(expected, abs=tolerance), record["metrics"]
+    assert record["data"]["items"] == 12 and record["data"]["skipped_missing_media"] == 0
+
+
+def test_simulated_judge_is_near_chance_at_error_rate_half(tmp_path):
+    from flexjudge.minis import run
+
+    out = tmp_path / "minis"
+    run(stage_cfg("minis", tmp_path, "family=vl_rewardbench", f"out_dir={out}", "n_items=400"))
+    accuracy = _evaluate(out, tmp_path, "vl_rewardbench", 0.5)["metrics"]["accuracy"]
+    assert 0.4 < accuracy < 0.6  # two answers: a judge right half the time is at chance
