@@ -272,7 +272,7 @@ def build_mj_bench(root: Path, n: int, rng: np.random.Generator, **_: Any) -> di
     """MJ-Bench parquet per perspective (alignment, safety, quality): caption, image0, image1, label."""
     for perspective in ("alignment", "safety", "quality"):
         rows = []
-        for i in range(n):
+        for _ in range(n):
             scene = random_scene(rng)
             good = draw(scene, rng)
             if perspective == "alignment":
