@@ -339,3 +339,58 @@ def test_finetune_names_the_row_of_a_bad_media_path(tmp_path, media_sft):
     )
     with pytest.raises(DataError, match=r"bad.jsonl:4: media path '../../etc' leaves the data root"):
         finetune(cfg)
+
+
+@pytest.mark.parametrize("name", ["vl", "omni"])
+def test_engine_judges_media_like_plain_generate(models, tmp_path, name):
+    """Greedy votes of requests with images, a video and audio equal transformers' own generate on
+    the processed inputs (its own 3-D positions), alone and batched with a text-only request."""
+    from flexjudge.generate.hf import Engine, Request, SamplingParams
+
+    model, tok, packer = models[name]
+    folder = tmp_path / "clip"
+    folder.mkdir()
+    for i in range(3):
+        picture(64, 64, 3 + i).save(folder / f"{i}.png")
+    picture(100, 80, 1).save(tmp_path / "a.png")
+    parts = [
+        {"type": "image", "path": str(tmp_path / "a.png")},
+        {"type": "video", "path": str(folder), "fps": 2.0},
+    ]
+    content = [{"type": "image"}, {"type": "video"}, {"type": "text", "text": "Which is better?"}]
+    if name == "omni":
+        wavfile.write(tmp_path / "s.wav", 16000, (RNG.standard_normal(16000) * 3000).astype(np.int16))
+        parts.append({"type": "audio", "path": str(tmp_path / "s.wav")})
+        content.append({"type": "audio"})
+    prompt = tok.apply_chat_template(chat(content), tokenize=False, add_generation_prompt=True)
+    text_prompt = tok.apply_chat_template(
+        chat([{"type": "text", "text": "Is 2 > 1?"}]), tokenize=False, add_generation_prompt=True
+    )
+    media_request = Request(prompt, "m", media=tuple(parts))
+    params = SamplingParams(max_new_tokens=8)
+    engine = Engine(model, tok, batch_size=2, packer=packer)
+    alone = engine.generate([media_request], params, progress=False)[0][0]
+    together = engine.generate([media_request, Request(text_prompt, "t")], params, progress=False)
+    assert together[0][0].text == alone.text
+
+    from flexjudge.data.media import load_part
+
+    packed = packer.pack(
+        tok(prompt, add_special_tokens=False)["input_ids"], [load_part(p, SETTINGS, "x") for p in parts]
+    )
+    x = torch.tensor([packed.input_ids])
+    extra = {"mm_token_type_ids": torch.tensor([packed.token_types]).clamp(max=2)} if name == "vl" else {}
+    with torch.inference_mode():
+        out = model.generate(
+            input_ids=x,
+            attention_mask=torch.ones_like(x),
+            **packed.media,
+            **extra,
+            max_new_tokens=8,
+            do_sample=False,
+            pad_token_id=tok.pad_token_id,
+        )
+    new = out[0, x.shape[1] :].tolist()
+    new = new[: new.index(tok.eos_token_id) + 1] if tok.eos_token_id in new else new
+    assert alone.text == tok.decode(new, skip_special_tokens=True)
+    assert alone.n_tokens == len(new)

@@ -83,3 +83,38 @@ def test_simulated_judge_is_near_chance_at_error_rate_half(tmp_path):
     run(stage_cfg("minis", tmp_path, "family=vl_rewardbench", f"out_dir={out}", "n_items=400"))
     accuracy = _evaluate(out, tmp_path, "vl_rewardbench", 0.5)["metrics"]["accuracy"]
     assert 0.4 < accuracy < 0.6  # two answers: a judge right half the time is at chance
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("backbone", "name"),
+    [
+        ("tiny_vl", "mllm_judge_pair"),
+        ("tiny_vl", "mj_bench_quality"),
+        ("tiny_vl", "genai_bench_video_generation"),
+        ("tiny_omni", "nisqa"),
+        ("tiny_omni", "voxsim"),
+    ],
+)
+def test_a_real_judge_runs_on_image_video_and_audio_minis(minis, tmp_path, backbone, name):
+    """The HF engine judges minis with images, videos and audio end to end (tiny random models:
+    the outputs are noise, but every vote is generated from the packed media and counted)."""
+    from flexjudge.evaluate import run
+    from flexjudge.provision import run as provision
+
+    manifest = provision(stage_cfg("provision", tmp_path, f"backbone={backbone}"))
+    record = run(
+        stage_cfg(
+            "evaluate",
+            tmp_path,
+            f"backbone={backbone}",
+            f"judge={manifest}",
+            f"benchmark={name}",
+            f"paths.benchmarks={minis}",
+            "limit=3",
+            "max_new_tokens=6",
+            "bootstrap=0",
+        )
+    )
+    assert record["metrics"]["n_items"] == 3 and record["votes"]["generated"] >= 3
+    assert record["generated_tokens"] > 0

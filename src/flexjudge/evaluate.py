@@ -52,6 +52,27 @@ def judge_format(benchmark: DictConfig) -> JudgeFormat:
     return fmt
 
 
+def media_identity(parts) -> list[tuple[str, int, int]]:
+    """What a vote's cache key records of its media: path, size and modification time of each file,
+    so an edited or replaced file is judged again."""
+    out = []
+    for part in parts:
+        stat = Path(part["path"]).stat()
+        out.append((part["path"], stat.st_size, stat.st_mtime_ns))
+    return out
+
+
+def media_settings(benchmark: DictConfig):
+    """The benchmark protocol's media sizes and rates (conf/benchmark/<name>.yaml)."""
+    from flexjudge.backbones.media import MediaSettings
+
+    return MediaSettings(
+        image_max_pixels=benchmark.image_max_pixels,
+        video_max_pixels=benchmark.video_max_pixels,
+        video_fps=benchmark.video_fps,
+    )
+
+
 def load_items(cfg: DictConfig):
     """The benchmark's items through its adapter (official format), with the missing-media policy."""
     from flexjudge.benchmarks.base import Source, load_benchmark
@@ -91,11 +112,10 @@ def sample_votes(cfg: DictConfig, fmt: JudgeFormat, views: list[View], name: str
         return gens, None, VoteCounts(total=n, cached=0, generated=n)
     from flexjudge.backbones.loader import load_judge, load_tokenizer, read_manifest
 
-    if any(v.media for v in views):
+    if cfg.backend.name == "vllm" and any(v.media for v in views):
         raise NotImplementedError(
-            f"{cfg.benchmark.name}: items carry media, but the {cfg.backend.name} engine takes text prompts "
-            "only so far (media packing for training exists: flexjudge.backbones.media); use "
-            "backend=simulated to check the benchmark's wiring"
+            f"{cfg.benchmark.name}: items carry media; the vllm backend takes text prompts only so far "
+            "(use backend=hf, which packs images, video and audio)"
         )
     budget = Budget.from_conf(cfg.budget)
     budget.check(cfg.max_new_tokens, f"conf/budget/{cfg.budget.name}.yaml with max_new_tokens")
@@ -118,7 +138,13 @@ def sample_votes(cfg: DictConfig, fmt: JudgeFormat, views: list[View], name: str
     else:
         judge = load_judge(cfg.judge, device=cfg.backend.device)
         manifest, tokenizer = judge.manifest, judge.tokenizer
-        engine = Engine(judge.model, tokenizer, budget=budget, batch_size=cfg.backend.batch_size)
+        engine = Engine(
+            judge.model,
+            tokenizer,
+            budget=budget,
+            batch_size=cfg.backend.batch_size,
+            packer=judge.media_packer(media_settings(cfg.benchmark)) if any(v.media for v in views) else None,
+        )
     prompts = [
         render_prompt(
             tokenizer,
@@ -136,7 +162,7 @@ def sample_votes(cfg: DictConfig, fmt: JudgeFormat, views: list[View], name: str
     )
     votes = tuple(range(cfg.voting.k))
     requests = [
-        Request(p, stable_hash("prompt", p, v.media), votes, cfg.prefill_think)
+        Request(p, stable_hash("prompt", p, v.media), votes, cfg.prefill_think, v.media)
         for p, v in zip(prompts, views, strict=True)
     ]
     store = GenerationStore(cfg.cache) if cfg.cache else None
@@ -150,7 +176,7 @@ def sample_votes(cfg: DictConfig, fmt: JudgeFormat, views: list[View], name: str
                 backend=cfg.backend.name,
                 model=model_id,
                 prompt=r.prompt,
-                media=v.media,
+                media=media_identity(v.media),
                 sampling=params.key(),
                 budget=budget.key(),
                 vote=i,

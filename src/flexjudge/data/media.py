@@ -156,3 +156,16 @@ def load_media(spec: dict, root: str | Path, *, video_fps: float, max_frames: in
     if kind == "video":
         return load_video(path, video_fps, max_frames, where, source_fps=spec.get("fps"))
     return load_audio(path, AUDIO_RATE, where)
+
+
+def load_part(part: dict, settings, where: str) -> Media:
+    """A prompt's media part {"type", "path", optional "fps" of a frame folder}, read with `settings`
+    (a `MediaSettings`: video sampling rate and frame cap)."""
+    kind, path = part.get("type"), part.get("path")
+    if kind == "image":
+        return load_image(path, where)
+    if kind == "video":
+        return load_video(path, settings.video_fps, settings.max_frames, where, source_fps=part.get("fps"))
+    if kind == "audio":
+        return load_audio(path, AUDIO_RATE, where)
+    raise DataError(f"{where}: media part {part!r} has no type image, video or audio")

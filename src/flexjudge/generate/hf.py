@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import torch
 from tqdm.auto import tqdm
@@ -27,6 +28,10 @@ from flexjudge.generate.cascade import CascadeCache
 from flexjudge.generate.kvcache import PreallocatedCache
 from flexjudge.io import stable_hash
 from flexjudge.judge.prompts import THINK_CLOSE, THINK_OPEN
+from flexjudge.sft import media_inputs
+
+if TYPE_CHECKING:
+    from flexjudge.backbones.media import MediaPacker, Packed
 
 #: Bumped whenever a change to this module can change what is generated; part of every cache key.
 ENGINE_VERSION = 3
@@ -79,6 +84,7 @@ class Request:
     key: str
     votes: tuple[int, ...] = (0,)
     think_open: bool = False  # the prompt ends inside <think>
+    media: tuple[dict[str, Any], ...] = ()  # media parts ({"type", "path"}) in placeholder order
 
 
 def plan_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
@@ -194,7 +200,17 @@ class BatchedEngine:
 class Engine(BatchedEngine):
     """Batched judging with a model and tokenizer from transformers; see the module docstring."""
 
-    def __init__(self, model, tokenizer, *, budget: Budget | None = None, batch_size: int = 16):
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        *,
+        budget: Budget | None = None,
+        batch_size: int = 16,
+        packer: MediaPacker | None = None,
+    ):
+        """`packer` turns requests with media into model inputs (`Judge.media_packer`); without one,
+        a request with media is an error."""
         if tokenizer.pad_token_id is None:
             raise ValueError("tokenizer has no pad token; set one in the checkpoint's tokenizer config")
         self.model, self.tokenizer = model, tokenizer
@@ -204,6 +220,7 @@ class Engine(BatchedEngine):
         eos = tokenizer.eos_token_id if eos is None else eos
         self.eos_ids = set(eos if isinstance(eos, list) else [eos]) | {tokenizer.pad_token_id}
         self.pad_id = tokenizer.pad_token_id
+        self.packer = packer
         model.set_attn_implementation(ATTENTION)  # SDPA everywhere except our decoding steps
 
     def encode(self, text: str) -> list[int]:
@@ -215,6 +232,8 @@ class Engine(BatchedEngine):
         self, requests: list[Request], encoded: list[list[int]], params: SamplingParams
     ) -> list[list[Generation]]:
         model, device = self.model, self.model.device
+        packed = self._pack_media(requests, encoded)
+        encoded = [p.input_ids if p is not None else e for p, e in zip(packed, encoded, strict=True)]
         width = max(len(e) for e in encoded)
         capacity = params.max_new_tokens + TAIL_TOKENS * (self.budget.min_think_rounds + 1) + 32
         ids = torch.full((len(encoded), width), self.pad_id, dtype=torch.long)
@@ -223,14 +242,26 @@ class Engine(BatchedEngine):
             ids[r, width - len(e) :] = torch.tensor(e, dtype=torch.long)
             prompt_mask[r, width - len(e) :] = 1
         positions = (prompt_mask.cumsum(-1) - 1).clamp_(min=0)
+        inputs: dict[str, Any] = {"position_ids": positions.to(device)}
+        if any(p is not None for p in packed):  # media: 3-D positions and the encoders' inputs
+            rope = positions.unsqueeze(0).repeat(3, 1, 1)
+            for r, p in enumerate(packed):
+                if p is not None:
+                    rope[:, r, width - len(p.input_ids) :] = p.positions
+            inputs = {
+                "position_ids": rope.to(device),
+                **media_inputs([p.media for p in packed if p is not None]),
+            }
+            inputs = {k: v.to(device) if k != "position_ids" else v for k, v in inputs.items()}
+            positions = rope[0]  # the last prompt token is text: its three axes agree
         prefill = PreallocatedCache(model.config, width)
         out = model(
             input_ids=ids.to(device),
             attention_mask=prompt_mask.to(device),
-            position_ids=positions.to(device),
             past_key_values=prefill,
             use_cache=True,
             logits_to_keep=1,
+            **inputs,
         )
         repeats = torch.tensor([len(r.votes) for r in requests])
         cache = CascadeCache(prefill, prompt_mask, repeats, capacity)
@@ -289,6 +320,21 @@ class Engine(BatchedEngine):
                 logits, next_pos = logits[index.to(device)], next_pos[index]
                 live = [live[row] for row in keep]
         return self._collect(requests, votes)
+
+    def _pack_media(self, requests: list[Request], encoded: list[list[int]]) -> list[Packed | None]:
+        """Each request's media-packed inputs (None for a text-only request)."""
+        from flexjudge.data.media import load_part
+
+        out: list[Packed | None] = []
+        for request, ids in zip(requests, encoded, strict=True):
+            if not request.media:
+                out.append(None)
+                continue
+            if self.packer is None:
+                raise ValueError(f"request {request.key} has media but the engine has no media packer")
+            items = [load_part(part, self.packer.settings, request.key) for part in request.media]
+            out.append(self.packer.pack(ids, items, where=request.key))
+        return out
 
     def _choose(self, vote: _Vote, sampled: int) -> int:
         """The token this vote takes now: forced text first, else the sample after the budget rules."""
