@@ -13,6 +13,8 @@ include: "workflow/rules/provision.smk"
 include: "workflow/rules/curate.smk"
 include: "workflow/rules/sample.smk"
 include: "workflow/rules/finetune.smk"
+include: "workflow/rules/twin.smk"
+include: "workflow/rules/minis.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/leaderboard.smk"
 

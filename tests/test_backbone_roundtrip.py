@@ -149,3 +149,37 @@ def test_smollm2_in_omni_thinker_keeps_text_logits():
             a = llm(**ids).logits
             b = judge.model(**ids).logits
         assert (a - b[..., : a.shape[-1]]).abs().max().item() <= 1e-4
+
+
+def test_twin_stage_moves_a_trained_llm_into_the_omni_thinker(provisioned, tmp_path):
+    """A trained Qwen2.5-VL's LLM placed into its Omni-thinker twin gives the same text logits;
+    the twin's audio tower and vision tower are its own."""
+    from flexjudge.twin import run as twin
+
+    judge = load_judge(provisioned["tiny_vl"], device="cpu")
+    sft_step(judge)
+    ckpt = save_checkpoint(
+        judge.model, judge.tokenizer, tmp_path / "flex" / "checkpoint", judge.image_processor
+    )
+    source = write_manifest(tmp_path / "flex", **{**judge.manifest, "variant": "flex", "weights": str(ckpt)})
+    summary = twin(
+        stage_cfg(
+            "twin",
+            tmp_path,
+            f"source={source}",
+            f"base={provisioned['tiny_omni']}",
+            f"out_dir={tmp_path / 'twin'}",
+        )
+    )
+    assert summary["text_logit_max_diff"] <= 1e-4 and summary["tensors_copied"] > 0
+    moved = load_judge(tmp_path / "twin" / "judge.json", device="cpu")
+    assert (
+        type(moved.model) is Qwen2_5OmniThinkerForConditionalGeneration
+        and moved.manifest["variant"] == "flex"
+    )
+    assert moved.feature_extractor is not None
+    trained = logits(judge.model, judge.tokenizer)
+    assert torch.allclose(logits(moved.model, moved.tokenizer)[..., : trained.shape[-1]], trained, atol=1e-4)
+    base = load_judge(provisioned["tiny_omni"], device="cpu")
+    tower = {n: p for n, p in base.model.named_parameters() if n.startswith("model.audio_tower.")}
+    assert tower and all(torch.equal(p, dict(moved.model.named_parameters())[n]) for n, p in tower.items())

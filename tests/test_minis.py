@@ -118,3 +118,18 @@ def test_a_real_judge_runs_on_image_video_and_audio_minis(minis, tmp_path, backb
     )
     assert record["metrics"]["n_items"] == 3 and record["votes"]["generated"] >= 3
     assert record["generated_tokens"] > 0
+
+
+def test_leaderboard_shows_the_papers_numbers_beside_ours(minis, tmp_path):
+    from flexjudge.leaderboard import run as leaderboard
+
+    for name in ("vl_rewardbench", "nisqa", "pandalm"):
+        _evaluate(minis, tmp_path, name, 0.0)
+    table = leaderboard(stage_cfg("leaderboard", tmp_path))
+    assert set(table["benchmark"]) == {"vl_rewardbench", "nisqa", "pandalm"}
+    md = (tmp_path / "leaderboard" / "leaderboard.md").read_text()
+    section = md.split("## vl_rewardbench")[1].split("## ")[0]
+    assert "Paper (vl_rewardbench):" in section and "FLEX-VL-7B" in section
+    assert "0.486" in section  # the paper's 48.60 overall accuracy, as a fraction
+    assert "FLEX-Omni-7B" in md.split("## nisqa")[1].split("## ")[0]
+    assert "Paper (" not in md.split("## pandalm")[1].split("## ")[0]  # not in the paper: none shown

@@ -37,19 +37,44 @@ def collect(eval_root: str | Path) -> pd.DataFrame:
     )
 
 
-def to_markdown(table: pd.DataFrame) -> str:
-    """A readable report: one table per benchmark, metric directions and meanings below."""
+def paper_numbers(reference: pd.DataFrame, bench: str) -> pd.DataFrame:
+    """The paper's reported numbers for a benchmark, one row per model, in our metric names and scale
+    (reported percentages become fractions); empty when the paper does not report it."""
+    spec = get_benchmark(bench)
+    if not spec.paper_key or reference.empty:
+        return pd.DataFrame()
+    rows = reference[reference["benchmark"] == spec.paper_key].copy()
+    rows["ours"] = (rows["subset"] + "/" + rows["metric"]).map(spec.paper_metrics)
+    rows = rows.dropna(subset=["ours"])
+    if rows.empty:
+        return pd.DataFrame()
+    rows["value"] = [v / 100 if v > 1.5 else v for v in rows["value"].astype(float)]
+    table = rows.pivot_table(index=["model", "source"], columns="ours", values="value", aggfunc="first")
+    return table.reset_index()
+
+
+def to_markdown(table: pd.DataFrame, reference: pd.DataFrame | None = None) -> str:
+    """A readable report: one table per benchmark with the paper's numbers beside ours (labelled),
+    metric directions and meanings below."""
     parts = [
         "# flexjudge leaderboard",
         "",
-        "Rebuilt from `results/eval/**/metrics.json` by `python -m flexjudge.leaderboard`.",
+        "Rebuilt from `results/eval/**/metrics.json` by `python -m flexjudge.leaderboard`. Under each "
+        "benchmark, **paper** rows are the numbers the FLEX-Judge paper reports (its 7B judges and "
+        "baselines on the full benchmarks; percentages shown as fractions), not runs of this repository.",
         "",
     ]
+    reference = reference if reference is not None else pd.DataFrame()
     for bench, group in table.groupby("benchmark", sort=True):
         spec = get_benchmark(bench)
         cols = [c for c in ["backbone", "variant", "voting", "budget", *spec.metrics] if c in group]
         shown = group[cols].rename(columns={m: METRICS[m].label for m in spec.metrics})
         parts += [f"## {bench}", "", spec.description, "", shown.to_markdown(index=False, floatfmt=".3f"), ""]
+        paper = paper_numbers(reference, bench)
+        if not paper.empty:
+            paper.insert(0, "reported", "paper")
+            paper = paper.rename(columns={m: METRICS[m].label for m in spec.metrics})
+            parts += [f"Paper ({spec.paper_key}):", "", paper.to_markdown(index=False, floatfmt=".3f"), ""]
     parts += ["## Metrics", ""] + [f"- **{m.label}**: {m.description}" for m in METRICS.values()]
     return "\n".join(parts) + "\n"
 
@@ -84,7 +109,8 @@ def run(cfg: DictConfig) -> pd.DataFrame:
     with start_tracking(cfg.logger, stage="leaderboard", name="leaderboard", config=to_plain(cfg)) as tracker:
         table = collect(cfg.eval_root)
         table.to_csv(out / "leaderboard.csv", index=False)
-        (out / "leaderboard.md").write_text(to_markdown(table), encoding="utf-8")
+        reference = pd.read_csv(cfg.paper_results) if cfg.paper_results else pd.DataFrame()
+        (out / "leaderboard.md").write_text(to_markdown(table, reference), encoding="utf-8")
         plot(table, out / "leaderboard.png")
         if tracker.active:
             import wandb

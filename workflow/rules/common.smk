@@ -7,7 +7,7 @@ REPO = Path(workflow.basedir)
 CONF = Path(os.environ.get("FLEXJUDGE_CONF", REPO / "conf"))
 PYTHON = config.get("python") or sys.executable
 GRID_GROUPS = {"backbones": "backbone", "benchmarks": "benchmark", "voting": "voting", "budgets": "budget"}
-STAGES = ("provision", "curate", "sample", "finetune", "evaluate", "leaderboard")
+STAGES = ("provision", "curate", "sample", "finetune", "evaluate", "leaderboard", "minis", "twin")
 
 
 def conf_file(group, name):
@@ -24,6 +24,24 @@ def check_grid():
     for key, group in GRID_GROUPS.items():
         for name in config[key]:
             conf_file(group, name)
+    for name in config.get("suite") or []:
+        conf_file("benchmark", name)
+    conf_file("voting", config.get("suite_voting", "k1"))
+    conf_file("budget", config.get("suite_budget", "none"))
+    for backbone, twin in (config.get("audio_twins") or {}).items():
+        conf_file("backbone", backbone)
+        conf_file("backbone", twin)
+    audio = [b for b in config.get("suite") or [] if benchmark_modality(b) == "audio"]
+    for backbone in config["backbones"] if audio else []:
+        judge = (config.get("audio_twins") or {}).get(backbone, backbone)
+        if "audio" not in backbone_conf(judge).get("processor", ""):
+            raise WorkflowError(
+                f"workflow config: the suite has audio benchmarks {audio} but backbone {backbone!r} takes no "
+                f"audio; give it a twin in audio_twins (e.g. {{{backbone}: <an Omni backbone>}}) or drop them"
+            )
+    data = config.get("benchmark_data", "minis")
+    if data != "minis" and not Path(data).is_dir():
+        raise WorkflowError(f"workflow config: benchmark_data={data!r} is neither 'minis' nor a folder")
     conf_file("trainer", config["trainer"])
     conf_file("logger", config["logger"])
     conf_file("accelerate", config.get("accelerate", "single"))
@@ -34,8 +52,6 @@ def check_grid():
     if unknown:
         raise WorkflowError(f"workflow config: overrides for unknown stages {sorted(unknown)}; stages: {STAGES}")
 
-
-check_grid()
 
 
 def finetune_launcher():
@@ -64,15 +80,54 @@ def hydra_args(stage, out_dir, **overrides):
 
 
 def judge_manifest(backbone, variant):
-    """judge.json of a judge: the provisioned backbone (base) or its fine-tuned checkpoint (flex)."""
+    """judge.json of a judge: the provisioned backbone (base), its fine-tuned checkpoint (flex), or for
+    an audio twin the fine-tuned LLM moved into the twin (flex)."""
     if variant == "base":
         return f"results/backbones/{backbone}/judge.json"
+    if backbone in (config.get("audio_twins") or {}).values():
+        return f"results/twins/{backbone}/judge.json"
     return f"results/finetune/{backbone}/judge.json"
 
 
+def twin_source(twin):
+    """The backbone whose fine-tuned LLM an audio twin takes."""
+    return next(b for b, t in (config.get("audio_twins") or {}).items() if t == twin)
+
+
+def benchmark_modality(name):
+    """A benchmark's modality, read from its conf file."""
+    import yaml
+
+    return yaml.safe_load(Path(conf_file("benchmark", name)).read_text())["modality"]
+
+
+def backbone_conf(name):
+    """A backbone's conf file as a dict."""
+    import yaml
+
+    return yaml.safe_load(Path(conf_file("backbone", name)).read_text())
+
+
+def benchmark_input(name):
+    """What an evaluation of a benchmark reads: the held-out set, or the built mini family."""
+    if name == "hh_harmless_heldout":
+        return "results/curate/heldout.jsonl"
+    if config.get("benchmark_data", "minis") == "minis":
+        from flexjudge.benchmarks.minis import family_of
+
+        return f"results/minis/made/{family_of(name)}.json"
+    return []
+
+
+def benchmark_root():
+    """paths.benchmarks for the evaluate jobs."""
+    data = config.get("benchmark_data", "minis")
+    return "results/minis" if data == "minis" else str(Path(data).resolve())
+
+
 def eval_metrics():
-    """metrics.json of every grid point."""
-    return expand(
+    """metrics.json of every grid point, and of every suite benchmark once per judge."""
+    grid = expand(
         "results/eval/{backbone}/{variant}/{benchmark}/{voting}/{budget}/metrics.json",
         backbone=config["backbones"],
         variant=config["variants"],
@@ -80,8 +135,33 @@ def eval_metrics():
         voting=config["voting"],
         budget=config["budgets"],
     )
+    twins = config.get("audio_twins") or {}
+    suite = []
+    for backbone in config["backbones"]:
+        for name in config.get("suite") or []:
+            judge = twins.get(backbone, backbone) if benchmark_modality(name) == "audio" else backbone
+            suite += expand(
+                "results/eval/{backbone}/{variant}/{benchmark}/{voting}/{budget}/metrics.json",
+                backbone=judge,
+                variant=config["variants"],
+                benchmark=name,
+                voting=config.get("suite_voting", "k1"),
+                budget=config.get("suite_budget", "none"),
+            )
+    return grid + [m for m in suite if m not in grid]
 
 
 def leaderboard_outputs():
     """The final targets."""
     return expand("results/leaderboard/leaderboard.{ext}", ext=["csv", "md", "png"])
+
+
+def suite_overrides(name):
+    """Extra evaluate overrides for a suite benchmark (its item limit)."""
+    limit = config.get("suite_limit")
+    if name in (config.get("suite") or []) and name not in config["benchmarks"] and limit is not None:
+        return {"limit": limit}
+    return {}
+
+
+check_grid()

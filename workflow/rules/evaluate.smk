@@ -2,7 +2,7 @@ rule evaluate:
     """One judge on one benchmark with k votes under one thinking budget."""
     input:
         judge=lambda w: judge_manifest(w.backbone, w.variant),
-        data=rules.curate.output.heldout,
+        data=lambda w: benchmark_input(w.benchmark),
         conf=lambda w: stage_conf(
             "evaluate", backbone=w.backbone, benchmark=w.benchmark, voting=w.voting, budget=w.budget
         ),
@@ -21,6 +21,8 @@ rule evaluate:
             voting=w.voting,
             budget=w.budget,
             judge=input.judge,
+            **{"paths.benchmarks": benchmark_root()},
+            **suite_overrides(w.benchmark),
         ),
     threads: config["threads"]
     wildcard_constraints:

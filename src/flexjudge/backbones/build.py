@@ -448,6 +448,43 @@ def save_full_omni(
     return out
 
 
+def llm_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The LLM's parameters of a Qwen2.5-VL, Omni-thinker or Llama model, keyed the same way for all."""
+    out = {}
+    for name, tensor in model.state_dict().items():
+        for prefix in ("model.language_model.", "model."):
+            if name.startswith(prefix) and not name.startswith(("model.visual.", "model.audio_tower.")):
+                out["llm." + name[len(prefix) :]] = tensor
+                break
+        else:
+            if name.startswith("lm_head."):
+                out[name] = tensor
+    return out
+
+
+@torch.no_grad()
+def transplant_llm(source: torch.nn.Module, target: torch.nn.Module) -> int:
+    """Copy `source`'s LLM weights into `target` (e.g. a fine-tuned Qwen2.5-VL's into its Omni-thinker
+    twin). Vocabulary rows are copied for the tokens both have (the twin's extra media tokens keep
+    theirs); every other LLM tensor must match in shape. Returns the number of tensors copied."""
+    src, dst = llm_state(source), llm_state(target)
+    if set(src) != set(dst):
+        raise ValueError(
+            f"LLMs differ: only in source {sorted(set(src) - set(dst))[:3]}, only in target {sorted(set(dst) - set(src))[:3]}"
+        )
+    for name, tensor in src.items():
+        into = dst[name]
+        if tensor.shape == into.shape:
+            into.copy_(tensor)
+        elif tensor.dim() == 2 and tensor.shape[1] == into.shape[1] and tensor.shape[0] <= into.shape[0]:
+            into[: tensor.shape[0]].copy_(tensor)  # embeddings / lm_head: shared vocabulary rows
+        else:
+            raise ValueError(
+                f"{name}: source shape {tuple(tensor.shape)} does not fit target {tuple(into.shape)}"
+            )
+    return len(src)
+
+
 def omni_feature_extractor():
     """A Whisper log-mel feature extractor for the Omni audio tower: 128 bins, 16 kHz, 30 s window."""
     from transformers import WhisperFeatureExtractor

@@ -1,0 +1,68 @@
+"""Stage `twin`: put a fine-tuned judge's LLM into its twin backbone (e.g. SmolLM2 fine-tuned inside
+Qwen2.5-VL → the same LLM inside the Qwen2.5-Omni thinker, to judge audio).
+
+The SFT data are text only and both backbones wrap the same LLM, so the twin judges with exactly the
+weights that were fine-tuned (checked: equal text logits); only the encoders around them differ.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import DictConfig
+
+from flexjudge.app import setup_torch, stage_main
+from flexjudge.io import sha256_file, write_json
+
+log = logging.getLogger(__name__)
+PROBE = "Which reply is more helpful, A or B? Think step by step."
+
+
+def run(cfg: DictConfig) -> dict[str, Any]:
+    """Write out_dir/checkpoint (the twin with the source's LLM) and out_dir/judge.json."""
+    from flexjudge.backbones.build import save_checkpoint, transplant_llm
+    from flexjudge.backbones.loader import load_judge, write_manifest
+
+    setup_torch(cfg.threads)
+    source = load_judge(cfg.source, device="cpu")
+    twin = load_judge(cfg.base, device="cpu")
+    copied = transplant_llm(source.model, twin.model)
+    ids = source.tokenizer(PROBE, add_special_tokens=False, return_tensors="pt")
+    if not torch.equal(
+        ids["input_ids"], twin.tokenizer(PROBE, add_special_tokens=False, return_tensors="pt")["input_ids"]
+    ):
+        raise ValueError(f"{cfg.source} and {cfg.base} tokenize text differently; they are not twins")
+    with torch.no_grad():
+        a = source.model(**ids).logits
+        b = twin.model(**ids).logits[..., : a.shape[-1]]
+    diff = (a - b).abs().max().item()
+    if diff > 1e-4:
+        raise RuntimeError(
+            f"twin's text logits differ from the source judge's by {diff:.2e} after the transplant"
+        )
+    out = Path(cfg.out_dir)
+    ckpt = save_checkpoint(
+        twin.model, twin.tokenizer, out / "checkpoint", twin.image_processor, twin.feature_extractor
+    )
+    summary = {"tensors_copied": copied, "text_logit_max_diff": diff, "source_judge": str(cfg.source)}
+    write_manifest(
+        out,
+        **{k: v for k, v in twin.manifest.items() if k not in ("weights", "variant", "provenance")},
+        variant=source.manifest["variant"],
+        weights=str(ckpt),
+        weights_sha256=sha256_file(ckpt / "model.safetensors"),
+        sft_data=source.manifest.get("sft_data"),
+        training={**source.manifest.get("training", {}), "twin": summary},
+    )
+    write_json(out / "twin_report.json", summary)
+    log.info("twin: %s", summary)
+    return summary
+
+
+main = stage_main("twin")(run)
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,14 @@
+rule minis:
+    """Build one family of offline mini benchmarks in the official formats (gold by construction)."""
+    input:
+        conf=stage_conf("minis"),
+    output:
+        made="results/minis/made/{family}.json",
+    log:
+        "results/logs/minis/{family}.log",
+    params:
+        args=lambda w: hydra_args(
+            "minis", "results/minis", family=w.family, n_items=config.get("minis_items", 12)
+        ),
+    shell:
+        "{PYTHON} -m flexjudge.minis {params.args} 2>&1 | tee {log}"

@@ -1,0 +1,17 @@
+rule twin:
+    """A fine-tuned judge's LLM moved into its audio twin backbone (same LLM inside the Omni thinker)."""
+    input:
+        source=lambda w: f"results/finetune/{twin_source(w.twin)}/judge.json",
+        base="results/backbones/{twin}/judge.json",
+        conf=stage_conf("twin"),
+    output:
+        manifest="results/twins/{twin}/judge.json",
+    log:
+        "results/logs/twin/{twin}.log",
+    params:
+        args=lambda w, input: hydra_args(
+            "twin", f"results/twins/{w.twin}", source=input.source, base=input.base
+        ),
+    threads: config["threads"]
+    shell:
+        "{PYTHON} -m flexjudge.twin {params.args} 2>&1 | tee {log}"
