@@ -7,9 +7,19 @@ BIN    := $(VENV)/bin
 CORES  ?= 2
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast bench lint dry-run unlock clean-results
+.PHONY: setup system-deps demo test test-fast bench lint dry-run unlock clean-results
 
-setup: $(STAMP)
+setup: $(STAMP) system-deps
+
+## system-deps: espeak-ng (speech for the audio mini benchmarks); installed with apt when missing and root
+system-deps:
+	@command -v espeak-ng >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing espeak-ng (apt)"; \
+	    apt-get install -y -q espeak-ng >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q espeak-ng >/dev/null; }; \
+	  else \
+	    echo "espeak-ng is missing: the audio mini benchmarks need it (sudo apt-get install espeak-ng)"; exit 1; \
+	  fi; }
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
