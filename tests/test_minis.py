@@ -133,3 +133,16 @@ def test_leaderboard_shows_the_papers_numbers_beside_ours(minis, tmp_path):
     assert "0.486" in section  # the paper's 48.60 overall accuracy, as a fraction
     assert "FLEX-Omni-7B" in md.split("## nisqa")[1].split("## ")[0]
     assert "Paper (" not in md.split("## pandalm")[1].split("## ")[0]  # not in the paper: none shown
+
+
+def test_k_votes_also_give_per_run_metrics(minis, tmp_path):
+    """Run r = every item's r-th vote (seed r): with k = 3 each run has its own headline metric, and
+    their mean and median are reported (the paper averages runs, or takes the median Pearson)."""
+    record = _evaluate(minis, tmp_path / "a", "mllm_judge_score", 0.0, "voting=k3")
+    metrics = record["metrics"]
+    assert len(metrics["runs_macro_pearson"]) == 3
+    assert metrics["run_median_macro_pearson"] == pytest.approx(1.0, abs=1e-3)
+    noisy = _evaluate(minis, tmp_path / "b", "genai_bench_image_generation", 0.5, "voting=k3")["metrics"]
+    runs = noisy["runs_accuracy"]
+    assert len(runs) == 3 and noisy["run_mean_accuracy"] == pytest.approx(sum(runs) / 3)
+    assert len(set(runs)) > 1  # the runs are different draws

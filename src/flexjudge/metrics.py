@@ -104,6 +104,15 @@ METRICS: dict[str, MetricInfo] = {
         ),
     )
 }
+#: Headline metrics also reported per run (k > 1): mean and median over runs.
+RUN_OF = (
+    "accuracy",
+    "pearson",
+    "normalized_levenshtein",
+    "macro_accuracy",
+    "macro_pearson",
+    "macro_normalized_levenshtein",
+)
 #: Metrics also reported averaged over a benchmark's subsets (each subset counts once).
 MACRO_OF = ("accuracy", "accuracy_without_tie", "pearson", "normalized_levenshtein")
 METRICS.update(
@@ -314,3 +323,17 @@ def bootstrap_ci(
         return float("nan"), float("nan")
     lo, hi = np.quantile(stats, [alpha / 2, 1 - alpha / 2])
     return float(lo), float(hi)
+
+
+METRICS.update(
+    {
+        f"run_{how}_{m}": MetricInfo(
+            f"run_{how}_{m}",
+            METRICS[m].better,
+            "mean",
+            f"{m} of each run (the r-th vote of every item), {how} over runs",
+        )
+        for m in RUN_OF
+        for how in ("mean", "median")
+    }
+)

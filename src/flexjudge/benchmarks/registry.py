@@ -77,7 +77,14 @@ PAIR_METRICS = (
     "first_position_rate",
     "n_items",
 )
-PREFERENCE_METRICS = ("accuracy", "macro_accuracy", "parse_failure_rate", "first_position_rate", "n_items")
+PREFERENCE_METRICS = (
+    "accuracy",
+    "macro_accuracy",
+    "run_mean_accuracy",
+    "parse_failure_rate",
+    "first_position_rate",
+    "n_items",
+)
 SCORE_METRICS = ("pearson", "spearman", "sys_lcc", "sys_srcc", "parse_failure_rate", "n_items")
 
 
@@ -105,7 +112,14 @@ def _genai(task: str, modality: str) -> BenchmarkSpec:
         modality=modality,
         adapter="genai_bench",
         judge_format="verdict4",
-        metrics=("accuracy", "parse_failure_rate", "tie_rate", "first_position_rate", "n_items"),
+        metrics=(
+            "accuracy",
+            "run_mean_accuracy",
+            "parse_failure_rate",
+            "tie_rate",
+            "first_position_rate",
+            "n_items",
+        ),
         description=f"GenAI-Bench {task.replace('_', ' ')} (test_v1): GenAI-Arena human votes, 4-way (A>B, B>A, tie good, tie bad)",
         protocol=Protocol(votes=7, order="original"),
         options={"task": task, "split": "test_v1", **({"source_fps": 1.0} if modality == "video" else {})},
@@ -176,7 +190,14 @@ BENCHMARKS: dict[str, BenchmarkSpec] = {
         _mllm(
             "score",
             "score",
-            ("macro_pearson", "pearson", "spearman", "parse_failure_rate", "n_items"),
+            (
+                "macro_pearson",
+                "run_median_macro_pearson",
+                "pearson",
+                "spearman",
+                "parse_failure_rate",
+                "n_items",
+            ),
             {"macro/pearson_score": "macro_pearson"},
             aggregation="mean",
             scale=(1.0, 5.0),
@@ -186,6 +207,7 @@ BENCHMARKS: dict[str, BenchmarkSpec] = {
             "batch",
             (
                 "macro_normalized_levenshtein",
+                "run_mean_macro_normalized_levenshtein",
                 "normalized_levenshtein",
                 "exact_ranking_rate",
                 "parse_failure_rate",

@@ -74,12 +74,13 @@ def judge_items(
     items: dict[str, JudgeItem] = {}
     for view, gens in zip(views, generations, strict=True):
         items[view.item.id] = view.item
-        for gen in gens:
+        for run, gen in enumerate(gens):
             parsed = fmt.parse(generated_with_prefill(gen.text, prefill_think), len(view.order))
             filled = fmt.fill(parsed, failure_policy)
             by_item[view.item.id].append(
                 {
                     "view": view.index,
+                    "run": run,  # vote index: run r of the paper's protocol (seed r)
                     "order": list(view.order),
                     "shown": filled,
                     "value": fmt.to_original(filled, view.order),
@@ -108,6 +109,11 @@ def judge_items(
                 "gold": item.gold,
                 "prediction": fmt.aggregate([x["value"] for x in votes], aggregation),
                 "per_view": [per_view[v] for v in sorted(per_view)],
+                # each run's own verdict (its votes over the views), for per-run protocol metrics
+                "per_run": [
+                    _plain(fmt.aggregate([x["value"] for x in votes if x["run"] == r], aggregation))
+                    for r in sorted({x["run"] for x in votes})
+                ],
                 "votes": [{**x, "shown": _plain(x["shown"]), "value": _plain(x["value"])} for x in votes],
             }
         )
@@ -129,7 +135,38 @@ def summarize(fmt: JudgeFormat, rows: Sequence[dict[str, Any]], *, n_boot: int =
         if metric in result:
             values = {s: m[metric] for s, m in by_subset.items()} or {"all": result[metric]}
             result[f"macro_{metric}"] = M.macro_average(values)
+    result.update(per_run_metrics(fmt, rows, subsets))
     return result
+
+
+def per_run_metrics(fmt: JudgeFormat, rows: Sequence[dict[str, Any]], subsets: list[str]) -> dict[str, Any]:
+    """With k > 1 votes, the headline metric (and its macro average) of each run alone — run r is every
+    item's r-th vote, as the paper's seeds — with their mean and median (the paper averages runs on most
+    benchmarks and takes the median Pearson on MLLM-as-a-Judge score)."""
+    runs = min((len(r["per_run"]) for r in rows), default=0)
+    if runs < 2:
+        return {}
+    headline = headline_metric(fmt)
+    out: dict[str, Any] = {}
+    names = [headline, f"macro_{headline}"] if len(subsets) > 1 else [headline]
+    values: dict[str, list[float]] = {n: [] for n in names}
+    for r in range(runs):
+        run_rows = [{**row, "prediction": row["per_run"][r]} for row in rows]
+        values[headline].append(_summary(fmt, run_rows, n_boot=0)[headline])
+        if len(subsets) > 1:
+            values[f"macro_{headline}"].append(
+                M.macro_average(
+                    {
+                        s: _summary(fmt, [x for x in run_rows if x["subset"] == s], n_boot=0)[headline]
+                        for s in subsets
+                    }
+                )
+            )
+    for name, per_run in values.items():
+        out[f"runs_{name}"] = per_run
+        out[f"run_mean_{name}"] = statistics.fmean(per_run)
+        out[f"run_median_{name}"] = statistics.median(per_run)
+    return out
 
 
 def thinking_stats(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
