@@ -55,13 +55,28 @@ def run_dir(tmp_path_factory):
 def test_dag_writes_leaderboard_for_base_and_flex(run_dir):
     workdir, _ = run_dir
     table = pd.read_csv(workdir / "results" / "leaderboard" / "leaderboard.csv")
-    assert sorted(zip(table["variant"], table["voting"], strict=True)) == [
+    held_out = table[table["benchmark"] == "hh_harmless_heldout"]
+    assert sorted(zip(held_out["variant"], held_out["voting"], strict=True)) == [
         ("base", "k1"),
         ("base", "k3"),
         ("flex", "k1"),
         ("flex", "k3"),
     ]
-    assert (table["n_items"] == 6).all()
+    assert (held_out["n_items"] == 6).all()
+    # the suite slice on mini versions: once per judge, audio by the Omni twin, suite_limit items each
+    suite = table[table["benchmark"] != "hh_harmless_heldout"]
+    assert sorted(zip(suite["benchmark"], suite["backbone"], suite["variant"], strict=True)) == [
+        (b, judge, v)
+        for b, judge in (
+            ("genai_bench_video_generation", "tiny_vl"),
+            ("mllm_judge_pair", "tiny_vl"),
+            ("nisqa", "tiny_omni"),
+        )
+        for v in ("base", "flex")
+    ]
+    assert (suite["n_items"] == 3).all() and (suite["voting"] == "k1").all()
+    assert (workdir / "results" / "minis" / "made" / "speech.json").exists()
+    assert (workdir / "results" / "twins" / "tiny_omni" / "judge.json").exists()
     md = (workdir / "results" / "leaderboard" / "leaderboard.md").read_text()
     assert "| tiny_vl" in md and "accuracy ↑" in md
     assert (workdir / "results" / "leaderboard" / "leaderboard.png").stat().st_size > 1000
@@ -80,8 +95,9 @@ def test_dag_writes_leaderboard_for_base_and_flex(run_dir):
 def test_one_offline_wandb_run_per_job(run_dir):
     workdir, _ = run_dir
     runs = list((workdir / "results" / "wandb" / "wandb").glob("offline-run-*"))
-    # provision, curate, sample, finetune, 4 × evaluate, leaderboard
-    assert len(runs) == 9
+    # 2 × provision (the VL backbone and its Omni twin), curate, sample, finetune, 4 + 6 × evaluate,
+    # leaderboard (the minis and twin jobs track nothing)
+    assert len(runs) == 16
 
 
 def test_rerun_does_nothing(run_dir):
@@ -121,7 +137,8 @@ def test_hard_killed_run_resumes_without_redoing_finished_jobs(run_dir):
     assert snakemake(workdir, conf, "--unlock").returncode == 0
     assert planned_jobs(snakemake(workdir, conf, "-n")) == {
         "finetune": 1,
-        "evaluate": 2,
+        "twin": 1,  # the twin takes the fine-tuned LLM, so it and its evaluation rerun too
+        "evaluate": 5,
         "leaderboard": 1,
         "all": 1,
     }
@@ -135,11 +152,13 @@ def test_changed_conf_value_reruns_only_dependent_jobs(run_dir):
     text = (conf / "evaluate.yaml").read_text()
     (conf / "evaluate.yaml").write_text(text.replace("limit: null", "limit: 4"))
     result = snakemake(workdir, conf, "-n")
-    assert planned_jobs(result) == {"evaluate": 4, "leaderboard": 1, "all": 1}
+    assert planned_jobs(result) == {"evaluate": 10, "leaderboard": 1, "all": 1}
     result = snakemake(workdir, conf)
     assert result.returncode == 0, result.stderr[-3000:]
     table = pd.read_csv(workdir / "results" / "leaderboard" / "leaderboard.csv")
-    assert (table["n_items"] == 4).all()
+    held_out = table["benchmark"] == "hh_harmless_heldout"
+    assert (table[held_out]["n_items"] == 4).all()
+    assert (table[~held_out]["n_items"] == 3).all()  # the suite keeps its own suite_limit
     # A touch without a content change reruns nothing (Snakemake compares stored input checksums) ...
     (conf / "trainer" / "demo.yaml").touch()
     assert planned_jobs(snakemake(workdir, conf, "-n")) == {}
@@ -148,7 +167,8 @@ def test_changed_conf_value_reruns_only_dependent_jobs(run_dir):
     (conf / "trainer" / "demo.yaml").write_text(recipe.replace("max_grad_norm: 1.0", "max_grad_norm: 0.5"))
     assert planned_jobs(snakemake(workdir, conf, "-n")) == {
         "finetune": 1,
-        "evaluate": 2,
+        "twin": 1,  # the twin takes the fine-tuned LLM, so it and its evaluation rerun too
+        "evaluate": 5,
         "leaderboard": 1,
         "all": 1,
     }

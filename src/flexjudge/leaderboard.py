@@ -80,25 +80,41 @@ def to_markdown(table: pd.DataFrame, reference: pd.DataFrame | None = None) -> s
 
 
 def plot(table: pd.DataFrame, path: Path) -> None:
-    """Bar chart of each benchmark's headline metric per judge and voting setting."""
+    """Bar charts of each benchmark's headline metric per judge and voting setting, four per row; a
+    benchmark with no value to show (e.g. every vote unparsed) gets a labelled empty panel."""
+    import math
+
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     benches = sorted(table["benchmark"].unique())
-    fig, axes = plt.subplots(1, len(benches), figsize=(5 * len(benches), 3.5), squeeze=False)
-    for ax, bench in zip(axes[0], benches, strict=True):
+    cols = min(4, len(benches))
+    rows = math.ceil(len(benches) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols, 3.4 * rows), squeeze=False)
+    for ax in axes.flat[len(benches) :]:
+        ax.axis("off")
+    for ax, bench in zip(axes.flat, benches, strict=False):
         metric = get_benchmark(bench).metrics[0]
         group = table[table["benchmark"] == bench]
-        pivot = group.pivot_table(index=["backbone", "variant"], columns="voting", values=metric)
-        pivot.plot.bar(ax=ax, rot=0)
-        ax.set_title(bench)
-        ax.set_ylabel(metric)
+        ax.set_title(bench, fontsize=9)
+        ax.set_ylabel(METRICS[metric].label, fontsize=8)
+        values = pd.to_numeric(group[metric], errors="coerce")
+        if values.notna().sum() == 0:
+            ax.text(0.5, 0.5, "no value\n(no parsed votes)", ha="center", va="center", transform=ax.transAxes)
+            ax.set_xticks([])
+            continue
+        pivot = group.assign(**{metric: values}).pivot_table(
+            index=["backbone", "variant"], columns="voting", values=metric, dropna=False
+        )
+        pivot.plot.bar(ax=ax, rot=0, legend=len(pivot.columns) > 1)
+        if values.between(-1, 1).all():  # rates and correlations: the full scale, so 0 shows as 0
+            ax.set_ylim(-1 if values.min() < 0 else 0, 1)
         ax.set_xlabel("")
-        ax.set_xticklabels(["/".join(i) for i in pivot.index])
+        ax.set_xticklabels(["/".join(i) for i in pivot.index], fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
