@@ -80,7 +80,7 @@ def to_markdown(table: pd.DataFrame, reference: pd.DataFrame | None = None) -> s
 
 
 def plot(table: pd.DataFrame, path: Path) -> None:
-    """Bar charts of each benchmark's headline metric per judge and voting setting, four per row; a
+    """Bar charts of each benchmark's headline metric per judge and voting/budget setting, four per row; a
     benchmark with no value to show (e.g. every vote unparsed) gets a labelled empty panel."""
     import math
 
@@ -105,8 +105,9 @@ def plot(table: pd.DataFrame, path: Path) -> None:
             ax.text(0.5, 0.5, "no value\n(no parsed votes)", ha="center", va="center", transform=ax.transAxes)
             ax.set_xticks([])
             continue
-        pivot = group.assign(**{metric: values}).pivot_table(
-            index=["backbone", "variant"], columns="voting", values=metric, dropna=False
+        setting = group["voting"] + "/" + group["budget"]  # one bar per voting and budget: none averaged away
+        pivot = group.assign(**{metric: values, "setting": setting}).pivot_table(
+            index=["backbone", "variant"], columns="setting", values=metric, dropna=False
         )
         pivot.plot.bar(ax=ax, rot=0, legend=len(pivot.columns) > 1)
         if values.between(-1, 1).all():  # rates and correlations: the full scale, so 0 shows as 0
