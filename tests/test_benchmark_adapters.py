@@ -186,3 +186,17 @@ def test_simulated_judge_scores_fixtures_perfectly_at_error_rate_zero(name, tmp_
     assert metrics[headline] == pytest.approx(expected, abs=tolerance), metrics
     assert metrics["parse_failure_rate"] == 0.0
     assert record["data"]["items"] == metrics["n_items"] >= 5
+
+
+def test_rows_without_ids_stay_unique_across_parquet_shards(tmp_path):
+    import pandas as pd
+
+    spec = BENCHMARKS["mj_bench_alignment"]
+    path, media_root, expected = FIXTURES["mj_bench_alignment"](tmp_path)
+    single = path / "data" / "alignment-00000-of-00001.parquet"
+    frame = pd.read_parquet(single)
+    frame.iloc[:2].to_parquet(path / "data" / "alignment-00000-of-00002.parquet")
+    frame.iloc[2:].to_parquet(path / "data" / "alignment-00001-of-00002.parquet")
+    single.unlink()
+    loaded = load_benchmark(ADAPTERS[spec.adapter], Source(path, media_root, tmp_path / "c"), spec.options)
+    assert [(i.id, i.gold) for i in loaded.items] == [(i, g) for i, g, _ in expected]

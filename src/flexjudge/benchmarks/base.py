@@ -172,10 +172,18 @@ def parquet_rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     files = [path] if path.is_file() else sorted(path.rglob("*.parquet"))
     if not files:
         raise DataError(f"{path}: no parquet files")
-    for file in files:
-        frame = pd.read_parquet(file)
-        for i, row in enumerate(frame.to_dict(orient="records")):
-            yield f"{file}[{i}]", row
+    yield from number_rows(
+        (f"{file}[{i}]", row)
+        for file in files
+        for i, row in enumerate(pd.read_parquet(file).to_dict(orient="records"))
+    )
+
+
+def number_rows(rows: Iterator[tuple[str, dict[str, Any]]]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Adds `_index`, the row's position over all files read, for releases whose rows carry no id
+    (a per-file index would repeat across shards)."""
+    for n, (where, row) in enumerate(rows):
+        yield where, {**row, "_index": n}
 
 
 def need(row: dict[str, Any], name: str, kind: type | tuple[type, ...], where: str) -> Any:

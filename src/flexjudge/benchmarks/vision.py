@@ -21,6 +21,7 @@ from flexjudge.benchmarks.base import (
     jsonl_rows,
     need,
     number,
+    number_rows,
     parquet_rows,
     sequence,
 )
@@ -168,8 +169,11 @@ def _mj_rows(source: Source, options: dict[str, Any]) -> Iterator[tuple[str, dic
         )
     if not files:
         raise DataError(f"{source.path}: no {perspective} split (parquet) or {perspective}/**/*.json")
-    for file in files:
-        yield from (parquet_rows(file) if file.suffix == ".parquet" else json_list_rows(file))
+    yield from number_rows(
+        row
+        for file in files
+        for row in (parquet_rows(file) if file.suffix == ".parquet" else json_list_rows(file))
+    )
 
 
 def _mj_image(row: dict[str, Any], key: str, where: str, source: Source) -> dict[str, Any]:
@@ -188,9 +192,9 @@ def _mj_item(row: dict[str, Any], where: str, source: Source, options: dict[str,
         raise DataError(f"{where}: label must be 0 (image0 preferred) or 1 (image1 preferred), got {label}")
     caption = need(row, "caption", str, where)
     images = (_mj_image(row, "image0", where, source), _mj_image(row, "image1", where, source))
-    ident = str(row.get("id") or f"{perspective}-{where.rsplit('[', 1)[-1].rstrip(']')}")
+    ident = f"{perspective}-{row.get('id') or row['_index']}"
     return JudgeItem(
-        f"{perspective}-{ident}" if not ident.startswith(perspective) else ident,
+        ident,
         f"{MJ_QUESTION[perspective]}\nPrompt: {caption}",
         ("the first image", "the second image"),
         "A" if label == 0 else "B",
@@ -243,7 +247,7 @@ def _genai_item(row: dict[str, Any], where: str, source: Source, options: dict[s
     vote = need(row, "vote_type", str, where)
     if vote not in GENAI_GOLD:
         raise DataError(f"{where}: vote_type must be one of {sorted(GENAI_GOLD)}, got {vote!r}")
-    index = where.rsplit("[", 1)[-1].rstrip("]")
+    index = row["_index"]
     if task == "image_edition":
         question = (
             "Which edited image better carries out the editing instruction on the source image?\n"
