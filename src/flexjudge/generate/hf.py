@@ -242,18 +242,15 @@ class Engine(BatchedEngine):
             ids[r, width - len(e) :] = torch.tensor(e, dtype=torch.long)
             prompt_mask[r, width - len(e) :] = 1
         positions = (prompt_mask.cumsum(-1) - 1).clamp_(min=0)
-        inputs: dict[str, Any] = {"position_ids": positions.to(device)}
+        inputs: dict[str, Any] = {"position_ids": positions}
         if any(p is not None for p in packed):  # media: 3-D positions and the encoders' inputs
             rope = positions.unsqueeze(0).repeat(3, 1, 1)
             for r, p in enumerate(packed):
                 if p is not None:
                     rope[:, r, width - len(p.input_ids) :] = p.positions
-            inputs = {
-                "position_ids": rope.to(device),
-                **media_inputs([p.media for p in packed if p is not None]),
-            }
-            inputs = {k: v.to(device) if k != "position_ids" else v for k, v in inputs.items()}
+            inputs = {"position_ids": rope, **media_inputs([p.media for p in packed if p is not None])}
             positions = rope[0]  # the last prompt token is text: its three axes agree
+        inputs = {k: v.to(device) for k, v in inputs.items()}
         prefill = PreallocatedCache(model.config, width)
         out = model(
             input_ids=ids.to(device),
