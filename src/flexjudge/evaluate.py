@@ -176,14 +176,14 @@ def sample_votes(cfg: DictConfig, fmt: JudgeFormat, views: list[View], name: str
                 backend=cfg.backend.name,
                 model=model_id,
                 prompt=r.prompt,
-                media=media_identity(v.media),
+                media=media,
                 sampling=params.key(),
                 budget=budget.key(),
                 vote=i,
             )
             for i in r.votes
         ]
-        for r, v in zip(requests, views, strict=True)
+        for r, media in zip(requests, (media_identity(v.media) for v in views), strict=True)
     ]
     lengths = [len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
     try:
