@@ -131,6 +131,11 @@ def test_leaderboard_shows_the_papers_numbers_beside_ours(minis, tmp_path):
     section = md.split("## vl_rewardbench")[1].split("## ")[0]
     assert "Paper (vl_rewardbench):" in section and "FLEX-VL-7B" in section
     assert "0.486" in section  # the paper's 48.60 overall accuracy, as a fraction
+    ours, paper = section.split("Paper (vl_rewardbench):")
+    for category in ("general", "hallucination", "reasoning"):  # per-category columns on both sides
+        assert f"accuracy ↑ @{category}" in ours and f"accuracy ↑ @{category}" in paper
+    assert "0.461" in paper  # FLEX-VL-7B general 46.11
+    assert "| smollm2_vl | base      | k1       | none     |        1.000 |" in ours  # simulated, error 0
     assert "FLEX-Omni-7B" in md.split("## nisqa")[1].split("## ")[0]
     assert "Paper (" not in md.split("## pandalm")[1].split("## ")[0]  # not in the paper: none shown
 

@@ -28,6 +28,9 @@ def collect(eval_root: str | Path) -> pd.DataFrame:
         row: dict[str, Any] = {k: record[k] for k in KEYS}
         row["k"] = record["k"]
         row.update({m: record["metrics"].get(m) for m in spec.metrics})
+        for column in subset_columns(record["benchmark"]):  # subsets the paper reports
+            metric, subset = column.split("@")
+            row[column] = record["metrics"].get("by_subset", {}).get(subset, {}).get(metric)
         row["source"] = str(path)
         rows.append(row)
     if not rows:
@@ -35,6 +38,17 @@ def collect(eval_root: str | Path) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values(
         ["benchmark", "backbone", "variant", "k", "budget"], ignore_index=True
     )
+
+
+def subset_columns(bench: str) -> list[str]:
+    """Per-subset columns ("metric@subset") a benchmark shows because the paper reports them."""
+    return [m for m in get_benchmark(bench).paper_metrics.values() if "@" in m]
+
+
+def column_label(column: str) -> str:
+    """A metric's header (with its direction arrow); per-subset columns keep their @subset."""
+    metric, _, subset = column.partition("@")
+    return METRICS[metric].label + (f" @{subset}" if subset else "")
 
 
 def paper_numbers(reference: pd.DataFrame, bench: str) -> pd.DataFrame:
@@ -67,13 +81,16 @@ def to_markdown(table: pd.DataFrame, reference: pd.DataFrame | None = None) -> s
     reference = reference if reference is not None else pd.DataFrame()
     for bench, group in table.groupby("benchmark", sort=True):
         spec = get_benchmark(bench)
-        cols = [c for c in ["backbone", "variant", "voting", "budget", *spec.metrics] if c in group]
-        shown = group[cols].rename(columns={m: METRICS[m].label for m in spec.metrics})
+        metrics = [*spec.metrics, *subset_columns(bench)]
+        cols = [c for c in ["backbone", "variant", "voting", "budget", *metrics] if c in group]
+        shown = group[cols].rename(columns={m: column_label(m) for m in metrics})
         parts += [f"## {bench}", "", spec.description, "", shown.to_markdown(index=False, floatfmt=".3f"), ""]
         paper = paper_numbers(reference, bench)
         if not paper.empty:
             paper.insert(0, "reported", "paper")
-            paper = paper.rename(columns={m: METRICS[m].label for m in spec.metrics})
+            paper = paper.rename(
+                columns={m: column_label(m) for m in paper.columns if m in METRICS or "@" in m}
+            )
             parts += [f"Paper ({spec.paper_key}):", "", paper.to_markdown(index=False, floatfmt=".3f"), ""]
     parts += ["## Metrics", ""] + [f"- **{m.label}**: {m.description}" for m in METRICS.values()]
     return "\n".join(parts) + "\n"

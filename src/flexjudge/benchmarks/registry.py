@@ -65,7 +65,8 @@ class BenchmarkSpec:
     scale: tuple[float, float] | None = None  # score range of score formats
     decimals: int = 0  # score decimals
     paper_key: str | None = None
-    paper_metrics: dict[str, str] = field(default_factory=dict)  # "subset/metric" in the paper table → ours
+    # "subset/metric" in the paper table → our metric, or "<metric>@<subset>" for one of our subsets
+    paper_metrics: dict[str, str] = field(default_factory=dict)
 
 
 PAIR_METRICS = (
@@ -227,7 +228,11 @@ BENCHMARKS: dict[str, BenchmarkSpec] = {
             protocol=Protocol(temperature=0.6, top_p=0.95, votes=5, order="random"),
             allow_tie=False,
             paper_key="vl_rewardbench",
-            paper_metrics={"overall/accuracy": "accuracy", "macro/accuracy": "macro_accuracy"},
+            paper_metrics={
+                "overall/accuracy": "accuracy",
+                "macro/accuracy": "macro_accuracy",
+                **{f"{c}/accuracy": f"accuracy@{c}" for c in ("general", "hallucination", "reasoning")},
+            },
         ),
         *(
             BenchmarkSpec(
