@@ -24,7 +24,7 @@ from flexjudge.app import compose, setup_torch
 from flexjudge.backbones.loader import freeze, load_judge
 from flexjudge.curate import item_chars
 from flexjudge.data.hh_rlhf import read_hh_rlhf
-from flexjudge.finetune import make_trainer
+from flexjudge.finetune import make_trainer, training_arguments
 from flexjudge.io import read_jsonl
 from flexjudge.judge.pairwise import present
 from flexjudge.provision import embedded_default_manifest
@@ -102,28 +102,18 @@ def trl_default(manifest: Path, rows: list[dict], steps: int, cfg) -> TokenCount
     from trl import SFTConfig, SFTTrainer
 
     judge = fresh_model(manifest)
-    t = cfg.trainer
-    args = SFTConfig(
+    # the same recipe arguments as our finetune (SFTConfig's own defaults turn on bf16 and checkpointing)
+    args = training_arguments(
+        cfg,
+        "none",
+        SFTConfig,
         output_dir=str(Path(cfg.out_dir) / "trl"),
-        seed=cfg.seed,
-        learning_rate=t.learning_rate,
-        lr_scheduler_type=t.lr_scheduler,
-        warmup_steps=t.warmup_ratio,
-        weight_decay=t.weight_decay,
-        adam_beta1=t.adam_betas[0],
-        adam_beta2=t.adam_betas[1],
-        max_grad_norm=t.max_grad_norm,
-        per_device_train_batch_size=t.per_device_batch_size,
-        gradient_accumulation_steps=t.grad_accumulation,
-        max_length=t.max_length,
-        gradient_checkpointing=t.gradient_checkpointing,  # SFTConfig defaults to True; the recipe decides
-        bf16=t.bf16,  # SFTConfig defaults to True; fp32 on CPU as in our run
+        max_length=cfg.trainer.max_length,
         max_steps=steps,
         logging_steps=steps,
         save_strategy="no",
-        report_to="none",
-        use_cpu=True,
-        dataloader_pin_memory=False,
+        save_steps=None,
+        disable_tqdm=False,
         assistant_only_loss=False,  # TRL's default; its template-based masking needs generation tags
     )
     data = Dataset.from_list([{"messages": r["messages"]} for r in rows])

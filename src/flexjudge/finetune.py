@@ -23,12 +23,13 @@ from flexjudge.tracking import start_tracking
 log = logging.getLogger(__name__)
 
 
-def training_arguments(cfg: DictConfig, report_to: str):
-    """transformers TrainingArguments from the trainer recipe (conf/trainer/)."""
+def training_arguments(cfg: DictConfig, report_to: str, cls=None, **overrides: Any):
+    """TrainingArguments (or a subclass `cls`, e.g. TRL's SFTConfig) from the trainer recipe
+    (conf/trainer/); `overrides` replace or add arguments."""
     from transformers import TrainingArguments
 
     t = cfg.trainer
-    return TrainingArguments(
+    recipe = dict(
         output_dir=str(Path(cfg.out_dir) / "trainer"),
         seed=cfg.seed,
         data_seed=cfg.seed,
@@ -55,6 +56,7 @@ def training_arguments(cfg: DictConfig, report_to: str):
         disable_tqdm=not cfg.progress,
         use_cpu=cfg.backend.device == "cpu",
     )
+    return (cls or TrainingArguments)(**{**recipe, **overrides})
 
 
 #: Written into a trainer checkpoint once it is complete; a checkpoint cut short by a kill lacks it.
