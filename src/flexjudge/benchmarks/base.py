@@ -19,14 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from flexjudge.data.media import MissingMedia, resolve_media
 from flexjudge.data.schemas import JudgeItem
 from flexjudge.io import DataError, iter_jsonl
 
 MEDIA_KINDS = ("image", "video", "audio")
-
-
-class MissingMedia(DataError):
-    """A row names a media file that is not there (skippable with on_missing=skip)."""
 
 
 @dataclass
@@ -46,16 +43,10 @@ class Source:
             raise ValueError(f"media kind {kind!r} not in {MEDIA_KINDS}")
         if not isinstance(relative, str) or not relative:
             raise DataError(f"{where}: the {kind} path must be a non-empty string (got {relative!r})")
-        base = self.media_root.resolve()
-        path = (base / relative).resolve()
-        if not path.is_relative_to(base):
-            raise DataError(f"{where}: {kind} path {relative!r} leaves the data root {base}")
-        if not path.exists():
-            raise MissingMedia(
-                f"{where}: {kind} file {path} does not exist (data root {base}); fetch the benchmark's "
-                "media, or set on_missing=skip to leave such rows out (they are counted)"
-            )
-        return {"type": kind, "path": str(path)}
+        hint = (
+            "; fetch the benchmark's media, or set on_missing=skip to leave such rows out (they are counted)"
+        )
+        return {"type": kind, "path": str(resolve_media(self.media_root, relative, where, kind, hint))}
 
     def embedded(self, kind: str, blob: Any, where: str) -> dict[str, Any]:
         """A media part for media stored inside the data ({"bytes", "path"} or raw bytes); written to cache."""
@@ -200,14 +191,9 @@ def need(row: dict[str, Any], name: str, kind: type | tuple[type, ...], where: s
 
 def sequence(row: dict[str, Any], name: str, where: str) -> list[Any]:
     """A list field (parquet gives numpy arrays; JSON gives lists)."""
-    value = row.get(name)
-    if hasattr(value, "tolist"):
-        value = value.tolist()
-    return (
-        need({**row, name: value}, name, (list, tuple), where)
-        if name in row
-        else need(row, name, list, where)
-    )
+    if hasattr(row.get(name), "tolist"):
+        row = {**row, name: row[name].tolist()}
+    return need(row, name, (list, tuple), where)
 
 
 def number(row: dict[str, Any], name: str, where: str) -> float:

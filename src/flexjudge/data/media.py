@@ -35,14 +35,19 @@ class Media:
     meta: dict = field(default_factory=dict)
 
 
-def resolve_media(root: str | Path, relative: str, where: str) -> Path:
-    """`root/relative`, which must exist and stay inside root (no `..` or absolute escapes)."""
+class MissingMedia(DataError):
+    """A row names a media file that is not there (benchmarks may skip such rows: on_missing=skip)."""
+
+
+def resolve_media(root: str | Path, relative: str, where: str, kind: str = "media", hint: str = "") -> Path:
+    """`root/relative`, which must stay inside root (no `..` or absolute escapes) and exist
+    (else `MissingMedia`, with `hint` appended to the message)."""
     base = Path(root).resolve()
     path = (base / relative).resolve()
     if not path.is_relative_to(base):
-        raise DataError(f"{where}: media path {relative!r} leaves the data root {base}")
+        raise DataError(f"{where}: {kind} path {relative!r} leaves the data root {base}")
     if not path.exists():
-        raise DataError(f"{where}: media file {path} does not exist (data root {base})")
+        raise MissingMedia(f"{where}: {kind} file {path} does not exist (data root {base}){hint}")
     return path
 
 
