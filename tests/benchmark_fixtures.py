@@ -429,6 +429,44 @@ def pandalm(root: Path):
     return data / "testset-v1.json", data, [(f"pandalm-{i}", g, "Grammarly") for i, (_, g) in enumerate(spec)]
 
 
+def pampa(root: Path):
+    """TDC PAMPA_NCATS molecules + a policy's responses; gold 10.0 when `prediction` equals Y."""
+    folder = root / "pampa"
+    folder.mkdir(parents=True)
+    (folder / "molecules.csv").write_text(
+        "Drug_ID,Drug,Y\n"
+        "101,CCO,1\n"
+        "102,c1ccccc1O,0\n"
+        "103,CC(=O)Nc1ccc(O)cc1,1\n"
+    )
+    prompt = "Is the permeability of this molecule high or low-to-moderate?"
+    responses = [
+        ("101", "Small and polar enough: high.", 1, None),
+        ("101", "Too polar: low-to-moderate.", 0, None),
+        ("102", "I cannot tell.", None, None),
+        ("102", "Phenol is small but ...: low-to-moderate.", 0, None),
+        ("103", "Amide and phenol: low-to-moderate.", 0, "s0"),
+        ("103", "Passes the membrane: high.", 1, "s1"),
+    ]
+    jsonl(
+        folder / "responses.jsonl",
+        [
+            {"Drug_ID": d, "prompt": prompt, "response": r, "prediction": p}
+            | ({"response_id": rid} if rid else {})
+            for d, r, p, rid in responses
+        ],
+    )
+    expected = [
+        ("pampa-101-0", 10.0, ""),
+        ("pampa-101-1", 1.0, ""),
+        ("pampa-102-0", 1.0, ""),  # no answer counts as wrong
+        ("pampa-102-1", 10.0, ""),
+        ("pampa-103-s0", 1.0, ""),
+        ("pampa-103-s1", 10.0, ""),
+    ]
+    return folder, folder, expected
+
+
 FIXTURES = {
     "mllm_judge_pair": mllm_pair,
     "mllm_judge_score": mllm_score,
@@ -445,4 +483,5 @@ FIXTURES = {
     "voxsim": voxsim,
     "judgelm_val": judgelm_val,
     "pandalm": pandalm,
+    "pampa": pampa,
 }

@@ -16,9 +16,6 @@ from flexjudge.benchmarks.base import MissingMedia, Source, load_benchmark
 from flexjudge.benchmarks.registry import ADAPTERS, BENCHMARKS
 from flexjudge.io import DataError
 
-MEDIA = {"text": 0, "image": 1, "video": 1, "audio": 1}
-
-
 def _load(name: str, root: Path, **kw):
     spec = BENCHMARKS[name]
     path, media_root, expected = FIXTURES[name](root)
@@ -38,12 +35,8 @@ def test_adapter_reads_its_official_format(name, tmp_path):
     for item in loaded.items:
         parts = [*item.media, *(m for answer in item.answer_media for m in answer)]
         assert all(Path(p["path"]).is_file() or Path(p["path"]).is_dir() for p in parts)
-        assert all(
-            p["type"] == ("video" if spec.modality == "video" else spec.modality)
-            for p in parts
-            if spec.modality != "text"
-        )
-        assert (len(parts) > 0) == (spec.modality != "text")
+        assert all(p["type"] == spec.modality for p in parts)
+        assert (len(parts) > 0) == (spec.modality not in ("text", "molecule"))
         assert item.source and (":" in item.source or "[" in item.source)
     if spec.judge_format in ("pair_verdict", "pair_scores", "verdict4"):
         assert all(len(i.answers) == 2 for i in loaded.items)
@@ -200,3 +193,39 @@ def test_rows_without_ids_stay_unique_across_parquet_shards(tmp_path):
     single.unlink()
     loaded = load_benchmark(ADAPTERS[spec.adapter], Source(path, media_root, tmp_path / "c"), spec.options)
     assert [(i.id, i.gold) for i in loaded.items] == [(i, g) for i, g, _ in expected]
+
+
+def test_pampa_reads_tdc_tab_files_and_groups_by_molecule(tmp_path):
+    spec = BENCHMARKS["pampa"]
+    folder, _, expected = FIXTURES["pampa"](tmp_path)
+    csv_text = (folder / "molecules.csv").read_text()
+    (folder / "pampa_ncats.tab").write_text(csv_text.replace(",", "\t"))
+    (folder / "molecules.csv").unlink()
+    loaded = load_benchmark(
+        ADAPTERS[spec.adapter], Source(folder, folder, tmp_path / "c"), {"molecules": "pampa_ncats.tab"}
+    )
+    assert [(i.id, i.gold, i.subset) for i in loaded.items] == expected
+    assert [i.group for i in loaded.items] == ["101", "101", "102", "102", "103", "103"]
+    assert loaded.items[2].question.startswith("Molecule (SMILES): c1ccccc1O\n\nIs the permeability")
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda mols, resp: mols.__setitem__(2, "102,c1ccccc1O,2"), r"molecules.csv:3: field 'Y' must be 1"),
+        (lambda mols, resp: resp[1].update(Drug_ID="999"), r"responses.jsonl:2: Drug_ID '999' is not in"),
+        (lambda mols, resp: resp[1].update(prediction="high"), r"responses.jsonl:2: field 'prediction' must"),
+        (lambda mols, resp: resp[1].pop("prediction"), r"responses.jsonl:2: field 'prediction' is missing"),
+        (lambda mols, resp: mols.__setitem__(3, "101,CCO,1"), r"molecules.csv:4: Drug_ID '101' appears twice"),
+    ],
+)
+def test_pampa_bad_rows_name_file_line_and_field(tmp_path, edit, message):
+    spec = BENCHMARKS["pampa"]
+    folder, _, _ = FIXTURES["pampa"](tmp_path)
+    mols = (folder / "molecules.csv").read_text().splitlines()
+    resp = [json.loads(line) for line in (folder / "responses.jsonl").read_text().splitlines()]
+    edit(mols, resp)
+    (folder / "molecules.csv").write_text("\n".join(mols) + "\n")
+    (folder / "responses.jsonl").write_text("".join(json.dumps(r) + "\n" for r in resp))
+    with pytest.raises(DataError, match=message):
+        load_benchmark(ADAPTERS[spec.adapter], Source(folder, folder, tmp_path / "c"), spec.options)

@@ -195,3 +195,20 @@ def test_metric_registry():
     }
     assert {k: (M.METRICS[k].better, M.METRICS[k].aggregation) for k in expected} == expected
     assert M.METRICS["normalized_levenshtein"].label == "normalized_levenshtein ↓"
+
+
+def test_best_of_n_by_hand():
+    # m1: right 9.0 beats wrong 3.0; m2: tie at the top between a right and a wrong one (1/2), and a
+    # wrong unparsed one; m3: all unparsed, one of two right (random pick 1/2); m4: no right response.
+    pred = [9.0, 3.0, 7.0, 7.0, None, None, None, 5.0]
+    right = [True, False, True, False, False, True, False, False]
+    groups = ["m1", "m1", "m2", "m2", "m2", "m3", "m3", "m4"]
+    out = M.best_of_n(pred, right, groups)
+    assert out["best_of_n_accuracy"] == pytest.approx((1 + 0.5 + 0.5 + 0) / 4)
+    # pairs (right, wrong): m1 1 win; m2 vs tie 0.5, vs unparsed 1; m3 both unparsed 0.5
+    assert out["pairwise_auc"] == pytest.approx((1 + 0.5 + 1 + 0.5) / 4)
+    assert out["policy_accuracy"] == pytest.approx((1 / 2 + 1 / 3 + 1 / 2 + 0) / 4)
+    assert out["oracle_accuracy"] == pytest.approx(3 / 4)
+    with pytest.raises(ValueError, match="3 scores, 2 labels"):
+        M.best_of_n([1.0, 2.0, 3.0], [True, False], ["a", "a", "a"])
+    assert math.isnan(M.best_of_n([1.0], [True], ["a"])["pairwise_auc"])  # no (right, wrong) pair

@@ -3,7 +3,10 @@ releases; the simulated judge is perfect on every one at error rate 0 and near c
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import json
+import re
 from pathlib import Path
 
 import pytest
@@ -41,7 +44,7 @@ def test_every_benchmark_has_a_mini_family():
 def test_minis_are_deterministic(tmp_path):
     from flexjudge.minis import run
 
-    for family in ("mllm_judge", "genai_bench", "speech"):
+    for family in ("mllm_judge", "genai_bench", "speech", "molecules"):
         for copy in ("a", "b"):
             run(stage_cfg("minis", tmp_path, f"family={family}", f"out_dir={tmp_path / copy}", "n_items=6"))
     assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
@@ -123,10 +126,10 @@ def test_a_real_judge_runs_on_image_video_and_audio_minis(minis, tmp_path, backb
 def test_leaderboard_shows_the_papers_numbers_beside_ours(minis, tmp_path):
     from flexjudge.leaderboard import run as leaderboard
 
-    for name in ("vl_rewardbench", "nisqa", "pandalm"):
+    for name in ("vl_rewardbench", "nisqa", "pandalm", "pampa"):
         _evaluate(minis, tmp_path, name, 0.0)
     table = leaderboard(stage_cfg("leaderboard", tmp_path))
-    assert set(table["benchmark"]) == {"vl_rewardbench", "nisqa", "pandalm"}
+    assert set(table["benchmark"]) == {"vl_rewardbench", "nisqa", "pandalm", "pampa"}
     md = (tmp_path / "leaderboard" / "leaderboard.md").read_text()
     section = md.split("## vl_rewardbench")[1].split("## ")[0]
     assert "Paper (vl_rewardbench):" in section and "FLEX-VL-7B" in section
@@ -138,6 +141,8 @@ def test_leaderboard_shows_the_papers_numbers_beside_ours(minis, tmp_path):
     assert "| smollm2_vl | base      | k1       | none     |        1.000 |" in ours  # simulated, error 0
     assert "FLEX-Omni-7B" in md.split("## nisqa")[1].split("## ")[0]
     assert "Paper (" not in md.split("## pandalm")[1].split("## ")[0]  # not in the paper: none shown
+    pampa = md.split("## pampa")[1].split("## ")[0]
+    assert "Best-of-16 (FLEX-Mol-LLaMA judge)" in pampa and "0.775" in pampa  # 77.49, as a fraction
 
 
 def test_k_votes_also_give_per_run_metrics(minis, tmp_path):
@@ -151,3 +156,22 @@ def test_k_votes_also_give_per_run_metrics(minis, tmp_path):
     runs = noisy["runs_accuracy"]
     assert len(runs) == 3 and noisy["run_mean_accuracy"] == pytest.approx(sum(runs) / 3)
     assert len(set(runs)) > 1  # the runs are different draws
+
+
+def test_molecule_mini_gives_each_molecule_a_right_and_a_wrong_answer(minis, tmp_path):
+    """The prompt states the measured pIC50 and the cut-off, so the right answer is checkable; each
+    molecule has one right and one wrong answer, so best-of-2 is the judge's pairwise accuracy."""
+    folder = minis / "pampa"
+    with open(folder / "molecules.csv", newline="") as fh:
+        labels = {row["Drug_ID"]: int(row["Y"]) for row in csv.DictReader(fh)}
+    rows = [json.loads(line) for line in (folder / "responses.jsonl").read_text().splitlines()]
+    assert len(labels) == 6 and sorted(labels.values()) == [0, 0, 0, 1, 1, 1]
+    for row in rows:
+        pic50 = float(re.search(r"pIC50 of (\d+\.\d+)", row["prompt"]).group(1))
+        assert (pic50 >= 7.0) == bool(labels[row["Drug_ID"]])
+        assert row["response"].endswith("Answer: High" if row["prediction"] else "Answer: Low-to-moderate")
+    right = [sum(r["prediction"] == labels[r["Drug_ID"]] for r in rows if r["Drug_ID"] == d) for d in labels]
+    assert right == [1] * 6 and len(rows) == 12
+    metrics = _evaluate(minis, tmp_path, "pampa", 0.0)["metrics"]
+    assert metrics["policy_accuracy"] == 0.5 and metrics["oracle_accuracy"] == 1.0
+    assert metrics["pairwise_auc"] == 1.0 and metrics["pearson"] == pytest.approx(1.0)

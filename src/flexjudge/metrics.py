@@ -97,6 +97,32 @@ METRICS: dict[str, MetricInfo] = {
             "accuracy over the items the judge did not call a tie (MJ-Bench's 'without ties')",
         ),
         MetricInfo(
+            "best_of_n_accuracy",
+            "higher",
+            "mean",
+            "share of prompts whose highest-scored response is right (ties broken at random, in "
+            "expectation; a response whose score did not parse is never preferred to a scored one)",
+        ),
+        MetricInfo(
+            "pairwise_auc",
+            "higher",
+            "mean",
+            "share of (right, wrong) response pairs of one prompt where the right one scores higher "
+            "(a tie counts 1/2; an unparsed score loses to a parsed one)",
+        ),
+        MetricInfo(
+            "policy_accuracy",
+            "neither",
+            "mean",
+            "share of right responses per prompt, averaged: picking one at random (the policy alone)",
+        ),
+        MetricInfo(
+            "oracle_accuracy",
+            "neither",
+            "mean",
+            "share of prompts with at least one right response: the best any selection can do",
+        ),
+        MetricInfo(
             "macro_f1",
             "higher",
             "mean",
@@ -285,6 +311,40 @@ def utterance_and_system_correlations(
         sp, sg = system_level(p, g, [systems[i] for i in keep])
         out["sys_lcc"], out["sys_srcc"] = pearson(sp, sg), spearman(sp, sg)
     return out
+
+
+def best_of_n(
+    pred: Sequence[float | None], right: Sequence[bool], groups: Sequence[str]
+) -> dict[str, float]:
+    """Selecting one response per group (prompt) by its judge score: best-of-N, pairwise AUC, and
+    the random-pick and oracle accuracies to read them against. Unparsed scores (None) rank below
+    every parsed one; ties are broken uniformly at random, computed exactly in expectation."""
+    if not len(pred) == len(right) == len(groups):
+        raise ValueError(f"{len(pred)} scores, {len(right)} labels, {len(groups)} group ids")
+    members: dict[str, list[int]] = defaultdict(list)
+    for i, g in enumerate(groups):
+        members[g].append(i)
+    key = [-math.inf if p is None else float(p) for p in pred]
+    selected, random_pick, oracle = [], [], []
+    wins = pairs = 0.0
+    for idx in members.values():
+        top = max(key[i] for i in idx)
+        best = [i for i in idx if key[i] == top]
+        selected.append(sum(right[i] for i in best) / len(best))
+        random_pick.append(sum(right[i] for i in idx) / len(idx))
+        oracle.append(float(any(right[i] for i in idx)))
+        for i in idx:
+            for j in idx:
+                if right[i] and not right[j]:
+                    pairs += 1
+                    wins += 1.0 if key[i] > key[j] else 0.5 if key[i] == key[j] else 0.0
+    nan = float("nan")
+    return {
+        "best_of_n_accuracy": float(np.mean(selected)) if selected else nan,
+        "pairwise_auc": wins / pairs if pairs else nan,
+        "policy_accuracy": float(np.mean(random_pick)) if random_pick else nan,
+        "oracle_accuracy": float(np.mean(oracle)) if oracle else nan,
+    }
 
 
 def macro_average(values_by_subset: Mapping[str, float]) -> float:

@@ -145,10 +145,12 @@ def json_list_rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
         yield f"{path}[{i}]", row
 
 
-def csv_rows(path: Path, fieldnames: list[str] | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
+def csv_rows(
+    path: Path, fieldnames: list[str] | None = None, delimiter: str = ","
+) -> Iterator[tuple[str, dict[str, Any]]]:
     """(file:line, row) of a CSV file; `fieldnames` for a file without a header line."""
     with open(path, newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh, fieldnames=fieldnames)
+        reader = csv.DictReader(fh, fieldnames=fieldnames, delimiter=delimiter)
         for row in reader:
             where = f"{path}:{reader.line_num}"
             if None in row or any(v is None for v in row.values()):

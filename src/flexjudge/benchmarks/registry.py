@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from flexjudge.benchmarks import audio, text, vision
+from flexjudge.benchmarks import audio, molecules, text, vision
 from flexjudge.benchmarks.base import Adapter
 
 ADAPTERS: dict[str, Adapter] = {
@@ -26,6 +26,7 @@ ADAPTERS: dict[str, Adapter] = {
     "judgelm_val": text.JUDGELM_VAL,
     "pandalm": text.PANDALM,
     "hh_heldout": text.HH_HELDOUT,
+    "pampa": molecules.PAMPA,
 }
 
 IMAGE_448 = 448 * 448
@@ -53,7 +54,7 @@ class BenchmarkSpec:
     protocol, and its key in reference/paper_results.csv (with our metric for each paper metric)."""
 
     name: str
-    modality: str  # text | image | video | audio
+    modality: str  # text | image | video | audio | molecule (SMILES in the text)
     adapter: str  # key of ADAPTERS
     judge_format: str  # pair_verdict | pair_scores | verdict4 | score | batch
     metrics: tuple[str, ...]
@@ -331,6 +332,31 @@ BENCHMARKS: dict[str, BenchmarkSpec] = {
             judge_format="pair_verdict",
             metrics=PAIR_METRICS,
             description="PandaLM test set: majority of three human annotators (response 1, response 2 or tie)",
+        ),
+        BenchmarkSpec(
+            name="pampa",
+            modality="molecule",
+            adapter="pampa",
+            judge_format="score",
+            metrics=(
+                "best_of_n_accuracy",
+                "pairwise_auc",
+                "policy_accuracy",
+                "oracle_accuracy",
+                "pearson",
+                "parse_failure_rate",
+                "n_items",
+            ),
+            description="PAMPA permeability answers of a molecular model, each scored 1.0-10.0; best-of-N "
+            "picks each molecule's top-scored answer. The paper's rows are policy accuracies on PAMPA "
+            "with task information: Mol-LLaMA alone, best-of-16 under the FLEX judge, and after DPO",
+            # the paper does not state the judge's sampling for the molecule case: the default protocol
+            protocol=Protocol(order="original"),
+            aggregation="mean",
+            scale=(1.0, 10.0),
+            decimals=1,
+            paper_key="pampa",
+            paper_metrics={"task_info/accuracy": "best_of_n_accuracy"},
         ),
     )
 }

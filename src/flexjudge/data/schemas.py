@@ -57,6 +57,7 @@ class JudgeItem:
     answer (system-level correlations); `media` holds the question's media parts ({"type": "image",
     "path": ...}), shown before the question; `answer_media[i]` holds answer i's own media (the
     generated images or videos being compared), which move with the answer when the order changes.
+    `group` joins scored items that are candidate responses to one prompt (best-of-N metrics).
     `source` is file:line (or file[index]) of the row it came from.
     """
 
@@ -69,3 +70,4 @@ class JudgeItem:
     media: tuple[dict[str, Any], ...] = ()
     answer_media: tuple[tuple[dict[str, Any], ...], ...] = ()
     source: str = ""
+    group: str | None = None

@@ -106,6 +106,7 @@ def judge_items(
                 "id": item_id,
                 "subset": item.subset,
                 "system": item.system,
+                "group": item.group,
                 "gold": item.gold,
                 "prediction": fmt.aggregate([x["value"] for x in votes], aggregation),
                 "per_view": [per_view[v] for v in sorted(per_view)],
@@ -208,7 +209,12 @@ def _failure_stats(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 def _summary(fmt: JudgeFormat, rows: Sequence[dict[str, Any]], *, n_boot: int, seed: int = 0):
     if isinstance(fmt, SingleScore):
-        return _score_summary(rows, n_boot, seed)
+        out = _score_summary(rows, n_boot, seed)
+        if rows and all(r.get("group") is not None for r in rows):
+            # candidate responses to shared prompts: a response is right when its gold is the top score
+            right = [float(r["gold"]) >= fmt.scale.high for r in rows]
+            out.update(M.best_of_n([r["prediction"] for r in rows], right, [r["group"] for r in rows]))
+        return out
     if isinstance(fmt, BatchRanking):
         return _batch_summary(rows, n_boot, seed)
     return _verdict_summary(rows, n_boot, seed)
