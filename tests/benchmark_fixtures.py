@@ -434,10 +434,7 @@ def pampa(root: Path):
     folder = root / "pampa"
     folder.mkdir(parents=True)
     (folder / "molecules.csv").write_text(
-        "Drug_ID,Drug,Y\n"
-        "101,CCO,1\n"
-        "102,c1ccccc1O,0\n"
-        "103,CC(=O)Nc1ccc(O)cc1,1\n"
+        "Drug_ID,Drug,Y\n101,CCO,1\n102,c1ccccc1O,0\n103,CC(=O)Nc1ccc(O)cc1,1\n"
     )
     prompt = "Is the permeability of this molecule high or low-to-moderate?"
     responses = [

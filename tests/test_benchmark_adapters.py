@@ -16,6 +16,7 @@ from flexjudge.benchmarks.base import MissingMedia, Source, load_benchmark
 from flexjudge.benchmarks.registry import ADAPTERS, BENCHMARKS
 from flexjudge.io import DataError
 
+
 def _load(name: str, root: Path, **kw):
     spec = BENCHMARKS[name]
     path, media_root, expected = FIXTURES[name](root)
@@ -216,7 +217,10 @@ def test_pampa_reads_tdc_tab_files_and_groups_by_molecule(tmp_path):
         (lambda mols, resp: resp[1].update(Drug_ID="999"), r"responses.jsonl:2: Drug_ID '999' is not in"),
         (lambda mols, resp: resp[1].update(prediction="high"), r"responses.jsonl:2: field 'prediction' must"),
         (lambda mols, resp: resp[1].pop("prediction"), r"responses.jsonl:2: field 'prediction' is missing"),
-        (lambda mols, resp: mols.__setitem__(3, "101,CCO,1"), r"molecules.csv:4: Drug_ID '101' appears twice"),
+        (
+            lambda mols, resp: mols.__setitem__(3, "101,CCO,1"),
+            r"molecules.csv:4: Drug_ID '101' appears twice",
+        ),
     ],
 )
 def test_pampa_bad_rows_name_file_line_and_field(tmp_path, edit, message):

@@ -17,7 +17,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from conftest import stage_cfg
+from conftest import make_sft
 from flexjudge import REPO_ROOT
 
 pytestmark = pytest.mark.slow
@@ -25,22 +25,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def sft_data(tmp_path_factory, tiny_manifest, curated) -> Path:
-    from flexjudge.sample import run as sample
-
     tmp = tmp_path_factory.mktemp("sft")
-    sample(
-        stage_cfg(
-            "sample",
-            tmp,
-            "backbone=tiny_vl",
-            f"judge={tiny_manifest}",
-            f"pool={curated / 'pool.jsonl'}",
-            "target=8",
-            "max_new_tokens=8",
-            "rationalize.max_new_tokens=16",
-        )
-    )
-    return tmp / "sample" / "tiny_vl" / "sft.jsonl"
+    return make_sft(tmp, tiny_manifest, curated, 8, "max_new_tokens=8", "rationalize.max_new_tokens=16")
 
 
 def _cmd(out: Path, manifest: Path, data: Path, *extra: str) -> list[str]:

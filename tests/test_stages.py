@@ -6,21 +6,23 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from conftest import stage_cfg
+from conftest import make_sft, stage_cfg
 from flexjudge.backbones.loader import load_judge, read_manifest
+from flexjudge.data.pools import iter_pool, preference_of
 from flexjudge.data.schemas import read_pair_items
+from flexjudge.data.selection import teacher_scores
 from flexjudge.io import read_jsonl
-from flexjudge.judge.parsing import parse_pair_verdict
 from flexjudge.sft import IGNORE, PadCollator, encode_chat
 
 
 def test_curate_split_is_disjoint_and_deterministic(curated, tmp_path):
-    pool, held = read_pair_items(str(curated / "pool.jsonl")), read_pair_items(str(curated / "heldout.jsonl"))
+    pool, held = list(iter_pool(curated / "pool.jsonl")), read_pair_items(str(curated / "heldout.jsonl"))
     assert (len(pool), len(held)) == (12, 6)
     assert not {p.question for p in pool} & {h.question for h in held}
+    assert {p.preferred for p in pool} == {"A", "B"}  # the chosen reply is placed by a seeded coin
     manifest = json.loads((curated / "manifest.json").read_text())
-    assert manifest["rows_skipped"] == {"context_mismatch": 5, "empty_reply": 4}
-    assert manifest["license"].startswith("MIT")
+    assert manifest["counts"]["bad_rows"] == {"context_mismatch": 5, "empty_reply": 4}
+    assert manifest["inputs"]["license"].startswith("MIT") and len(manifest["inputs"]["sha256"]) == 64
     from flexjudge.curate import run
 
     run(stage_cfg("curate", tmp_path, "pool_size=12", "heldout_size=6"))
@@ -32,38 +34,49 @@ def test_curate_split_is_disjoint_and_deterministic(curated, tmp_path):
 def test_curate_refuses_impossible_sizes(tmp_path):
     from flexjudge.curate import run
 
-    with pytest.raises(ValueError, match="cannot hold out"):
+    with pytest.raises(ValueError, match="could be held out"):
         run(stage_cfg("curate", tmp_path, "heldout_size=100000"))
 
 
-def test_sample_fills_with_flagged_rationales(tiny_manifest, curated, tmp_path):
+def test_sample_and_select_with_flagged_rationales(tiny_manifest, curated, tmp_path):
     from flexjudge.sample import run
 
-    report = run(
-        stage_cfg(
-            "sample",
-            tmp_path,
-            "backbone=tiny_vl",
-            f"judge={tiny_manifest}",
-            f"pool={curated / 'pool.jsonl'}",
-            "target=5",
-            "max_new_tokens=12",
-            "rationalize.max_new_tokens=10",
-            "seeds=[13,79]",
-        )
-    )
+    overrides = ("max_new_tokens=12", "rationalize.max_new_tokens=10", "seeds=[13,79]")
+    sft = make_sft(tmp_path, tiny_manifest, curated, 5, *overrides)
     out = tmp_path / "sample" / "tiny_vl"
-    rows, samples = read_jsonl(out / "sft.jsonl"), read_jsonl(out / "samples.jsonl")
-    assert report["samples"] == len(samples) == 2 * 12  # two seeds per pool pair
+    report = json.loads((out / "report.json").read_text())
+    samples = read_jsonl(out / "samples.jsonl")
+    assert report["samples_on_policy"] == 2 * 12  # two seeds per pool row
     # a random tiny model never writes the tags: every sample is counted as unparsed, none agrees
-    assert report["samples_unparsed"] == 24 and report["rows_on_policy"] == 0
-    assert report["rows_rationalized"] + report["rationales_empty"] == 5
-    assert report["rows"] == len(rows) == report["rows_rationalized"]
+    assert report["samples_unparsed"] == 24 and report["rows_with_agreeing_sample"] == 0
+    assert report["rationalized"] + report["rationales_empty"] == 12
+    assert len(samples) == 24 + report["rationalized"]
+    rows = read_jsonl(sft)
+    pool = {r.id: r for r in iter_pool(curated / "pool.jsonl")}
+    assert 0 < len(rows) <= 5
     for row in rows:
         assert row["origin"] == "rationalized"
         assert [m["role"] for m in row["messages"]] == ["system", "user", "assistant"]
         assert "reviewer" not in row["messages"][1]["content"]  # the hint never reaches the SFT prompt
-        assert parse_pair_verdict(row["messages"][2]["content"]).value == row["gold"]
+        scores, _, failure = teacher_scores(row["messages"][2]["content"])
+        if row["kind"] == "pair" and not row["rescaled"]:  # closed with the preference as (8, 3)
+            assert failure is None and preference_of(scores) == pool[row["pool_id"]].preferred
+    manifest = json.loads((sft.parent / "manifest.json").read_text())
+    assert (
+        manifest["rows"] == len(rows) and manifest["teacher"] == "tiny_vl" and manifest["seeds"] == [13, 79]
+    )
+    # a rerun finds every sample in the engine's cache
+    again = run(
+        stage_cfg(
+            "sample",
+            tmp_path,
+            "teacher=tiny_vl",
+            f"judge={tiny_manifest}",
+            f"pool={curated / 'pool.jsonl'}",
+            *overrides,
+        )
+    )
+    assert again["samples_from_cache"] == 24
 
 
 def test_encode_chat_masks_the_prompt(tiny_manifest):
@@ -91,20 +104,8 @@ def test_encode_chat_masks_the_prompt(tiny_manifest):
 
 def test_finetune_changes_only_the_llm(tiny_manifest, curated, tmp_path):
     from flexjudge.finetune import run as finetune
-    from flexjudge.sample import run as sample
 
-    sample(
-        stage_cfg(
-            "sample",
-            tmp_path,
-            "backbone=tiny_vl",
-            f"judge={tiny_manifest}",
-            f"pool={curated / 'pool.jsonl'}",
-            "target=6",
-            "max_new_tokens=8",
-            "rationalize.max_new_tokens=16",
-        )
-    )
+    sft = make_sft(tmp_path, tiny_manifest, curated, 6, "max_new_tokens=8", "rationalize.max_new_tokens=16")
     summary = finetune(
         stage_cfg(
             "finetune",
@@ -118,9 +119,10 @@ def test_finetune_changes_only_the_llm(tiny_manifest, curated, tmp_path):
             "trainer.grad_accumulation=1",
         )
     )
-    assert summary["steps"] == 3 and summary["supervised_tokens"] > 0
+    assert summary["steps"] == -(-len(read_jsonl(sft)) // 2) and summary["supervised_tokens"] > 0
     manifest = read_manifest(tmp_path / "finetune" / "tiny_vl" / "judge.json")
     assert manifest["variant"] == "flex" and manifest["sft_data_sha256"]
+    assert manifest["sft_provenance"] == str(tmp_path / "select" / "tiny_vl" / "manifest.json")
     before = load_file(str(read_manifest(tiny_manifest)["weights"] + "/model.safetensors"))
     after = load_file(manifest["weights"] + "/model.safetensors")
     assert before.keys() == after.keys()

@@ -1,5 +1,6 @@
 """The DAG through Snakemake itself, on tiny random backbones: outputs, no-op rerun, precise reruns."""
 
+import json
 import os
 import re
 import shutil
@@ -76,28 +77,36 @@ def test_dag_writes_leaderboard_for_base_and_flex(run_dir):
     ]
     assert (suite["n_items"] == 3).all() and (suite["voting"] == "k1").all()
     assert (workdir / "results" / "minis" / "made" / "speech.json").exists()
-    assert (workdir / "results" / "twins" / "tiny_omni" / "judge.json").exists()
+    assert (workdir / "results" / "twins" / "tiny_omni" / "flex" / "judge.json").exists()
     md = (workdir / "results" / "leaderboard" / "leaderboard.md").read_text()
     assert "| tiny_vl" in md and "accuracy ↑" in md
+    # each fine-tuned judge links the provenance manifest of its SFT set
+    training = md.split("## Training data")[1].split("## ")[0]
+    assert "tiny_vl/flex" in training and "../select/tiny_vl/flex/manifest.json" in training
+    manifest = json.loads((workdir / "results" / "select" / "tiny_vl" / "flex" / "manifest.json").read_text())
+    assert manifest["rows"] == manifest["counts"]["select"]["rows"] > 0
+    # decontaminated against every mini benchmark the DAG built first
+    assert len(manifest["decontamination"]["checked"]) == 18 and not manifest["decontamination"]["unchecked"]
     assert (workdir / "results" / "leaderboard" / "leaderboard.png").stat().st_size > 1000
     for job in (
         "backbones/tiny_vl",
         "curate",
         "sample/tiny_vl",
-        "finetune/tiny_vl",
+        "select/tiny_vl/flex",
+        "finetune/tiny_vl/flex",
         "eval/tiny_vl/flex/hh_harmless_heldout/k3/none",
     ):
         assert (workdir / "results" / job / ".hydra" / "config.yaml").exists(), job
-    checkpoint = workdir / "results" / "finetune" / "tiny_vl" / "checkpoint"
+    checkpoint = workdir / "results" / "finetune" / "tiny_vl" / "flex" / "checkpoint"
     assert (checkpoint / "model.safetensors").exists() and not list(checkpoint.glob("*.bin"))
 
 
 def test_one_offline_wandb_run_per_job(run_dir):
     workdir, _ = run_dir
     runs = list((workdir / "results" / "wandb" / "wandb").glob("offline-run-*"))
-    # 2 × provision (the VL backbone and its Omni twin), curate, sample, finetune, 4 + 6 × evaluate,
-    # leaderboard (the minis and twin jobs track nothing)
-    assert len(runs) == 16
+    # 2 × provision (the VL backbone and its Omni twin), curate, sample, select, finetune, 4 + 6 ×
+    # evaluate, leaderboard (the minis and twin jobs track nothing)
+    assert len(runs) == 17
 
 
 def test_rerun_does_nothing(run_dir):
@@ -124,14 +133,16 @@ def test_hard_killed_run_resumes_without_redoing_finished_jobs(run_dir):
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    started = results / "logs" / "finetune" / "tiny_vl.log"  # tee creates it as the job starts
+    started = results / "logs" / "finetune" / "tiny_vl" / "flex.log"  # tee creates it as the job starts
     deadline = time.monotonic() + 120
     while not started.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert started.exists(), "finetune never started"
-    assert not (results / "finetune" / "tiny_vl" / "judge.json").exists(), "finetune ended before the kill"
+    assert not (results / "finetune" / "tiny_vl" / "flex" / "judge.json").exists(), (
+        "finetune ended before the kill"
+    )
     locked = snakemake(workdir, conf, "-n")  # a hard kill leaves the lock behind
     assert "Directory cannot be locked" in locked.stdout + locked.stderr
     assert snakemake(workdir, conf, "--unlock").returncode == 0
@@ -182,3 +193,18 @@ def test_bad_grid_name_fails_at_start(tmp_path):
     )
     assert result.returncode != 0
     assert "voting option 'k7'" in result.stdout + result.stderr
+
+
+def test_data_size_sweep_adds_one_judge_per_size(tmp_path):
+    """data_sizes adds flex_n<size> judges: one select (target = size), fine-tune and twin each, evaluated
+    like flex; the teacher's samples are shared."""
+    result = subprocess.run(
+        [*SNAKEMAKE, "--directory", str(tmp_path), "-n", "-p", "--config", "data_sizes=[4,16]"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    jobs = planned_jobs(result)
+    assert jobs["sample"] == 1 and jobs["select"] == jobs["finetune"] == jobs["twin"] == 3
+    assert jobs["evaluate"] == 10 + 2 * 5  # base and flex as before, plus 5 per sweep judge
+    assert "select/tiny_vl/flex_n16" in result.stdout and "target=16" in result.stdout

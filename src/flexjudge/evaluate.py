@@ -13,11 +13,11 @@ from omegaconf import DictConfig
 from flexjudge.app import seed_everything, setup_torch, stage_main, to_plain
 from flexjudge.benchmarks.registry import get_benchmark
 from flexjudge.generate.budget import Budget
-from flexjudge.generate.hf import Engine, Request, SamplingParams
-from flexjudge.generate.runner import Shard, VoteCounts, generate_votes
+from flexjudge.generate.hf import SamplingParams
+from flexjudge.generate.runner import Shard, VoteCounts
+from flexjudge.generate.session import judge_votes
 from flexjudge.generate.simulated import SimulatedJudge
-from flexjudge.generate.store import GenerationStore, vote_key
-from flexjudge.io import stable_hash, write_json, write_jsonl
+from flexjudge.io import write_json, write_jsonl
 from flexjudge.judge.evaluation import (
     View,
     build_views,
@@ -27,7 +27,6 @@ from flexjudge.judge.evaluation import (
     thinking_stats,
 )
 from flexjudge.judge.formats import JudgeFormat, make_format
-from flexjudge.judge.pairwise import render_prompt
 from flexjudge.tracking import start_tracking
 
 log = logging.getLogger(__name__)
@@ -50,16 +49,6 @@ def judge_format(benchmark: DictConfig) -> JudgeFormat:
     )
     fmt.check_policy(benchmark.failure_policy)
     return fmt
-
-
-def media_identity(parts) -> list[tuple[str, int, int]]:
-    """What a vote's cache key records of its media: path, size and modification time of each file,
-    so an edited or replaced file is judged again."""
-    out = []
-    for part in parts:
-        stat = Path(part["path"]).stat()
-        out.append((part["path"], stat.st_size, stat.st_mtime_ns))
-    return out
 
 
 def media_settings(benchmark: DictConfig):
@@ -110,49 +99,8 @@ def sample_votes(cfg: DictConfig, fmt: JudgeFormat, views: list[View], name: str
         ]
         n = len(views) * cfg.voting.k
         return gens, None, VoteCounts(total=n, cached=0, generated=n)
-    from flexjudge.backbones.loader import load_judge, load_tokenizer, read_manifest
-
-    if cfg.backend.name == "vllm" and any(v.media for v in views):
-        raise NotImplementedError(
-            f"{cfg.benchmark.name}: items carry media; the vllm backend takes text prompts only so far "
-            "(use backend=hf, which packs images, video and audio)"
-        )
     budget = Budget.from_conf(cfg.budget)
     budget.check(cfg.max_new_tokens, f"conf/budget/{cfg.budget.name}.yaml with max_new_tokens")
-    shard = Shard.resolve(cfg.shard.index, cfg.shard.count)
-    if cfg.backend.name == "vllm":  # vLLM loads the weights itself; here only the tokenizer is needed
-        from flexjudge.generate.vllm_backend import VLLMEngine
-
-        manifest = read_manifest(cfg.judge)
-        tokenizer = load_tokenizer(manifest)
-        engine = VLLMEngine(
-            str(manifest["weights"]),
-            budget=budget,
-            batch_size=cfg.backend.batch_size,
-            dtype=cfg.backend.dtype,
-            tensor_parallel_size=cfg.backend.tensor_parallel_size,
-            gpu_memory_utilization=cfg.backend.gpu_memory_utilization,
-            trust_remote_code=bool(manifest.get("trust_remote_code", False)),
-            max_model_len=cfg.backend.max_model_len,
-        )
-    else:
-        judge = load_judge(cfg.judge, device=cfg.backend.device)
-        manifest, tokenizer = judge.manifest, judge.tokenizer
-        engine = Engine(
-            judge.model,
-            tokenizer,
-            budget=budget,
-            batch_size=cfg.backend.batch_size,
-            packer=judge.media_packer(media_settings(cfg.benchmark)) if any(v.media for v in views) else None,
-        )
-    prompts = [
-        render_prompt(
-            tokenizer,
-            fmt.messages(v.item.question, v.answers, v.item.media, answer_media=v.answer_media),
-            cfg.prefill_think,
-        )
-        for v in views
-    ]
     params = SamplingParams(
         max_new_tokens=cfg.max_new_tokens,
         temperature=cfg.benchmark.temperature,
@@ -160,50 +108,21 @@ def sample_votes(cfg: DictConfig, fmt: JudgeFormat, views: list[View], name: str
         n=cfg.voting.k,
         seed=cfg.seed,
     )
-    votes = tuple(range(cfg.voting.k))
-    requests = [
-        Request(p, stable_hash("prompt", p, v.media), votes, cfg.prefill_think, v.media)
-        for p, v in zip(prompts, views, strict=True)
-    ]
-    store = GenerationStore(cfg.cache) if cfg.cache else None
-    weights = manifest["weights"]
-    model_id = (
-        store.weights_digest(weights) if store is not None and Path(weights).is_dir() else f"hub:{weights}"
+    return judge_votes(
+        cfg.judge,
+        cfg.backend,
+        [fmt.messages(v.item.question, v.answers, v.item.media, answer_media=v.answer_media) for v in views],
+        params,
+        media=[v.media for v in views],
+        media_settings=media_settings(cfg.benchmark),
+        budget=budget,
+        prefill_think=cfg.prefill_think,
+        cache=cfg.cache,
+        shard=Shard.resolve(cfg.shard.index, cfg.shard.count),
+        wait_s=cfg.shard.wait_s,
+        desc=name,
+        progress=cfg.progress,
     )
-    keys = [
-        [
-            vote_key(
-                backend=cfg.backend.name,
-                model=model_id,
-                prompt=r.prompt,
-                media=media,
-                sampling=params.key(),
-                budget=budget.key(),
-                vote=i,
-            )
-            for i in r.votes
-        ]
-        for r, media in zip(requests, (media_identity(v.media) for v in views), strict=True)
-    ]
-    lengths = [len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
-    try:
-        gens, counts = generate_votes(
-            engine,
-            requests,
-            lengths,
-            params,
-            keys,
-            store=store,
-            batch_size=cfg.backend.batch_size,
-            shard=shard,
-            wait_s=cfg.shard.wait_s,
-            desc=name,
-            progress=cfg.progress,
-        )
-    finally:
-        if store is not None:
-            store.close()
-    return gens, manifest, counts
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
@@ -256,7 +175,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             "data": loaded.report(),
             "thinking": thinking_stats(rows),
             "seconds": round(seconds, 1),
-            "sft_manifest": (manifest or {}).get("sft_data"),
+            "sft_data": (manifest or {}).get("sft_data"),
+            "sft_manifest": (manifest or {}).get("sft_provenance"),
         }
         write_jsonl(out / "predictions.jsonl", rows)
         write_json(out / "metrics.json", record)

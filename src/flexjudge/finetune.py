@@ -324,12 +324,19 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             base=str(Path(cfg.base)),
             sft_data=str(cfg.data),
             sft_data_sha256=sha256_file(cfg.data),
+            sft_provenance=provenance_of(cfg.data),
             weights_sha256=sha256_file(ckpt / "model.safetensors"),
             training=summary,
         )
         tracker.summary(summary)
     log.info("finetune: %s", summary)
     return summary
+
+
+def provenance_of(data: str) -> str | None:
+    """The select stage's provenance manifest beside an SFT file, when there is one."""
+    manifest = Path(data).parent / "manifest.json"
+    return str(manifest) if manifest.exists() else None
 
 
 main = stage_main("finetune")(run)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ def collect(eval_root: str | Path) -> pd.DataFrame:
         for column in subset_columns(record["benchmark"]):  # subsets the paper reports
             metric, subset = column.split("@")
             row[column] = record["metrics"].get("by_subset", {}).get(subset, {}).get(metric)
+        row["sft_manifest"] = record.get("sft_manifest")
         row["source"] = str(path)
         rows.append(row)
     if not rows:
@@ -67,7 +69,7 @@ def paper_numbers(reference: pd.DataFrame, bench: str) -> pd.DataFrame:
     return table.reset_index()
 
 
-def to_markdown(table: pd.DataFrame, reference: pd.DataFrame | None = None) -> str:
+def to_markdown(table: pd.DataFrame, reference: pd.DataFrame | None = None, here: Path | None = None) -> str:
     """A readable report: one table per benchmark with the paper's numbers beside ours (labelled),
     metric directions and meanings below."""
     parts = [
@@ -92,8 +94,37 @@ def to_markdown(table: pd.DataFrame, reference: pd.DataFrame | None = None) -> s
                 columns={m: column_label(m) for m in paper.columns if m in METRICS or "@" in m}
             )
             parts += [f"Paper ({spec.paper_key}):", "", paper.to_markdown(index=False, floatfmt=".3f"), ""]
+    parts += training_data(table, here or Path.cwd())
     parts += ["## Metrics", ""] + [f"- **{m.label}**: {m.description}" for m in METRICS.values()]
     return "\n".join(parts) + "\n"
+
+
+def training_data(table: pd.DataFrame, here: Path) -> list[str]:
+    """A section linking each fine-tuned judge to the provenance manifest of its SFT set (select stage),
+    by a link relative to `here` (the folder of the markdown file)."""
+    judges = table.dropna(subset=["sft_manifest"]).drop_duplicates(["backbone", "variant"])
+    if judges.empty:
+        return []
+    lines = [
+        "## Training data",
+        "",
+        "| judge | SFT rows | pair / single / rescaled | teacher, seeds | "
+        "removed as contaminated | manifest |",
+        "|---|---|---|---|---|---|",
+    ]
+    for _, row in judges.iterrows():
+        path = Path(row["sft_manifest"])
+        if not path.exists():
+            lines.append(f"| {row['backbone']}/{row['variant']} | | | | | `{path}` (missing) |")
+            continue
+        m = read_json(path)
+        c = m["counts"]["select"]
+        lines.append(
+            f"| {row['backbone']}/{row['variant']} | {m['rows']} | {c.get('selected_pair', 0)} / "
+            f"{c.get('selected_single', 0)} / {c.get('rescaled', 0)} | {m['teacher']}, {m['seeds']} | "
+            f"{m['decontamination'].get('removed', 0)} | [`{path}`]({os.path.relpath(path.resolve(), here.resolve())}) |"
+        )
+    return [*lines, ""]
 
 
 def plot(table: pd.DataFrame, path: Path) -> None:
@@ -144,12 +175,14 @@ def run(cfg: DictConfig) -> pd.DataFrame:
         table = collect(cfg.eval_root)
         table.to_csv(out / "leaderboard.csv", index=False)
         reference = pd.read_csv(cfg.paper_results) if cfg.paper_results else pd.DataFrame()
-        (out / "leaderboard.md").write_text(to_markdown(table, reference), encoding="utf-8")
+        (out / "leaderboard.md").write_text(to_markdown(table, reference, out), encoding="utf-8")
         plot(table, out / "leaderboard.png")
         if tracker.active:
             import wandb
 
-            tracker.log({"leaderboard": wandb.Table(dataframe=table.drop(columns=["source"]))})
+            tracker.log(
+                {"leaderboard": wandb.Table(dataframe=table.drop(columns=["source", "sft_manifest"]))}
+            )
     log.info("leaderboard: %d rows -> %s", len(table), out)
     return table
 

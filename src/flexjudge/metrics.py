@@ -313,9 +313,7 @@ def utterance_and_system_correlations(
     return out
 
 
-def best_of_n(
-    pred: Sequence[float | None], right: Sequence[bool], groups: Sequence[str]
-) -> dict[str, float]:
+def best_of_n(pred: Sequence[float | None], right: Sequence[bool], groups: Sequence[str]) -> dict[str, float]:
     """Selecting one response per group (prompt) by its judge score: best-of-N, pairwise AUC, and
     the random-pick and oracle accuracies to read them against. Unparsed scores (None) rank below
     every parsed one; ties are broken uniformly at random, computed exactly in expectation."""

@@ -1,15 +1,16 @@
-"""Stage `sample`: the backbone judges pool pairs on-policy at low temperature; agreeing samples become SFT rows.
+"""Stage `sample`: a teacher scores both answers of every pool row, at low temperature, once per seed.
 
-Per pair, every seed gives one sample; samples whose verdict equals the gold verdict survive and the
-longest reasoning is kept. If fewer than `target` pairs survive, a rationalization pass shows the gold
-verdict as a hint, keeps the model's reasoning and closes it with the gold verdict (rows flagged
-`origin=rationalized`).
+The teacher (by default the backbone itself: on-policy) answers in the pair-score format the paper's
+teacher uses, '<think>…</think><answer>s1</answer><answer>s2</answer>' on 1–10, with generation started
+inside <think>. Votes go through the generation engine and its per-vote cache, so a rerun or a resumed
+run generates only what is missing. Rows where no seed agrees with the gold can be rationalized: the
+gold scores (or, for a pool without scores, `preference_scores`) are shown as a hint, the teacher's
+reasoning is kept and closed with those scores (origin `rationalized`). The select stage filters.
 """
 
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections import Counter
 from pathlib import Path
@@ -18,15 +19,22 @@ from typing import Any
 from omegaconf import DictConfig
 
 from flexjudge.app import seed_everything, setup_torch, stage_main, to_plain
-from flexjudge.data.schemas import read_pair_items
-from flexjudge.generate.hf import SamplingParams, generate
+from flexjudge.data.pools import PoolRow, iter_pool
+from flexjudge.data.selection import SCALE_10, agrees, teacher_scores
+from flexjudge.generate.hf import SamplingParams
+from flexjudge.generate.session import judge_votes
 from flexjudge.io import write_json, write_jsonl
-from flexjudge.judge.pairwise import generated_with_prefill, present, render_prompt
-from flexjudge.judge.parsing import parse_pair_verdict
-from flexjudge.judge.prompts import THINK_CLOSE, THINK_PREFILL, pair_completion
+from flexjudge.judge.formats import PairScores
+from flexjudge.judge.pairwise import generated_with_prefill
+from flexjudge.judge.prompts import THINK_CLOSE, THINK_PREFILL, judge_completion
 from flexjudge.tracking import start_tracking
 
 log = logging.getLogger(__name__)
+
+HINT = (
+    "A careful reviewer has already scored the replies: A {a}, B {b}. Explain step by step what makes "
+    "these scores right, reply A first, without mentioning the reviewer."
+)
 
 
 def trim_to_sentence(text: str) -> str:
@@ -35,141 +43,130 @@ def trim_to_sentence(text: str) -> str:
     return text[: cut + 1].strip() if cut >= 0 else text
 
 
-def sft_row(pres, reasoning: str, origin: str, seed: int | None) -> dict[str, Any]:
-    """A chat-format SFT example: system + user prompt, assistant reasoning-then-verdict."""
-    messages = pres.messages()
-    assistant = THINK_PREFILL + pair_completion(reasoning, pres.gold)
-    return {
-        "id": pres.item.id,
-        "messages": [*messages, {"role": "assistant", "content": assistant}],
-        "gold": pres.gold,
-        "origin": origin,
-        "seed": seed,
-        "reasoning_chars": len(reasoning.strip()),
-    }
+def hint_scores(row: PoolRow, preference_scores: tuple[float, float]) -> tuple[float, float]:
+    """The scores a rationale is closed with: the gold pair, else the preference as (high, low)."""
+    if row.scores:
+        return row.scores
+    high, low = preference_scores
+    return {"A": (high, low), "B": (low, high), "tie": (high, high)}[row.preferred]
+
+
+def _params(cfg: DictConfig, seed: int, max_new_tokens: int, temperature: float, **kw) -> SamplingParams:
+    return SamplingParams(
+        max_new_tokens=max_new_tokens, temperature=temperature, top_p=cfg.top_p, n=1, seed=seed, **kw
+    )
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
-    """Sample, filter by gold, fill by rationalization if enabled; write sft.jsonl, samples.jsonl, report.json."""
-    from flexjudge.backbones.loader import load_judge
-
+    """Sample every pool row once per seed, rationalize where enabled; write samples.jsonl and report.json."""
     seed_everything(cfg.seed)
     setup_torch(cfg.threads)
     out = Path(cfg.out_dir)
     started = time.time()
+    fmt = PairScores(SCALE_10)
     with start_tracking(
-        cfg.logger, stage="sample", name=f"sample-{cfg.backbone.name}", config=to_plain(cfg)
+        cfg.logger, stage="sample", name=f"sample-{cfg.teacher}", config=to_plain(cfg)
     ) as tracker:
-        judge = load_judge(cfg.judge, device=cfg.backend.device)
-        items = read_pair_items(cfg.pool)
-        shown = [present(it, cfg.order, cfg.seed) for it in items]
-        prompts = [render_prompt(judge.tokenizer, p.messages(), cfg.prefill_think) for p in shown]
-        survivors: dict[str, tuple[str, int]] = {}
-        records, failures = [], Counter()
+        if not cfg.seeds:
+            raise ValueError("sample.seeds is empty: give at least one seed (the paper: [13, 79])")
+        rows = list(iter_pool(cfg.pool))[: cfg.limit]
+        messages = [fmt.messages(r.question, list(r.answers)) for r in rows]
+        records, count = [], Counter()
+        agreeing: set[str] = set()
         for seed in cfg.seeds:
-            params = SamplingParams(
-                max_new_tokens=cfg.max_new_tokens,
-                temperature=cfg.temperature,
-                top_p=cfg.top_p,
-                n=1,
-                seed=seed,
-            )
-            gens = generate(
-                judge.model,
-                judge.tokenizer,
-                prompts,
-                params,
-                batch_size=cfg.backend.batch_size,
-                desc=f"sample seed={seed}",
+            gens, manifest, votes = judge_votes(
+                cfg.judge,
+                cfg.backend,
+                messages,
+                _params(cfg, seed, cfg.max_new_tokens, cfg.temperature),
+                prefill_think=cfg.prefill_think,
+                cache=cfg.cache,
+                desc=f"teacher seed={seed}",
                 progress=cfg.progress,
             )
-            for pres, (gen,) in zip(shown, gens, strict=True):
-                parsed = parse_pair_verdict(generated_with_prefill(gen.text, cfg.prefill_think))
-                if parsed.failure:
-                    failures[parsed.failure.value] += 1
-                agrees = parsed.value == pres.gold
+            count["cached"] += votes.cached
+            for row, (gen,) in zip(rows, gens, strict=True):
+                text = generated_with_prefill(gen.text, cfg.prefill_think)
+                scores, _, failure = teacher_scores(text)
+                ok = scores is not None and agrees(row, scores)
+                count["unparsed" if failure else "agreeing" if ok else "disagreeing"] += 1
+                if ok:
+                    agreeing.add(row.id)
                 records.append(
                     {
-                        "id": pres.item.id,
+                        "id": row.id,
                         "seed": seed,
-                        "gold": pres.gold,
-                        "verdict": parsed.value,
-                        "failure": parsed.failure.value if parsed.failure else None,
-                        "agrees": agrees,
+                        "origin": "on_policy",
+                        "text": text,
                         "n_tokens": gen.n_tokens,
-                        "text": gen.text,
                     }
                 )
-                best = survivors.get(pres.item.id)
-                if agrees and parsed.think and (best is None or len(parsed.think) > len(best[0])):
-                    survivors[pres.item.id] = (parsed.think, seed)
-        by_id = {p.item.id: p for p in shown}
-        kept = sorted(survivors, key=lambda i: (-len(survivors[i][0]), i))[: cfg.target]
-        rows = [sft_row(by_id[i], survivors[i][0], "on_policy", survivors[i][1]) for i in kept]
-
-        n_rationalized, n_empty, n_trimmed = 0, 0, 0
-        missing = cfg.target - len(rows)
-        if missing > 0 and cfg.rationalize.enabled:
-            rest = [p for p in shown if p.item.id not in survivors]
-            random.Random(cfg.seed).shuffle(rest)
-            rest = rest[:missing]
-            hinted = [render_prompt(judge.tokenizer, p.messages(hint=True), True) for p in rest]
-            params = SamplingParams(
-                max_new_tokens=cfg.rationalize.max_new_tokens,
-                temperature=cfg.rationalize.temperature,
-                top_p=cfg.top_p,
-                n=1,
-                seed=cfg.seed,
-                stop_strings=(THINK_CLOSE,),
-            )
-            gens = generate(
-                judge.model,
-                judge.tokenizer,
+        rest = [r for r in rows if r.id not in agreeing]
+        if cfg.rationalize.enabled and rest:
+            preference = tuple(cfg.rationalize.preference_scores)
+            golds = [hint_scores(r, preference) for r in rest]
+            hinted = [
+                fmt.messages(r.question, list(r.answers), hint=HINT.format(a=f"{g[0]:g}", b=f"{g[1]:g}"))
+                for r, g in zip(rest, golds, strict=True)
+            ]
+            gens, _, _ = judge_votes(
+                cfg.judge,
+                cfg.backend,
                 hinted,
-                params,
-                batch_size=cfg.backend.batch_size,
+                _params(
+                    cfg,
+                    cfg.seed,
+                    cfg.rationalize.max_new_tokens,
+                    cfg.rationalize.temperature,
+                    stop_strings=(THINK_CLOSE,),
+                ),
+                prefill_think=True,
+                cache=cfg.cache,
                 desc="rationalize",
                 progress=cfg.progress,
             )
-            for pres, (gen,) in zip(rest, gens, strict=True):
+            for row, gold, (gen,) in zip(rest, golds, gens, strict=True):
                 reasoning = gen.text.split(THINK_CLOSE)[0].strip()
                 if not gen.finished:  # ran out of tokens mid-thought: end at the last full sentence
                     reasoning = trim_to_sentence(reasoning)
-                    n_trimmed += 1
+                    count["rationales_trimmed"] += 1
                 if not reasoning:
-                    n_empty += 1
+                    count["rationales_empty"] += 1
                     continue
-                rows.append(sft_row(pres, reasoning, "rationalized", cfg.seed))
-                n_rationalized += 1
-        write_jsonl(out / "sft.jsonl", rows)
+                text = THINK_PREFILL + judge_completion(reasoning, [SCALE_10.format(s) for s in gold])
+                records.append(
+                    {
+                        "id": row.id,
+                        "seed": cfg.seed,
+                        "origin": "rationalized",
+                        "text": text,
+                        "n_tokens": gen.n_tokens,
+                    }
+                )
+                count["rationalized"] += 1
         write_jsonl(out / "samples.jsonl", records)
-        n_samples = len(records)
         report = {
-            "pool_items": len(items),
-            "samples": n_samples,
-            "samples_agreeing": sum(r["agrees"] for r in records),
-            "samples_unparsed": sum(failures.values()),
-            "parse_failures": dict(failures),
-            "items_with_survivor": len(survivors),
-            "rows_on_policy": len(kept),
-            "rows_rationalized": n_rationalized,
-            "rationales_empty": n_empty,
-            "rationales_trimmed": n_trimmed,
-            "rows": len(rows),
-            "target": cfg.target,
-            "shortfall": max(0, cfg.target - len(rows)),
+            "teacher": cfg.teacher,
+            "teacher_weights": str(manifest["weights"]) if rows else None,
+            "seeds": list(cfg.seeds),
+            "temperature": cfg.temperature,
+            "top_p": cfg.top_p,
+            "max_new_tokens": cfg.max_new_tokens,
+            "pool_rows": len(rows),
+            "samples_on_policy": len(rows) * len(cfg.seeds),
+            "samples_agreeing": count["agreeing"],
+            "samples_disagreeing": count["disagreeing"],
+            "samples_unparsed": count["unparsed"],
+            "samples_from_cache": count["cached"],
+            "rows_with_agreeing_sample": len(agreeing),
+            "rationalized": count["rationalized"],
+            "rationales_empty": count["rationales_empty"],
+            "rationales_trimmed": count["rationales_trimmed"],
             "seconds": round(time.time() - started, 1),
         }
         write_json(out / "report.json", report)
-        tracker.summary(report)
+        tracker.summary({k: v for k, v in report.items() if isinstance(v, int | float)})
     log.info("sample: %s", report)
-    if report["shortfall"]:
-        log.warning(
-            "sample: %d rows short of target %d (see %s)",
-            report["shortfall"],
-            cfg.target,
-            out / "report.json",
-        )
     return report
 
 

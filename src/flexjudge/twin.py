@@ -55,6 +55,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         weights=str(ckpt),
         weights_sha256=sha256_file(ckpt / "model.safetensors"),
         sft_data=source.manifest.get("sft_data"),
+        sft_provenance=source.manifest.get("sft_provenance"),
         training={**source.manifest.get("training", {}), "twin": summary},
     )
     write_json(out / "twin_report.json", summary)

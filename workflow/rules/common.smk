@@ -7,7 +7,8 @@ REPO = Path(workflow.basedir)
 CONF = Path(os.environ.get("FLEXJUDGE_CONF", REPO / "conf"))
 PYTHON = config.get("python") or sys.executable
 GRID_GROUPS = {"backbones": "backbone", "benchmarks": "benchmark", "voting": "voting", "budgets": "budget"}
-STAGES = ("provision", "curate", "sample", "finetune", "evaluate", "leaderboard", "minis", "twin")
+STAGES = ("provision", "curate", "sample", "select", "finetune", "evaluate", "leaderboard", "minis", "twin")
+FLEX_VARIANT = r"flex(_n[0-9]+)?"  # flex: sft_size rows; flex_n<size>: a point of the data-size sweep
 
 
 def conf_file(group, name):
@@ -48,6 +49,13 @@ def check_grid():
     bad = set(config["variants"]) - {"base", "flex"}
     if bad:
         raise WorkflowError(f"workflow config: variants {sorted(bad)} unknown; use base and/or flex")
+    sizes = config.get("data_sizes") or []
+    if any(not isinstance(n, int) or n < 1 for n in [config.get("sft_size", 1000), *sizes]):
+        raise WorkflowError(f"workflow config: sft_size and data_sizes must be positive integers (got {sizes})")
+    if config.get("teacher"):
+        conf_file("backbone", config["teacher"])
+    if not Path(pool_path()).exists():
+        raise WorkflowError(f"workflow config: pool {pool_path()} does not exist (set pool: in workflow/config.yaml)")
     unknown = set(config.get("overrides") or {}) - set(STAGES)
     if unknown:
         raise WorkflowError(f"workflow config: overrides for unknown stages {sorted(unknown)}; stages: {STAGES}")
@@ -80,13 +88,42 @@ def hydra_args(stage, out_dir, **overrides):
 
 
 def judge_manifest(backbone, variant):
-    """judge.json of a judge: the provisioned backbone (base), its fine-tuned checkpoint (flex), or for
-    an audio twin the fine-tuned LLM moved into the twin (flex)."""
+    """judge.json of a judge: the provisioned backbone (base), its fine-tuned checkpoint (flex, flex_n<size>),
+    or for an audio twin the fine-tuned LLM moved into the twin."""
     if variant == "base":
         return f"results/backbones/{backbone}/judge.json"
     if backbone in (config.get("audio_twins") or {}).values():
-        return f"results/twins/{backbone}/judge.json"
-    return f"results/finetune/{backbone}/judge.json"
+        return f"results/twins/{backbone}/{variant}/judge.json"
+    return f"results/finetune/{backbone}/{variant}/judge.json"
+
+
+def all_variants():
+    """The configured variants plus flex_n<size> for each size of the data-size sweep."""
+    return list(config["variants"]) + [f"flex_n{n}" for n in config.get("data_sizes") or []]
+
+
+def sft_size(variant):
+    """SFT rows of a fine-tuned variant: sft_size for flex, <size> for flex_n<size>."""
+    return int(variant.split("_n", 1)[1]) if "_n" in variant else int(config.get("sft_size", 1000))
+
+
+def teacher_of(backbone):
+    """The backbone whose samples train a judge: the configured teacher, else the judge's own backbone."""
+    return config.get("teacher") or backbone
+
+
+def pool_path():
+    """The text pool the curate stage reads (workflow/config.yaml `pool`, relative to the repo)."""
+    return str(REPO / config.get("pool", "data/hh-rlhf-harmless-base/test.jsonl.gz"))
+
+
+def decontamination_inputs():
+    """What decontamination reads: every mini family when the suite runs on minis (real releases: none)."""
+    if config.get("benchmark_data", "minis") != "minis":
+        return []
+    from flexjudge.benchmarks.minis import FAMILIES
+
+    return [f"results/minis/made/{family}.json" for family in FAMILIES]
 
 
 def twin_source(twin):
@@ -130,7 +167,7 @@ def eval_metrics():
     grid = expand(
         "results/eval/{backbone}/{variant}/{benchmark}/{voting}/{budget}/metrics.json",
         backbone=config["backbones"],
-        variant=config["variants"],
+        variant=all_variants(),
         benchmark=config["benchmarks"],
         voting=config["voting"],
         budget=config["budgets"],
@@ -143,7 +180,7 @@ def eval_metrics():
             suite += expand(
                 "results/eval/{backbone}/{variant}/{benchmark}/{voting}/{budget}/metrics.json",
                 backbone=judge,
-                variant=config["variants"],
+                variant=all_variants(),
                 benchmark=name,
                 voting=config.get("suite_voting", "k1"),
                 budget=config.get("suite_budget", "none"),

@@ -1,7 +1,8 @@
 rule curate:
-    """Split the text preference data into an SFT pool and a disjoint held-out set."""
+    """Read the text pool; filter, deduplicate, decontaminate against the benchmarks; split off a held-out set."""
     input:
-        data=REPO / "data/hh-rlhf-harmless-base/test.jsonl.gz",
+        data=pool_path(),
+        benchmarks=decontamination_inputs(),
         conf=stage_conf("curate"),
     output:
         pool="results/curate/pool.jsonl",
@@ -10,6 +11,8 @@ rule curate:
     log:
         "results/logs/curate.log",
     params:
-        args=lambda w, input: hydra_args("curate", "results/curate", source=input.data),
+        args=lambda w, input: hydra_args(
+            "curate", "results/curate", **{"pool.path": input.data, "paths.benchmarks": benchmark_root()}
+        ),
     shell:
         "{PYTHON} -m flexjudge.curate {params.args} 2>&1 | tee {log}"

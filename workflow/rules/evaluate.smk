@@ -26,6 +26,6 @@ rule evaluate:
         ),
     threads: config["threads"]
     wildcard_constraints:
-        variant="base|flex",
+        variant=f"base|{FLEX_VARIANT}",
     shell:
         "{PYTHON} -m flexjudge.evaluate {params.args} 2>&1 | tee {log}"

@@ -1,25 +1,28 @@
 rule finetune:
-    """SFT of the backbone's LLM on the sampled rationales; writes a safetensors judge."""
+    """SFT of the backbone's LLM on its selected rationales; writes a safetensors judge."""
     input:
         base="results/backbones/{backbone}/judge.json",
-        data=rules.sample.output.sft,
+        data=rules.select.output.sft,
+        provenance=rules.select.output.manifest,
         conf=lambda w: stage_conf("finetune", backbone=w.backbone, trainer=config["trainer"]),
         launch=conf_file("accelerate", config.get("accelerate", "single")),
     output:
-        manifest="results/finetune/{backbone}/judge.json",
-        report="results/finetune/{backbone}/train_report.json",
+        manifest="results/finetune/{backbone}/{variant}/judge.json",
+        report="results/finetune/{backbone}/{variant}/train_report.json",
     log:
-        "results/logs/finetune/{backbone}.log",
+        "results/logs/finetune/{backbone}/{variant}.log",
     params:
         launcher=finetune_launcher(),
         args=lambda w, input: hydra_args(
             "finetune",
-            f"results/finetune/{w.backbone}",
+            f"results/finetune/{w.backbone}/{w.variant}",
             backbone=w.backbone,
             trainer=config["trainer"],
             base=input.base,
             data=input.data,
         ),
     threads: config["threads"]
+    wildcard_constraints:
+        variant=FLEX_VARIANT,
     shell:
         "{params.launcher} -m flexjudge.finetune {params.args} 2>&1 | tee {log}"

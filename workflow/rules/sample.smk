@@ -1,19 +1,51 @@
 rule sample:
-    """On-policy low-temperature judgements of the pool; keep those agreeing with gold (+ rationales)."""
+    """A teacher scores both answers of every pool row at low temperature, once per seed (engine + cache)."""
     input:
-        judge="results/backbones/{backbone}/judge.json",
+        judge="results/backbones/{teacher}/judge.json",
         pool=rules.curate.output.pool,
-        conf=lambda w: stage_conf("sample", backbone=w.backbone),
+        conf=stage_conf("sample"),
     output:
-        sft="results/sample/{backbone}/sft.jsonl",
-        samples="results/sample/{backbone}/samples.jsonl",
-        report="results/sample/{backbone}/report.json",
+        samples="results/sample/{teacher}/samples.jsonl",
+        report="results/sample/{teacher}/report.json",
     log:
-        "results/logs/sample/{backbone}.log",
+        "results/logs/sample/{teacher}.log",
     params:
         args=lambda w, input: hydra_args(
-            "sample", f"results/sample/{w.backbone}", backbone=w.backbone, judge=input.judge, pool=input.pool
+            "sample", f"results/sample/{w.teacher}", teacher=w.teacher, judge=input.judge, pool=input.pool
         ),
     threads: config["threads"]
     shell:
         "{PYTHON} -m flexjudge.sample {params.args} 2>&1 | tee {log}"
+
+
+rule select:
+    """The SFT set of one judge: filters and format mix over the teacher's samples, with a provenance manifest."""
+    input:
+        samples=lambda w: f"results/sample/{teacher_of(w.backbone)}/samples.jsonl",
+        report=lambda w: f"results/sample/{teacher_of(w.backbone)}/report.json",
+        tokenizer=lambda w: f"results/backbones/{teacher_of(w.backbone)}/judge.json",
+        pool=rules.curate.output.pool,
+        curate=rules.curate.output.manifest,
+        conf=stage_conf("select"),
+    output:
+        sft="results/select/{backbone}/{variant}/sft.jsonl",
+        manifest="results/select/{backbone}/{variant}/manifest.json",
+    log:
+        "results/logs/select/{backbone}/{variant}.log",
+    params:
+        args=lambda w, input, output: hydra_args(
+            "select",
+            str(Path(output.sft).parent),
+            name=f"{w.backbone}/{w.variant}",
+            teacher=teacher_of(w.backbone),
+            target=sft_size(w.variant),
+            samples=input.samples,
+            sample_report=input.report,
+            tokenizer=input.tokenizer,
+            pool=input.pool,
+            curate_manifest=input.curate,
+        ),
+    wildcard_constraints:
+        variant=FLEX_VARIANT,
+    shell:
+        "{PYTHON} -m flexjudge.select {params.args} 2>&1 | tee {log}"

@@ -1,0 +1,226 @@
+"""From teacher samples to the SFT set, as the paper selects its ~1K rationales.
+
+1. A sample survives when its parsed scores equal the gold pair (a pool with scores) or, for a pool
+   with only a preferred answer, when its scores prefer the same answer (equal scores = tie).
+2. Per prompt the longest surviving reasoning is kept (on-policy samples before rationalized ones).
+3. Format mix: the longest `target - n_single` pairwise items whose reasoning has at least
+   `min_pair_tokens` tokens, and from the other prompts the longest `n_single` single-score items cut
+   from pairwise samples: the reasoning up to the first sentence about reply B, with reply A's score,
+   when that part has at least `min_single_tokens` tokens.
+4. A seeded `rescale_share` of the selected items is moved from the 1–10 scale to 0.5–5 (score / 2).
+Every step's count is returned for the provenance manifest.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import statistics
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from flexjudge.data.pools import PoolRow, preference_of
+from flexjudge.judge.formats import PairScores, ScoreScale, SingleScore
+from flexjudge.judge.parsing import parse_answers
+from flexjudge.judge.prompts import THINK_PREFILL, judge_completion
+
+SCALE_10 = ScoreScale(1, 10)
+SCALE_5 = ScoreScale(0.5, 5.0, decimals=1)  # 1–10 scores halved, as the paper's rescaled items
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+_ABOUT_B = re.compile(
+    r"\b(?:[Rr]eply|[Rr]esponse|[Aa]nswer) B\b|\bB's\b|\b[Aa]ssistant 2\b|\bsecond (?:reply|response|answer)\b"
+)
+
+
+@dataclass(frozen=True)
+class SelectionConfig:
+    """Targets and thresholds of the selection (conf/select.yaml)."""
+
+    target: int = 1000
+    single_share: float = 0.5
+    min_pair_tokens: int = 750
+    min_single_tokens: int = 375
+    rescale_share: float = 0.0
+    use_rationalized: bool = True
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("single_share", "rescale_share"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"select.{name}={getattr(self, name)} must lie in [0, 1]")
+        if self.target < 1:
+            raise ValueError(f"select.target={self.target} must be at least 1")
+
+
+@dataclass(frozen=True)
+class Survivor:
+    """A sample that agrees with the gold: its reasoning, scores and token counts."""
+
+    id: str
+    seed: int
+    origin: str  # on_policy | rationalized
+    reasoning: str
+    scores: tuple[float, float]
+    tokens: int
+
+
+def teacher_scores(text: str) -> tuple[tuple[float, float] | None, str | None, str | None]:
+    """(scores, reasoning, failure) of a teacher output '<think>…</think><answer>s1</answer><answer>s2</answer>'."""
+    parsed = parse_answers(text, 2, SCALE_10.parse)
+    if not parsed.ok:
+        return None, parsed.think, parsed.failure.value if parsed.failure else "unparsed"
+    return tuple(parsed.value), parsed.think, None  # type: ignore[return-value]
+
+
+def agrees(row: PoolRow, scores: tuple[float, float]) -> bool:
+    """The gold pair exactly where the pool has scores; else the same preferred answer."""
+    return tuple(scores) == tuple(row.scores) if row.scores else preference_of(scores) == row.preferred
+
+
+def cut_single(reasoning: str) -> str | None:
+    """The reasoning before the first sentence about reply B (None when nothing comes before it, or
+    when B is never mentioned apart: the sample cannot be cut into a single-answer judgement)."""
+    sentences = [s for s in _SENTENCE.split(reasoning.strip()) if s.strip()]
+    for i, sentence in enumerate(sentences):
+        if _ABOUT_B.search(sentence):
+            return " ".join(sentences[:i]).strip() or None
+    return None
+
+
+def pair_row(row: PoolRow, s: Survivor, scale: ScoreScale) -> dict[str, Any]:
+    fmt = PairScores(scale)
+    scores = [scale.format(v if scale is SCALE_10 else v / 2) for v in s.scores]
+    return _sft_row(row, s, "pair", fmt.messages(row.question, list(row.answers)), s.reasoning, scores, scale)
+
+
+def single_row(row: PoolRow, s: Survivor, cut: str, scale: ScoreScale) -> dict[str, Any]:
+    fmt = SingleScore(scale)
+    score = s.scores[0] if scale is SCALE_10 else s.scores[0] / 2
+    messages = fmt.messages(row.question, [row.answers[0]])
+    return _sft_row(row, s, "single", messages, cut, [scale.format(score)], scale)
+
+
+def _sft_row(row, s: Survivor, kind, messages, reasoning, answers, scale) -> dict[str, Any]:
+    assistant = THINK_PREFILL + judge_completion(reasoning, answers)
+    return {
+        "id": f"{row.id}/{kind}",
+        "pool_id": row.id,
+        "kind": kind,
+        "scale": [scale.low, scale.high],
+        "rescaled": scale is SCALE_5,
+        "origin": s.origin,
+        "seed": s.seed,
+        "messages": [*messages, {"role": "assistant", "content": assistant}],
+        "scores": answers,
+        "source": row.source,
+    }
+
+
+def survivors(
+    pool: Mapping[str, PoolRow], samples: Sequence[Mapping[str, Any]], count: Counter
+) -> dict[str, list[Survivor]]:
+    """Agreeing samples per prompt; counts samples, parse failures and disagreements in `count`."""
+    found: dict[str, list[Survivor]] = {}
+    for sample in samples:
+        row = pool.get(sample["id"])
+        if row is None:
+            raise ValueError(f"sample of {sample['id']!r} has no pool row: samples and pool do not match")
+        origin = sample.get("origin", "on_policy")
+        count[f"samples_{origin}"] += 1
+        scores, reasoning, failure = teacher_scores(sample["text"])
+        if failure:
+            count[f"unparsed_{failure}"] += 1
+            continue
+        if not agrees(row, scores) or not reasoning:
+            count["disagreeing"] += 1
+            continue
+        count[f"agreeing_{origin}"] += 1
+        found.setdefault(row.id, []).append(
+            Survivor(row.id, int(sample["seed"]), origin, reasoning, scores, 0)
+        )
+    return found
+
+
+def select(
+    pool: Mapping[str, PoolRow],
+    samples: Sequence[Mapping[str, Any]],
+    cfg: SelectionConfig,
+    count_tokens: Callable[[list[str]], list[int]],
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The SFT rows and the count after every step (see the module docstring)."""
+    count: Counter = Counter(pool_rows=len(pool))
+    by_prompt = survivors(pool, samples, count)
+    if not cfg.use_rationalized:
+        by_prompt = {k: [s for s in v if s.origin == "on_policy"] for k, v in by_prompt.items()}
+        by_prompt = {k: v for k, v in by_prompt.items() if v}
+    flat = [s for v in by_prompt.values() for s in v]
+    tokens = count_tokens([s.reasoning for s in flat])
+    flat = [
+        Survivor(s.id, s.seed, s.origin, s.reasoning, s.scores, t) for s, t in zip(flat, tokens, strict=True)
+    ]
+    best: dict[str, Survivor] = {}
+    for s in flat:  # on-policy first, then the longest, then the lower seed
+        key = (s.origin != "on_policy", -s.tokens, s.seed)
+        if s.id not in best or key < (best[s.id].origin != "on_policy", -best[s.id].tokens, best[s.id].seed):
+            best[s.id] = s
+    count["prompts_with_survivor"] = len(best)
+    count["prompts_rationalized"] = sum(s.origin != "on_policy" for s in best.values())
+
+    rank = lambda s, n: (s.origin != "on_policy", -n, s.id)  # noqa: E731
+    n_single = round(cfg.target * cfg.single_share)
+    n_pair = cfg.target - n_single
+    pair_candidates = sorted(
+        (s for s in best.values() if s.tokens >= cfg.min_pair_tokens), key=lambda s: rank(s, s.tokens)
+    )
+    count["pair_candidates"] = len(pair_candidates)
+    pairs = pair_candidates[:n_pair]
+    taken = {s.id for s in pairs}
+    cuts = {s.id: cut_single(s.reasoning) for s in best.values() if s.id not in taken}
+    count["single_uncuttable"] = sum(c is None for c in cuts.values())
+    cut_ids = [i for i, c in cuts.items() if c is not None]
+    cut_tokens = dict(zip(cut_ids, count_tokens([cuts[i] for i in cut_ids]), strict=True))
+    single_candidates = sorted(
+        (best[i] for i in cut_ids if cut_tokens[i] >= cfg.min_single_tokens),
+        key=lambda s: rank(s, cut_tokens[s.id]),
+    )
+    count["single_candidates"] = len(single_candidates)
+    singles = single_candidates[:n_single]
+
+    chosen = [("pair", s) for s in pairs] + [("single", s) for s in singles]
+    order = sorted(f"{s.id}/{kind}" for kind, s in chosen)
+    random.Random(cfg.seed).shuffle(order)
+    rescaled = set(order[: round(cfg.rescale_share * len(order))])
+    rows = []
+    for kind, s in chosen:
+        scale = SCALE_5 if f"{s.id}/{kind}" in rescaled else SCALE_10
+        row = pool[s.id]
+        rows.append(
+            pair_row(row, s, scale) if kind == "pair" else single_row(row, s, cuts[s.id] or "", scale)
+        )
+    count.update(
+        selected_pair=len(pairs),
+        selected_single=len(singles),
+        rescaled=len(rescaled),
+        shortfall_pair=n_pair - len(pairs),
+        shortfall_single=n_single - len(singles),
+        rows=len(rows),
+    )
+    lengths = {
+        "pair_reasoning_tokens": _stats([s.tokens for s in pairs]),
+        "single_reasoning_tokens": _stats([cut_tokens[s.id] for s in singles]),
+    }
+    return rows, {"counts": dict(count), "lengths": lengths}
+
+
+def _stats(values: list[int]) -> dict[str, float | int | None]:
+    if not values:
+        return {"n": 0, "min": None, "median": None, "mean": None, "max": None}
+    return {
+        "n": len(values),
+        "min": min(values),
+        "median": statistics.median(values),
+        "mean": round(statistics.fmean(values), 1),
+        "max": max(values),
+    }
