@@ -18,7 +18,6 @@ import torch
 
 from flexjudge.app import setup_torch
 from flexjudge.backbones.loader import load_judge
-from flexjudge.curate import item_chars
 from flexjudge.data.hh_rlhf import read_hh_rlhf
 from flexjudge.generate.hf import Engine, Request, SamplingParams
 from flexjudge.io import stable_hash
@@ -33,7 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 def pairwise_prompts(tokenizer, n: int) -> list[str]:
     """The first n short hh-rlhf harmless pairs as pairwise judge prompts, opened inside <think>."""
     items, _ = read_hh_rlhf(REPO / "data/hh-rlhf-harmless-base/test.jsonl.gz", on_bad_row="skip")
-    items = [i.as_judge_item() for i in items if item_chars(i) <= 600][:n]
+    items = [i.as_judge_item() for i in items if len(i.question) + len(i.chosen) + len(i.rejected) <= 600][:n]
     fmt = make_format("pair_verdict", None, 0, True)
     views = build_views(items, "random", 0)
     return [

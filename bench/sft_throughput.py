@@ -22,13 +22,12 @@ import torch
 
 from flexjudge.app import compose, setup_torch
 from flexjudge.backbones.loader import freeze, load_judge
-from flexjudge.curate import item_chars
-from flexjudge.data.hh_rlhf import read_hh_rlhf
+from flexjudge.curate import row_chars
+from flexjudge.data.pools import read_pool
+from flexjudge.data.selection import SCALE_10, Survivor, pair_row
 from flexjudge.finetune import make_trainer, training_arguments
 from flexjudge.io import read_jsonl
-from flexjudge.judge.pairwise import present
 from flexjudge.provision import embedded_default_manifest
-from flexjudge.sample import sft_row
 from flexjudge.sft import encode_chat
 
 REPO = Path(__file__).resolve().parents[1]
@@ -36,15 +35,16 @@ REPO = Path(__file__).resolve().parents[1]
 
 def sft_rows(n: int) -> tuple[list[dict], str]:
     """The demo's SFT rows if the demo ran, else rows built the same way from curated hh-rlhf pairs."""
-    demo = REPO / "results" / "sample" / "smollm2_vl" / "sft.jsonl"
+    demo = REPO / "results" / "select" / "smollm2_vl" / "flex" / "sft.jsonl"
     if demo.exists():
         return read_jsonl(demo)[:n], str(demo.relative_to(REPO))
-    items, _ = read_hh_rlhf(REPO / "data/hh-rlhf-harmless-base/test.jsonl.gz", on_bad_row="skip")
+    pool, _ = read_pool(REPO / "data/hh-rlhf-harmless-base/test.jsonl.gz", "hh_rlhf", on_bad_row="skip")
     rows = []
-    for item in [i for i in items if item_chars(i) <= 600][:n]:
-        pres = present(item, "random", 0)
-        reason = f"Reply {pres.gold} answers the last turn more helpfully and harmlessly: {item.chosen[:160]}"
-        rows.append(sft_row(pres, reason, "bench", None))
+    for row in [r for r in pool if row_chars(r) <= 600][:n]:
+        best = row.answers[0] if row.preferred == "A" else row.answers[1]
+        reason = f"Reply {row.preferred} answers the last turn more helpfully and harmlessly: {best[:160]}"
+        scores = (8.0, 3.0) if row.preferred == "A" else (3.0, 8.0)
+        rows.append(pair_row(row, Survivor(row.id, 0, "bench", reason, scores, 0), SCALE_10))
     return rows, "hh-rlhf pairs with a templated rationale (run the demo to use its sft.jsonl)"
 
 

@@ -88,7 +88,7 @@ def test_backbone_configs_share_keys():
         bb = compose("provision", [f"backbone={n}"]).backbone
         assert bb.processor in ("image", "image+audio", "none")
         assert isinstance(bb.lora, bool) and bb.lora == (n == "qwen2_5_vl_32b")
-        assert (bb.processor == "none") == (bb.model_class == "LlamaForCausalLM")
+        assert (bb.processor == "none") == (bb.model_class in ("LlamaForCausalLM", "Qwen2ForCausalLM"))
 
 
 def test_provisioned_tiny_checkpoint(tiny_manifest):

@@ -12,9 +12,9 @@ from flexjudge.benchmarks.registry import BENCHMARKS
 from flexjudge.metrics import METRICS
 from flexjudge.provision import RECIPES
 
-STAGES = ["provision", "curate", "sample", "finetune", "evaluate", "leaderboard", "minis"]
+STAGES = ["provision", "curate", "sample", "select", "finetune", "evaluate", "leaderboard", "minis", "twin"]
 GROUP_USERS = {
-    "backbone": ["provision", "sample", "finetune", "evaluate"],
+    "backbone": ["provision", "finetune", "evaluate"],
     "benchmark": ["evaluate"],
     "voting": ["evaluate"],
     "budget": ["evaluate"],
@@ -83,9 +83,13 @@ def test_voting_options_match_their_names():
 
 
 def test_real_backbone_configs_exist():
-    assert {"qwen2_5_vl_7b", "qwen2_5_vl_3b", "qwen2_5_omni_7b", "smollm2_vl", "tiny_vl"} <= set(
+    assert {"qwen2_5_vl_7b", "qwen2_5_vl_3b", "qwen2_5_omni_7b", "smollm2_vl", "tiny_vl", "judgelrm_7b"} <= set(
         options("backbone")
     )
+    # the teacher and the select stage name backbones
+    for stage in ("sample", "select"):
+        assert compose(stage).teacher in options("backbone")
+    assert compose("sample", ["teacher=judgelrm_7b"]).judge.endswith("backbones/judgelrm_7b/judge.json")
 
 
 def test_workflow_grid_names_are_hydra_options():

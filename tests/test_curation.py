@@ -146,7 +146,8 @@ def test_selection_equals_the_hand_computed_set(tmp_path, pool_file):
     assert counts["prompts_with_survivor"] == 3  # q1, q3, q4
     assert counts["pair_candidates"] == 2  # q1 (18 words), q3 (12); q4 has 9
     assert counts["single_uncuttable"] == 1  # q3
-    assert counts["single_candidates"] == 1  # q4: "Reply A gives a time." = 5 words
+    assert counts["single_cuttable"] == counts["single_counted"] == 1  # q4: "Reply A gives a time." = 5 words
+    assert counts["single_too_short"] == 0
     assert [(r["id"], r["kind"], r["seed"], r["scores"]) for r in rows] == [
         ("judgelm-1/pair", "pair", 79, ["8", "3"]),
         ("judgelm-4/single", "single", 13, ["6"]),
@@ -215,6 +216,8 @@ def test_cut_single_keeps_what_comes_before_reply_b():
     assert cut_single("Assistant 1 is thorough.\nAssistant 2 is short.") == "Assistant 1 is thorough."
     assert cut_single("Reply B is wrong.") is None  # nothing about A comes first
     assert cut_single("Both are fine.") is None  # B never singled out
+    assert cut_single("Good start. Reply A is fine and Reply B is not.") == "Good start."  # B named mid-sentence
+    assert cut_single("Reply A is fine and Reply B is not.") is None
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,13 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from flexjudge.app import CONF_DIR, seed_everything, stage_main, to_plain
-from flexjudge.data.dedup import NgramIndex, decontaminate, drop_exact_duplicates, drop_near_duplicates
+from flexjudge.data.dedup import (
+    NgramIndex,
+    RowWords,
+    decontaminate,
+    drop_exact_duplicates,
+    drop_near_duplicates,
+)
 from flexjudge.data.pools import PoolRow, read_pool
 from flexjudge.io import DataError, sha256_file, stable_hash, write_json, write_jsonl
 from flexjudge.tracking import start_tracking
@@ -113,21 +119,29 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         counts: dict[str, Any] = {"read": len(rows) + sum(skipped.values()), "bad_rows": dict(skipped)}
         counts["usable"] = len(rows)
         removed: dict[str, list[str]] = {}
+        row_words = RowWords()  # each row split into words once for all filters
         if cfg.max_chars is not None:
             rows = [r for r in rows if row_chars(r) <= cfg.max_chars]
         counts["after_max_chars"] = len(rows)
         if cfg.dedup.exact:
-            rows, removed["exact_duplicates"] = drop_exact_duplicates(rows)
+            rows, removed["exact_duplicates"] = drop_exact_duplicates(rows, row_words)
         counts["after_exact_dedup"] = len(rows)
         if cfg.dedup.near_threshold is not None:
             rows, removed["near_duplicates"] = drop_near_duplicates(
-                rows, cfg.dedup.near_threshold, cfg.dedup.n_hashes, cfg.dedup.bands, cfg.dedup.shingle
+                rows,
+                cfg.dedup.near_threshold,
+                cfg.dedup.n_hashes,
+                cfg.dedup.bands,
+                cfg.dedup.shingle,
+                row_words,
             )
         counts["after_near_dedup"] = len(rows)
         decon: dict[str, Any] = {"checked": {}, "unchecked": [], "removed": 0}
         if cfg.decontaminate.enabled:
             index = NgramIndex(benchmark_prompts(cfg, decon), cfg.decontaminate.ngram)
-            rows, removed["contaminated"] = decontaminate(rows, index, cfg.decontaminate.max_overlap)
+            rows, removed["contaminated"] = decontaminate(
+                rows, index, cfg.decontaminate.max_overlap, row_words
+            )
             decon.update(
                 removed=len(removed["contaminated"]),
                 prompts_indexed=index.prompts,

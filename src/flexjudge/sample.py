@@ -99,6 +99,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                         "origin": "on_policy",
                         "text": text,
                         "n_tokens": gen.n_tokens,
+                        "think_tokens": gen.think_tokens,  # reasoning length as the teacher counted it
                     }
                 )
         rest = [r for r in rows if r.id not in agreeing]
@@ -134,7 +135,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                     count["rationales_empty"] += 1
                     continue
                 text = THINK_PREFILL + judge_completion(reasoning, [SCALE_10.format(s) for s in gold])
-                records.append(
+                records.append(  # its reasoning is counted by select (a trimmed rationale is shorter)
                     {
                         "id": row.id,
                         "seed": cfg.seed,

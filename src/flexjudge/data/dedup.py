@@ -10,7 +10,6 @@ n-grams (a question shorter than n words must equal a benchmark prompt word for 
 from __future__ import annotations
 
 import re
-import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
@@ -27,18 +26,34 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
-def exact_key(row: PoolRow) -> tuple[str, ...]:
+class RowWords:
+    """The words of each pool row's question and answers, split once and shared by every filter."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, tuple[list[str], list[str], list[str]]] = {}
+
+    def __call__(self, row: PoolRow) -> tuple[list[str], list[str], list[str]]:
+        found = self._cache.get(row.id)
+        if found is None:
+            found = self._cache[row.id] = (words(row.question), words(row.answers[0]), words(row.answers[1]))
+        return found
+
+
+def exact_key(row: PoolRow, row_words: RowWords | None = None) -> tuple[str, ...]:
     """What two exact duplicates share: the normalized question and the normalized answers, unordered."""
-    a, b = (" ".join(words(x)) for x in row.answers)
-    return (" ".join(words(row.question)), *sorted((a, b)))
+    q, a, b = (row_words or RowWords())(row)
+    return (" ".join(q), *sorted((" ".join(a), " ".join(b))))
 
 
-def drop_exact_duplicates(rows: Sequence[PoolRow]) -> tuple[list[PoolRow], list[str]]:
+def drop_exact_duplicates(
+    rows: Sequence[PoolRow], row_words: RowWords | None = None
+) -> tuple[list[PoolRow], list[str]]:
     """(kept rows, ids of dropped repeats); the first occurrence is kept."""
+    row_words = row_words or RowWords()
     seen: set[tuple[str, ...]] = set()
     kept, dropped = [], []
     for row in rows:
-        key = exact_key(row)
+        key = exact_key(row, row_words)
         if key in seen:
             dropped.append(row.id)
         else:
@@ -48,46 +63,97 @@ def drop_exact_duplicates(rows: Sequence[PoolRow]) -> tuple[list[PoolRow], list[
 
 
 class MinHasher:
-    """MinHash signatures of word shingles: `n_hashes` multiply-shift hashes of CRC32 shingle ids."""
+    """MinHash signatures of word shingles: words get ids in order of first appearance, a shingle
+    combines its words' ids polynomially (mod 2**64), and `n_hashes` multiply-shift hashes of the
+    shingle ids are minimized. Deterministic for a given sequence of texts."""
 
     def __init__(self, n_hashes: int = 64, shingle: int = 5, seed: int = 0):
         rng = np.random.default_rng(seed)
         self.shingle = shingle
         self.a = rng.integers(1, 2**63, n_hashes, dtype=np.uint64) | np.uint64(1)  # odd multipliers
         self.b = rng.integers(0, 2**63, n_hashes, dtype=np.uint64)
+        self.powers = [np.uint64(pow(1_000_003, k, 2**64)) for k in range(shingle)]
+        self.vocab: defaultdict[str, int] = defaultdict()
+        self.vocab.default_factory = lambda: len(self.vocab) + 1
 
-    def signature(self, text: str) -> np.ndarray:
-        w = words(text)
+    def signature(self, tokens: Sequence[str]) -> np.ndarray:
+        """One text's signature (n_hashes values)."""
+        return self.signatures([tokens])[0]
+
+    def signatures(self, texts: Sequence[Sequence[str]], chunk: int = 512) -> np.ndarray:
+        """Signatures of many texts (given as words), computed a chunk of texts at a time."""
+        out = np.empty((len(texts), len(self.a)), dtype=np.uint64)
+        for start in range(0, len(texts), chunk):
+            out[start : start + chunk] = self._chunk(texts[start : start + chunk])
+        return out
+
+    def _chunk(self, texts: Sequence[Sequence[str]]) -> np.ndarray:
         n = self.shingle
-        grams = [" ".join(w[i : i + n]) for i in range(max(1, len(w) - n + 1))] if w else [""]
-        ids = np.fromiter((zlib.crc32(g.encode()) for g in grams), dtype=np.uint64, count=len(grams))
-        hashed = (self.a[:, None] * ids[None, :] + self.b[:, None]) >> np.uint64(32) & _MASK32
-        return hashed.min(axis=1)
+        lengths = np.array([max(len(t), 1) for t in texts])
+        flat = [w for t in texts for w in (t or ("",))]
+        ids = np.fromiter(map(self.vocab.__getitem__, flat), dtype=np.uint64, count=len(flat))
+        padded = np.concatenate([ids, np.zeros(n - 1, dtype=np.uint64)])
+        shingles = padded[: len(ids)].copy()
+        for k in range(1, n):  # uint64 arithmetic wraps: mod 2**64
+            shingles += padded[k : k + len(ids)] * self.powers[k]
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+        # a text's shingles start at its first len - n + 1 words (one shingle if it is shorter than n)
+        counts = np.maximum(lengths - n + 1, 1)
+        short = lengths < n
+        if short.any():  # a short text's one shingle must not reach into the next text
+            for i in np.flatnonzero(short):
+                value = np.uint64(0)
+                for k in range(int(lengths[i])):
+                    value += ids[starts[i] + k] * self.powers[k]
+                shingles[starts[i]] = value
+        take = np.repeat(starts, counts) + (
+            np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        )
+        hashed = (self.a[:, None] * shingles[take][None, :] + self.b[:, None]) >> np.uint64(32) & _MASK32
+        return np.minimum.reduceat(hashed, np.cumsum(counts) - counts, axis=1).T
 
 
 def drop_near_duplicates(
-    rows: Sequence[PoolRow], threshold: float = 0.8, n_hashes: int = 64, bands: int = 16, shingle: int = 5
+    rows: Sequence[PoolRow],
+    threshold: float = 0.8,
+    n_hashes: int = 64,
+    bands: int = 16,
+    shingle: int = 5,
+    row_words: RowWords | None = None,
 ) -> tuple[list[PoolRow], list[str]]:
-    """(kept rows, ids of dropped near-duplicates) over question + answers; earlier rows win."""
+    """(kept rows, ids of dropped near-duplicates) over question + answers: a row is dropped when its
+    estimated Jaccard similarity to an earlier kept row sharing an LSH band reaches the threshold."""
     if n_hashes % bands:
         raise ValueError(f"n_hashes={n_hashes} must be a multiple of bands={bands}")
-    hasher = MinHasher(n_hashes, shingle)
+    if not rows:
+        return [], []
+    row_words = row_words or RowWords()
     width = n_hashes // bands
-    buckets: dict[tuple[int, bytes], list[int]] = defaultdict(list)
-    kept_sigs: list[np.ndarray] = []
-    kept, dropped = [], []
-    for row in rows:
-        sig = hasher.signature("\n".join((row.question, *row.answers)))
-        keys = [(band, sig[band * width : (band + 1) * width].tobytes()) for band in range(bands)]
-        candidates = {j for key in keys for j in buckets.get(key, ())}
-        if any(np.mean(kept_sigs[j] == sig) >= threshold for j in candidates):
-            dropped.append(row.id)
-            continue
-        for key in keys:
-            buckets[key].append(len(kept))
-        kept_sigs.append(sig)
-        kept.append(row)
-    return kept, dropped
+    sigs = MinHasher(n_hashes, shingle).signatures([[*q, *a, *b] for q, a, b in map(row_words, rows)])
+    # one key per band: its hash values combined (mod 2**64); rows with an equal key are candidates
+    mix = np.array([pow(0x9E3779B97F4A7C15, k, 2**64) for k in range(width)], dtype=np.uint64)
+    band_keys = (sigs.reshape(len(rows), bands, width) * mix).sum(axis=2, dtype=np.uint64)
+    pairs: set[tuple[int, int]] = set()
+    for band in range(bands):
+        order = np.argsort(band_keys[:, band], kind="stable")
+        keys = band_keys[order, band]
+        starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
+        lengths = np.diff(np.append(starts, len(keys)))
+        for start, length in zip(starts[lengths > 1].tolist(), lengths[lengths > 1].tolist(), strict=True):
+            members = sorted(order[start : start + length].tolist())
+            pairs.update((i, j) for x, i in enumerate(members) for j in members[x + 1 :])
+    earlier = sorted(pairs, key=lambda p: (p[1], p[0]))
+    if earlier:
+        first, second = np.array(earlier).T
+        similar = np.count_nonzero(sigs[first] == sigs[second], axis=1) >= threshold * n_hashes
+        earlier = [p for p, ok in zip(earlier, similar.tolist(), strict=True) if ok]
+    kept = np.ones(len(rows), dtype=bool)
+    for i, j in earlier:  # in order of the later row, so every earlier row's fate is settled
+        if kept[i]:
+            kept[j] = False
+    return [r for r, k in zip(rows, kept, strict=True) if k], [
+        r.id for r, k in zip(rows, kept, strict=True) if not k
+    ]
 
 
 class NgramIndex:
@@ -104,9 +170,10 @@ class NgramIndex:
             self.short.add(" ".join(w))
             self.grams.update(hash(tuple(w[i : i + n])) for i in range(len(w) - n + 1))
 
-    def overlap(self, text: str) -> float:
-        """Share of the text's n-grams that occur in the index (short texts: 1.0 on an exact match)."""
-        w = words(text)
+    def overlap(self, text: str | Sequence[str]) -> float:
+        """Share of the text's n-grams that occur in the index (short texts: 1.0 on an exact match);
+        `text` may be given as its words."""
+        w = words(text) if isinstance(text, str) else text
         if len(w) < self.n:
             return 1.0 if " ".join(w) in self.short else 0.0
         grams = [hash(tuple(w[i : i + self.n])) for i in range(len(w) - self.n + 1)]
@@ -114,12 +181,13 @@ class NgramIndex:
 
 
 def decontaminate(
-    rows: Sequence[PoolRow], index: NgramIndex, max_overlap: float
+    rows: Sequence[PoolRow], index: NgramIndex, max_overlap: float, row_words: RowWords | None = None
 ) -> tuple[list[PoolRow], list[str]]:
     """(kept rows, ids of rows whose question overlaps the benchmark prompts by at least max_overlap)."""
+    row_words = row_words or RowWords()
     kept, dropped = [], []
     for row in rows:
-        if index.overlap(row.question) >= max_overlap:
+        if index.overlap(row_words(row)[0]) >= max_overlap:
             dropped.append(row.id)
         else:
             kept.append(row)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +34,14 @@ class PoolRow:
     source: str  # file:line
 
     def to_row(self) -> dict[str, Any]:
-        row = asdict(self)
-        row["answers"], row["scores"] = list(self.answers), list(self.scores) if self.scores else None
-        return row
+        return {
+            "id": self.id,
+            "question": self.question,
+            "answers": list(self.answers),
+            "scores": list(self.scores) if self.scores else None,
+            "preferred": self.preferred,
+            "source": self.source,
+        }
 
     @classmethod
     def from_row(cls, row: dict[str, Any], where: str) -> PoolRow:

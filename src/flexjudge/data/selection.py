@@ -3,10 +3,13 @@
 1. A sample survives when its parsed scores equal the gold pair (a pool with scores) or, for a pool
    with only a preferred answer, when its scores prefer the same answer (equal scores = tie).
 2. Per prompt the longest surviving reasoning is kept (on-policy samples before rationalized ones).
+   Lengths are the teacher's reasoning tokens as counted at sampling (`think_tokens`), else counted
+   here with its tokenizer.
 3. Format mix: the longest `target - n_single` pairwise items whose reasoning has at least
    `min_pair_tokens` tokens, and from the other prompts the longest `n_single` single-score items cut
    from pairwise samples: the reasoning up to the first sentence about reply B, with reply A's score,
-   when that part has at least `min_single_tokens` tokens.
+   when that part has at least `min_single_tokens` tokens (cuts ranked by characters, then counted in
+   tokens in that order until enough are long enough).
 4. A seeded `rescale_share` of the selected items is moved from the 1–10 scale to 0.5–5 (score / 2).
 Every step's count is returned for the provenance manifest.
 """
@@ -82,11 +85,16 @@ def agrees(row: PoolRow, scores: tuple[float, float]) -> bool:
 def cut_single(reasoning: str) -> str | None:
     """The reasoning before the first sentence about reply B (None when nothing comes before it, or
     when B is never mentioned apart: the sample cannot be cut into a single-answer judgement)."""
-    sentences = [s for s in _SENTENCE.split(reasoning.strip()) if s.strip()]
-    for i, sentence in enumerate(sentences):
-        if _ABOUT_B.search(sentence):
-            return " ".join(sentences[:i]).strip() or None
-    return None
+    text = reasoning.strip()
+    about_b = _ABOUT_B.search(text)
+    if about_b is None:
+        return None
+    head = text[: about_b.start()]
+    stripped = head.rstrip()
+    if stripped and (stripped[-1] in ".!?" or "\n" in head[len(stripped) :]):
+        return stripped  # the sentence about B starts right after a boundary (the usual case)
+    boundaries = list(_SENTENCE.finditer(stripped))  # B is named mid-sentence: cut before that sentence
+    return (text[: boundaries[-1].start()].strip() or None) if boundaries else None
 
 
 def pair_row(row: PoolRow, s: Survivor, scale: ScoreScale) -> dict[str, Any]:
@@ -125,8 +133,9 @@ def survivors(
     found: dict[str, list[Survivor]] = {}
     for sample in samples:
         row = pool.get(sample["id"])
-        if row is None:
-            raise ValueError(f"sample of {sample['id']!r} has no pool row: samples and pool do not match")
+        if row is None:  # e.g. outputs given for a whole raw pool, of rows curate removed
+            count["samples_not_in_pool"] += 1
+            continue
         origin = sample.get("origin", "on_policy")
         count[f"samples_{origin}"] += 1
         scores, reasoning, failure = teacher_scores(sample["text"])
@@ -137,8 +146,13 @@ def survivors(
             count["disagreeing"] += 1
             continue
         count[f"agreeing_{origin}"] += 1
-        found.setdefault(row.id, []).append(
-            Survivor(row.id, int(sample["seed"]), origin, reasoning, scores, 0)
+        tokens = sample.get("think_tokens")
+        survivor = Survivor(row.id, int(sample["seed"]), origin, reasoning, scores, tokens if tokens else -1)
+        found.setdefault(row.id, []).append(survivor)
+    if samples and count["samples_not_in_pool"] == len(samples):
+        raise ValueError(
+            f"none of the {len(samples)} samples is of a pool row (e.g. {samples[0]['id']!r}): "
+            "the samples were made from another pool"
         )
     return found
 
@@ -156,10 +170,9 @@ def select(
         by_prompt = {k: [s for s in v if s.origin == "on_policy"] for k, v in by_prompt.items()}
         by_prompt = {k: v for k, v in by_prompt.items() if v}
     flat = [s for v in by_prompt.values() for s in v]
-    tokens = count_tokens([s.reasoning for s in flat])
-    flat = [
-        Survivor(s.id, s.seed, s.origin, s.reasoning, s.scores, t) for s, t in zip(flat, tokens, strict=True)
-    ]
+    unknown = [i for i, s in enumerate(flat) if s.tokens < 0]  # no count recorded at sampling: count here
+    for i, n in zip(unknown, count_tokens([flat[i].reasoning for i in unknown]), strict=True):
+        flat[i] = Survivor(flat[i].id, flat[i].seed, flat[i].origin, flat[i].reasoning, flat[i].scores, n)
     best: dict[str, Survivor] = {}
     for s in flat:  # on-policy first, then the longest, then the lower seed
         key = (s.origin != "on_policy", -s.tokens, s.seed)
@@ -179,14 +192,24 @@ def select(
     taken = {s.id for s in pairs}
     cuts = {s.id: cut_single(s.reasoning) for s in best.values() if s.id not in taken}
     count["single_uncuttable"] = sum(c is None for c in cuts.values())
-    cut_ids = [i for i, c in cuts.items() if c is not None]
-    cut_tokens = dict(zip(cut_ids, count_tokens([cuts[i] for i in cut_ids]), strict=True))
-    single_candidates = sorted(
-        (best[i] for i in cut_ids if cut_tokens[i] >= cfg.min_single_tokens),
-        key=lambda s: rank(s, cut_tokens[s.id]),
+    # longest cuts first (by characters); each is counted in tokens only until n_single are long enough
+    ranked = sorted(
+        (best[i] for i, c in cuts.items() if c is not None), key=lambda s: rank(s, len(cuts[s.id]))
     )
-    count["single_candidates"] = len(single_candidates)
-    singles = single_candidates[:n_single]
+    singles: list[Survivor] = []
+    cut_tokens: dict[str, int] = {}
+    chunk = max(256, 2 * n_single)
+    for start in range(0, len(ranked), chunk):
+        if len(singles) >= n_single:
+            break
+        batch = ranked[start : start + chunk]
+        cut_tokens.update(zip((s.id for s in batch), count_tokens([cuts[s.id] for s in batch]), strict=True))
+        for s in batch:
+            if len(singles) < n_single and cut_tokens[s.id] >= cfg.min_single_tokens:
+                singles.append(s)
+    count["single_cuttable"] = len(ranked)
+    count["single_counted"] = len(cut_tokens)
+    count["single_too_short"] = sum(n < cfg.min_single_tokens for n in cut_tokens.values())
 
     chosen = [("pair", s) for s in pairs] + [("single", s) for s in singles]
     order = sorted(f"{s.id}/{kind}" for kind, s in chosen)
