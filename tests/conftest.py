@@ -41,8 +41,11 @@ def curated(tmp_path_factory) -> Path:
     return tmp / "curate"
 
 
-def make_sft(tmp: Path, judge: Path, curated: Path, target: int, *sample_overrides: str) -> Path:
-    """An SFT set from the curated pool: the sample stage with `judge` as teacher, then select."""
+def make_sft(
+    tmp: Path, judge: Path, curated: Path, target: int, *sample_overrides: str, single_share: float = 0.0
+) -> Path:
+    """An SFT set from the curated pool: the sample stage with `judge` as teacher, then select
+    (pairwise rows only by default, so the set has exactly `target` rows when enough rows survive)."""
     from flexjudge.sample import run as sample
     from flexjudge.select import run as select
 
@@ -68,6 +71,7 @@ def make_sft(tmp: Path, judge: Path, curated: Path, target: int, *sample_overrid
             f"target={target}",
             "min_pair_tokens=1",
             "min_single_tokens=1",
+            f"single_share={single_share}",
         )
     )
     return tmp / "select" / "tiny_vl" / "sft.jsonl"

@@ -83,9 +83,14 @@ def test_voting_options_match_their_names():
 
 
 def test_real_backbone_configs_exist():
-    assert {"qwen2_5_vl_7b", "qwen2_5_vl_3b", "qwen2_5_omni_7b", "smollm2_vl", "tiny_vl", "judgelrm_7b"} <= set(
-        options("backbone")
-    )
+    assert {
+        "qwen2_5_vl_7b",
+        "qwen2_5_vl_3b",
+        "qwen2_5_omni_7b",
+        "smollm2_vl",
+        "tiny_vl",
+        "judgelrm_7b",
+    } <= set(options("backbone"))
     # the teacher and the select stage name backbones
     for stage in ("sample", "select"):
         assert compose(stage).teacher in options("backbone")

@@ -216,7 +216,9 @@ def test_cut_single_keeps_what_comes_before_reply_b():
     assert cut_single("Assistant 1 is thorough.\nAssistant 2 is short.") == "Assistant 1 is thorough."
     assert cut_single("Reply B is wrong.") is None  # nothing about A comes first
     assert cut_single("Both are fine.") is None  # B never singled out
-    assert cut_single("Good start. Reply A is fine and Reply B is not.") == "Good start."  # B named mid-sentence
+    assert (
+        cut_single("Good start. Reply A is fine and Reply B is not.") == "Good start."
+    )  # B named mid-sentence
     assert cut_single("Reply A is fine and Reply B is not.") is None
 
 

@@ -19,6 +19,7 @@ from safetensors.torch import load_file
 
 from conftest import make_sft
 from flexjudge import REPO_ROOT
+from flexjudge.io import read_jsonl
 
 pytestmark = pytest.mark.slow
 
@@ -158,6 +159,7 @@ def test_two_processes_follow_the_single_process_loss_curve(tmp_path, tiny_manif
     report = json.loads((two / "train_report.json").read_text())
     assert (report["processes"], report["distributed"], report["fsdp"]) == (2, "MULTI_CPU", False)
     a, b = losses(one), losses(two)
+    assert len(read_jsonl(sft_data)) == 8
     assert (
         len(a) == len(b) == 6
     )  # 8 examples / effective batch 4 x 3 epochs: the work was split, not repeated

@@ -42,7 +42,7 @@ def test_sample_and_select_with_flagged_rationales(tiny_manifest, curated, tmp_p
     from flexjudge.sample import run
 
     overrides = ("max_new_tokens=12", "rationalize.max_new_tokens=10", "seeds=[13,79]")
-    sft = make_sft(tmp_path, tiny_manifest, curated, 5, *overrides)
+    sft = make_sft(tmp_path, tiny_manifest, curated, 5, *overrides, single_share=0.4)
     out = tmp_path / "sample" / "tiny_vl"
     report = json.loads((out / "report.json").read_text())
     samples = read_jsonl(out / "samples.jsonl")
