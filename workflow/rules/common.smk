@@ -49,9 +49,8 @@ def check_grid():
     bad = set(config["variants"]) - {"base", "flex"}
     if bad:
         raise WorkflowError(f"workflow config: variants {sorted(bad)} unknown; use base and/or flex")
-    sizes = config.get("data_sizes") or []
-    if any(not isinstance(n, int) or n < 1 for n in [config.get("sft_size", 1000), *sizes]):
-        raise WorkflowError(f"workflow config: sft_size and data_sizes must be positive integers (got {sizes})")
+    data_sizes()
+    sft_size("flex")
     if config.get("teacher"):
         conf_file("backbone", config["teacher"])
     if not Path(pool_path()).exists():
@@ -97,14 +96,28 @@ def judge_manifest(backbone, variant):
     return f"results/finetune/{backbone}/{variant}/judge.json"
 
 
+def positive_int(key, value):
+    """A positive integer from the config (the command line gives text), or a WorkflowError."""
+    if str(value).isdigit() and int(value) > 0:
+        return int(value)
+    raise WorkflowError(f"workflow config: {key} must be a positive integer, got {value!r}")
+
+
+def data_sizes():
+    """The sizes of the data-size sweep (workflow config `data_sizes`)."""
+    return [positive_int("data_sizes", n) for n in config.get("data_sizes") or []]
+
+
 def all_variants():
     """The configured variants plus flex_n<size> for each size of the data-size sweep."""
-    return list(config["variants"]) + [f"flex_n{n}" for n in config.get("data_sizes") or []]
+    return list(config["variants"]) + [f"flex_n{n}" for n in data_sizes()]
 
 
 def sft_size(variant):
     """SFT rows of a fine-tuned variant: sft_size for flex, <size> for flex_n<size>."""
-    return int(variant.split("_n", 1)[1]) if "_n" in variant else int(config.get("sft_size", 1000))
+    if "_n" in variant:
+        return int(variant.split("_n", 1)[1])
+    return positive_int("sft_size", config.get("sft_size", 1000))
 
 
 def teacher_of(backbone):
