@@ -77,10 +77,17 @@ def stage_conf(stage, **groups):
     ]
 
 
+def job_threads(stage):
+    """CPU threads of one job: `eval_threads` for evaluations (when set), else `threads`."""
+    if stage == "evaluate" and config.get("eval_threads"):
+        return int(config["eval_threads"])
+    return int(config["threads"])
+
+
 def hydra_args(stage, out_dir, **overrides):
     """Command-line overrides for one job: grid choices, paths, per-stage extras, the run dir."""
     args = [f"{k}={v}" for k, v in overrides.items()]
-    args += [f"out_dir={out_dir}", f"logger={config['logger']}", f"threads={config['threads']}"]
+    args += [f"out_dir={out_dir}", f"logger={config['logger']}", f"threads={job_threads(stage)}"]
     args += list((config.get("overrides") or {}).get(stage) or [])
     args.append(f"hydra.run.dir={out_dir}")
     return " ".join(shlex.quote(a) for a in args)

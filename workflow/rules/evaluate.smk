@@ -24,7 +24,7 @@ rule evaluate:
             **{"paths.benchmarks": benchmark_root()},
             **suite_overrides(w.benchmark),
         ),
-    threads: config["threads"]
+    threads: job_threads("evaluate")
     wildcard_constraints:
         variant=f"base|{FLEX_VARIANT}",
     shell:

@@ -98,12 +98,14 @@ def cut_single(reasoning: str) -> str | None:
 
 
 def pair_row(row: PoolRow, s: Survivor, scale: ScoreScale) -> dict[str, Any]:
+    """A pairwise SFT row: both answers shown, the survivor's reasoning and both scores on `scale`."""
     fmt = PairScores(scale)
     scores = [scale.format(v if scale is SCALE_10 else v / 2) for v in s.scores]
     return _sft_row(row, s, "pair", fmt.messages(row.question, list(row.answers)), s.reasoning, scores, scale)
 
 
 def single_row(row: PoolRow, s: Survivor, cut: str, scale: ScoreScale) -> dict[str, Any]:
+    """A single-score SFT row: answer A alone, the reasoning cut before reply B, A's score on `scale`."""
     fmt = SingleScore(scale)
     score = s.scores[0] if scale is SCALE_10 else s.scores[0] / 2
     messages = fmt.messages(row.question, [row.answers[0]])
@@ -111,6 +113,7 @@ def single_row(row: PoolRow, s: Survivor, cut: str, scale: ScoreScale) -> dict[s
 
 
 def _sft_row(row, s: Survivor, kind, messages, reasoning, answers, scale) -> dict[str, Any]:
+    """The chat row finetune reads, with what select knows about it."""
     assistant = THINK_PREFILL + judge_completion(reasoning, answers)
     return {
         "id": f"{row.id}/{kind}",
