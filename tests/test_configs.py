@@ -116,3 +116,20 @@ def test_accelerate_launch_configs_load(name):
     cfg = load_config_from_file(str(CONF_DIR / "accelerate" / f"{name}.yaml"))
     assert cfg.num_processes >= 1 and cfg.num_machines == 1
     assert (cfg.num_processes == 1) == (name == "single")
+
+
+def test_pairwise_benchmarks_use_the_papers_score_pair_with_a_sourced_tie_rule():
+    """The official scripts ask for a 1-10 score per answer on every pairwise benchmark; only GenAI-Bench
+    takes the four-way verdict. Each says what equal scores mean, and the A/B verdict stays an option."""
+    pairwise = {n: s for n, s in BENCHMARKS.items() if s.judge_format in ("pair_scores", "pair_verdict")}
+    assert set(pairwise) >= {
+        "mllm_judge_pair", "vl_rewardbench", "mj_bench_alignment", "mj_bench_safety", "mj_bench_quality",
+        "mm_rewardbench", "judgelm_val", "pandalm", "hh_harmless_heldout",
+    }  # fmt: skip
+    for name, spec in pairwise.items():
+        assert spec.judge_format == "pair_scores" and spec.scale == (1.0, 10.0), name
+        assert spec.tie_rule and "equal scores" in spec.tie_rule, name
+        assert "pair_verdict" in spec.alt_formats, name
+        conf = (CONF_DIR / "benchmark" / f"{name}.yaml").read_text()
+        assert "# tie rule: " in conf, f"conf/benchmark/{name}.yaml does not state its tie rule"
+    assert {s.judge_format for n, s in BENCHMARKS.items() if n.startswith("genai_bench")} == {"verdict4"}

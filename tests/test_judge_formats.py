@@ -89,11 +89,11 @@ def test_pair_scores_give_verdicts_and_respect_the_tie_option():
     assert fmt.parse(out("x</think><answer>8</answer><answer>3</answer>")).value == "A"
     assert fmt.parse(out("x</think><answer>2</answer><answer>9</answer>")).value == "B"
     assert fmt.parse(out("x</think><answer>5</answer><answer>5</answer>")).value == "tie"
+    # without ties the prompt asks for different scores; equal ones still parse, as a tie (never right)
     strict = PairScores(allow_tie=False)
-    assert (
-        strict.parse(out("x</think><answer>5</answer><answer>5</answer>")).failure
-        == ParseFailure.TIE_NOT_ALLOWED
-    )
+    assert "must differ" in strict.system_prompt(2) and "mean a tie" in fmt.system_prompt(2)
+    assert strict.parse(out("x</think><answer>5</answer><answer>5</answer>")).value == "tie"
+    assert strict.tie_value is None  # the `tie` failure policy does not apply without ties
     assert fmt.parse(out("x</think><answer>8</answer>")).failure == ParseFailure.WRONG_ANSWER_COUNT
     assert (
         fmt.parse(out("x</think><answer>8</answer><answer>12</answer>")).failure == ParseFailure.OUT_OF_RANGE

@@ -1,4 +1,9 @@
-"""Stage `evaluate`: one judge × one benchmark × one voting setting × one budget → predictions + metrics."""
+"""Stage `evaluate`: one judge × one benchmark × one voting setting × one budget → predictions + metrics.
+
+With `evaluations=[<benchmark>/<voting>/<budget>, ...]` one process judges a whole group with the judge
+loaded once: each evaluation is composed exactly as its own run would be (the group's overrides plus its
+benchmark, voting and budget) and writes to its own folder, so outputs do not depend on the grouping.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +20,7 @@ from flexjudge.benchmarks.registry import get_benchmark
 from flexjudge.generate.budget import Budget
 from flexjudge.generate.hf import SamplingParams
 from flexjudge.generate.runner import Shard, VoteCounts
-from flexjudge.generate.session import judge_votes
+from flexjudge.generate.session import JudgeSession
 from flexjudge.generate.simulated import SimulatedJudge
 from flexjudge.io import write_json, write_jsonl
 from flexjudge.judge.evaluation import (
@@ -32,17 +37,30 @@ from flexjudge.tracking import start_tracking
 log = logging.getLogger(__name__)
 
 
+def protocol_deviations(benchmark: DictConfig) -> list[str]:
+    """What a run changes from the benchmark's registered protocol that the registry allows (a judge format
+    among its alternatives); anything else that disagrees with the registry is an error."""
+    spec = get_benchmark(benchmark.name)
+    deviations = []
+    for key in ("modality", "adapter", "judge_format", "allow_tie", "decimals"):
+        if benchmark[key] == getattr(spec, key):
+            continue
+        if key == "judge_format" and benchmark[key] in spec.alt_formats:
+            deviations.append(f"judge_format {benchmark[key]} instead of the protocol's {spec.judge_format}")
+            continue
+        allowed = f" (or one of {list(spec.alt_formats)})" if key == "judge_format" and spec.alt_formats else ""
+        raise ValueError(
+            f"conf/benchmark/{benchmark.name}.yaml: {key} {benchmark[key]!r} but the registry "
+            f"(flexjudge.benchmarks.registry) says {getattr(spec, key)!r}{allowed}"
+        )
+    return deviations
+
+
 def judge_format(benchmark: DictConfig) -> JudgeFormat:
     """The benchmark's judge format, checked against the registry and its failure policy."""
-    spec = get_benchmark(benchmark.name)
-    for key in ("modality", "adapter", "judge_format", "allow_tie", "decimals"):
-        if benchmark[key] != getattr(spec, key):
-            raise ValueError(
-                f"conf/benchmark/{benchmark.name}.yaml: {key} {benchmark[key]!r} but the registry "
-                f"(flexjudge.benchmarks.registry) says {getattr(spec, key)!r}"
-            )
+    protocol_deviations(benchmark)
     fmt = make_format(
-        spec.judge_format,
+        benchmark.judge_format,
         benchmark.get("scale"),
         benchmark.get("decimals", 0),
         benchmark.get("allow_tie", True),
@@ -84,7 +102,7 @@ def load_items(cfg: DictConfig):
     return loaded
 
 
-def sample_votes(cfg: DictConfig, fmt: JudgeFormat, views: list[View], name: str):
+def sample_votes(cfg: DictConfig, session: JudgeSession, fmt: JudgeFormat, views: list[View], name: str):
     """k generations per view from the configured backend: (generations or None on shards > 0, manifest, counts)."""
     if cfg.backend.name == "simulated":
         sim = SimulatedJudge(
@@ -108,9 +126,7 @@ def sample_votes(cfg: DictConfig, fmt: JudgeFormat, views: list[View], name: str
         n=cfg.voting.k,
         seed=cfg.seed,
     )
-    return judge_votes(
-        cfg.judge,
-        cfg.backend,
+    return session.votes(
         [fmt.messages(v.item.question, v.answers, v.item.media, answer_media=v.answer_media) for v in views],
         params,
         media=[v.media for v in views],
@@ -126,8 +142,71 @@ def sample_votes(cfg: DictConfig, fmt: JudgeFormat, views: list[View], name: str
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
+    """One evaluation, or with `evaluations` a group of them sharing one loaded judge."""
+    if cfg.get("evaluations"):
+        return run_group(cfg)
+    return evaluate(cfg, JudgeSession(cfg.judge, cfg.backend))
+
+
+def parse_evaluation(entry: str) -> tuple[str, str, str]:
+    """'<benchmark>/<voting>/<budget>' → its three option names."""
+    parts = str(entry).split("/")
+    if len(parts) != 3 or not all(parts):
+        raise ValueError(f"evaluations entry {entry!r}: expected <benchmark>/<voting>/<budget>, e.g. nisqa/k1/none")
+    return parts[0], parts[1], parts[2]
+
+
+def group_configs(cfg: DictConfig) -> list[DictConfig]:
+    """Each evaluation of a group, composed as its own run would be: this run's command-line overrides
+    (less `evaluations` and `out_dir`) plus its benchmark, voting and budget."""
+    from hydra import compose
+    from hydra.core.hydra_config import HydraConfig
+
+    skip = {"evaluations", "out_dir", "benchmark", "voting", "budget"}
+    base = [o for o in HydraConfig.get().overrides.task if o.split("=", 1)[0].lstrip("+~") not in skip]
+    configs = []
+    for entry in cfg.evaluations:
+        benchmark, voting, budget = parse_evaluation(entry)
+        overrides = [*base, f"benchmark={benchmark}", f"voting={voting}", f"budget={budget}"]
+        configs.append(compose(config_name="evaluate", overrides=overrides))
+    return configs
+
+
+def run_group(cfg: DictConfig) -> dict[str, Any]:
+    """Judge every evaluation of the group with one session; write group.json beside the hydra config."""
+    started = time.time()
+    configs = group_configs(cfg)  # all composed (and so checked) before any judging starts
+    judges = {str(c.judge) for c in configs}
+    if len(judges) != 1:
+        raise ValueError(f"evaluations of one group must share one judge, got {sorted(judges)}")
+    session = JudgeSession(cfg.judge, cfg.backend)
+    records = []
+    for i, member in enumerate(configs, 1):
+        log.info("group %d/%d: %s/%s/%s", i, len(configs), member.benchmark.name, member.voting.name, member.budget.name)
+        records.append(evaluate(member, session))
+    summary = {
+        "evaluations": [
+            {
+                "benchmark": r["benchmark"],
+                "voting": r["voting"],
+                "budget": r["budget"],
+                "votes": r.get("votes") or r.get("shard_votes"),
+                "seconds": r.get("seconds"),
+            }
+            for r in records
+        ],
+        "weight_loads": session.loads,
+        "seconds": round(time.time() - started, 1),
+    }
+    write_json(Path(cfg.out_dir) / "group.json", summary)
+    log.info("group of %d evaluations in %.0fs", len(configs), summary["seconds"])
+    return summary
+
+
+def evaluate(cfg: DictConfig, session: JudgeSession) -> dict[str, Any]:
     """Judge every benchmark item with k sampled votes per view; write predictions.jsonl and metrics.json."""
     fmt = judge_format(cfg.benchmark)
+    deviations = protocol_deviations(cfg.benchmark)
     seed_everything(cfg.seed)
     setup_torch(cfg.threads)
     out = Path(cfg.out_dir)
@@ -144,7 +223,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         loaded = load_items(cfg)
         items = loaded.items
         views = build_views(items, cfg.benchmark.order, cfg.benchmark.seed)
-        gens, manifest, counts = sample_votes(cfg, fmt, views, name)
+        gens, manifest, counts = sample_votes(cfg, session, fmt, views, name)
         log.info(
             "%s: generated %d of %d votes (%d from the cache)",
             name,
@@ -169,6 +248,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             "judge_manifest": str(cfg.judge),
             "backend": cfg.backend.name,
             "k": cfg.voting.k,
+            "judge_format": fmt.name,
+            "protocol_deviations": deviations,
             "metrics": metrics,
             "generated_tokens": sum(v["n_tokens"] for r in rows for v in r["votes"]),
             "votes": asdict(counts),

@@ -22,7 +22,8 @@ from flexjudge.app import seed_everything, setup_torch, stage_main, to_plain
 from flexjudge.data.pools import PoolRow, iter_pool
 from flexjudge.data.selection import SCALE_10, agrees, teacher_scores
 from flexjudge.generate.hf import SamplingParams
-from flexjudge.generate.session import judge_votes
+from flexjudge.generate.budget import Budget
+from flexjudge.generate.session import JudgeSession
 from flexjudge.io import write_json, write_jsonl
 from flexjudge.judge.formats import PairScores
 from flexjudge.judge.pairwise import generated_with_prefill
@@ -71,14 +72,16 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             raise ValueError("sample.seeds is empty: give at least one seed (the paper: [13, 79])")
         rows = list(iter_pool(cfg.pool))[: cfg.limit]
         messages = [fmt.messages(r.question, list(r.answers)) for r in rows]
+        session = JudgeSession(cfg.judge, cfg.backend)  # the teacher is loaded once for every pass
+        budget = Budget.from_conf(cfg.budget)
+        budget.check(cfg.max_new_tokens, f"conf/budget/{cfg.budget.name}.yaml with sample.max_new_tokens")
         records, count = [], Counter()
         agreeing: set[str] = set()
         for seed in cfg.seeds:
-            gens, manifest, votes = judge_votes(
-                cfg.judge,
-                cfg.backend,
+            gens, manifest, votes = session.votes(
                 messages,
                 _params(cfg, seed, cfg.max_new_tokens, cfg.temperature),
+                budget=budget,
                 prefill_think=cfg.prefill_think,
                 cache=cfg.cache,
                 desc=f"teacher seed={seed}",
@@ -110,9 +113,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                 fmt.messages(r.question, list(r.answers), hint=HINT.format(a=f"{g[0]:g}", b=f"{g[1]:g}"))
                 for r, g in zip(rest, golds, strict=True)
             ]
-            gens, _, _ = judge_votes(
-                cfg.judge,
-                cfg.backend,
+            gens, _, _ = session.votes(
                 hinted,
                 _params(
                     cfg,
@@ -153,6 +154,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             "temperature": cfg.temperature,
             "top_p": cfg.top_p,
             "max_new_tokens": cfg.max_new_tokens,
+            "budget": cfg.budget.name,
             "pool_rows": len(rows),
             "samples_on_policy": len(rows) * len(cfg.seeds),
             "samples_agreeing": count["agreeing"],

@@ -28,6 +28,8 @@ def check_grid():
     for name in config.get("suite") or []:
         conf_file("benchmark", name)
     conf_file("voting", config.get("suite_voting", "k1"))
+    eval_groups()
+    precision()
     conf_file("budget", config.get("suite_budget", "none"))
     for backbone, twin in (config.get("audio_twins") or {}).items():
         conf_file("backbone", backbone)
@@ -84,10 +86,38 @@ def job_threads(stage):
     return int(config["threads"])
 
 
+def cpu_has_bf16():
+    """Whether this machine's CPU has bf16 units (avx512_bf16 or amx_bf16 in /proc/cpuinfo)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def precision():
+    """fp32 or bf16 for the model jobs (workflow config `precision`; auto: bf16 only on a CPU with bf16
+    units, since CPUs without them run bf16 at ~1 GFLOP/s)."""
+    value = config.get("precision", "fp32")
+    if value not in ("fp32", "bf16", "auto"):
+        raise WorkflowError(f"workflow config: precision {value!r}: choose fp32, bf16 or auto")
+    if value == "auto":
+        return "bf16" if cpu_has_bf16() else "fp32"
+    return value
+
+
+def precision_overrides(stage):
+    """The overrides that make a stage run in bf16 (none for fp32): judging and training."""
+    if precision() != "bf16":
+        return []
+    return {"sample": ["backend.dtype=bfloat16"], "evaluate": ["backend.dtype=bfloat16"], "finetune": ["trainer.bf16=true"]}.get(stage, [])
+
+
 def hydra_args(stage, out_dir, **overrides):
-    """Command-line overrides for one job: grid choices, paths, per-stage extras, the run dir."""
+    """Command-line overrides for one job: grid choices, paths, precision, per-stage extras, the run dir."""
     args = [f"{k}={v}" for k, v in overrides.items()]
     args += [f"out_dir={out_dir}", f"logger={config['logger']}", f"threads={job_threads(stage)}"]
+    args += precision_overrides(stage)
     args += list((config.get("overrides") or {}).get(stage) or [])
     args.append(f"hydra.run.dir={out_dir}")
     return " ".join(shlex.quote(a) for a in args)
@@ -182,43 +212,77 @@ def benchmark_root():
     return "results/minis" if data == "minis" else str(Path(data).resolve())
 
 
-def eval_metrics():
-    """metrics.json of every grid point, and of every suite benchmark once per judge."""
-    grid = expand(
-        "results/eval/{backbone}/{variant}/{benchmark}/{voting}/{budget}/metrics.json",
-        backbone=config["backbones"],
-        variant=all_variants(),
-        benchmark=config["benchmarks"],
-        voting=config["voting"],
-        budget=config["budgets"],
-    )
-    twins = config.get("audio_twins") or {}
-    suite = []
-    for backbone in config["backbones"]:
-        for name in config.get("suite") or []:
-            judge = twins.get(backbone, backbone) if benchmark_modality(name) == "audio" else backbone
-            suite += expand(
-                "results/eval/{backbone}/{variant}/{benchmark}/{voting}/{budget}/metrics.json",
-                backbone=judge,
-                variant=all_variants(),
-                benchmark=name,
-                voting=config.get("suite_voting", "k1"),
-                budget=config.get("suite_budget", "none"),
+def suite_judge(backbone, name):
+    """The judge backbone of a suite benchmark: the backbone's audio twin for audio, else the backbone."""
+    if benchmark_modality(name) == "audio":
+        return (config.get("audio_twins") or {}).get(backbone, backbone)
+    return backbone
+
+
+def eval_groups():
+    """{group: [(benchmark, voting, budget), ...]}: the evaluations one judge runs in one process.
+    `grid` is the benchmarks x voting x budgets grid; each `suite_groups` entry takes the suite
+    benchmarks of its modalities (those also in the grid are judged there, once)."""
+    groups = {}
+    grid = [(b, v, g) for b in config["benchmarks"] for v in config["voting"] for g in config["budgets"]]
+    if grid:
+        groups["grid"] = grid
+    suite = [b for b in config.get("suite") or [] if b not in config["benchmarks"]]
+    voting, budget = config.get("suite_voting", "k1"), config.get("suite_budget", "none")
+    placed = set()
+    for group, modalities in (config.get("suite_groups") or {}).items():
+        members = [b for b in suite if benchmark_modality(b) in modalities]
+        if len({benchmark_modality(b) == "audio" for b in members}) > 1:
+            raise WorkflowError(
+                f"workflow config: suite_groups {group!r} mixes audio {modalities}; audio is judged by the "
+                "audio twins, so give it a group of its own"
             )
-    return grid + [m for m in suite if m not in grid]
+        placed.update(members)
+        if members:
+            groups[f"suite_{group}"] = [(b, voting, budget) for b in members]
+    unplaced = sorted(set(suite) - placed)
+    if unplaced:
+        raise WorkflowError(
+            f"workflow config: suite benchmarks {unplaced} have a modality that no suite_groups entry "
+            f"lists; suite_groups: {config.get('suite_groups')}"
+        )
+    return groups
+
+
+def group_evaluations(group):
+    """The '<benchmark>/<voting>/<budget>' entries of an eval group (its evaluate `evaluations`)."""
+    return [f"{b}/{v}/{g}" for b, v, g in eval_groups()[group]]
+
+
+def group_overrides(group):
+    """Extra evaluate overrides of an eval group: the suite's item limit for suite groups."""
+    limit = config.get("suite_limit")
+    return {"limit": limit} if group.startswith("suite_") and limit is not None else {}
+
+
+def group_judges(group):
+    """The judge backbones that run an eval group (an audio suite group runs on the audio twins)."""
+    benchmark = eval_groups()[group][0][0]
+    if group == "grid":
+        return list(config["backbones"])
+    return sorted({suite_judge(b, benchmark) for b in config["backbones"]})
+
+
+def eval_metrics():
+    """metrics.json of every evaluation of every group, for each judge that runs the group."""
+    paths = []
+    for group, members in eval_groups().items():
+        for backbone in group_judges(group):
+            for variant in all_variants():
+                paths += [
+                    f"results/eval/{backbone}/{variant}/{b}/{v}/{g}/metrics.json" for b, v, g in members
+                ]
+    return list(dict.fromkeys(paths))
 
 
 def leaderboard_outputs():
     """The final targets."""
     return expand("results/leaderboard/leaderboard.{ext}", ext=["csv", "md", "png"])
-
-
-def suite_overrides(name):
-    """Extra evaluate overrides for a suite benchmark (its item limit)."""
-    limit = config.get("suite_limit")
-    if name in (config.get("suite") or []) and name not in config["benchmarks"] and limit is not None:
-        return {"limit": limit}
-    return {}
 
 
 check_grid()

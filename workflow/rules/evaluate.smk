@@ -1,31 +1,47 @@
-rule evaluate:
-    """One judge on one benchmark with k votes under one thinking budget."""
-    input:
-        judge=lambda w: judge_manifest(w.backbone, w.variant),
-        data=lambda w: benchmark_input(w.benchmark),
-        conf=lambda w: stage_conf(
-            "evaluate", backbone=w.backbone, benchmark=w.benchmark, voting=w.voting, budget=w.budget
-        ),
-    output:
-        metrics="results/eval/{backbone}/{variant}/{benchmark}/{voting}/{budget}/metrics.json",
-        predictions="results/eval/{backbone}/{variant}/{benchmark}/{voting}/{budget}/predictions.jsonl",
-    log:
-        "results/logs/evaluate/{backbone}/{variant}/{benchmark}/{voting}/{budget}.log",
-    params:
-        args=lambda w, input, output: hydra_args(
-            "evaluate",
-            str(Path(output.metrics).parent),
-            backbone=w.backbone,
-            variant=w.variant,
-            benchmark=w.benchmark,
-            voting=w.voting,
-            budget=w.budget,
-            judge=input.judge,
-            **{"paths.benchmarks": benchmark_root()},
-            **suite_overrides(w.benchmark),
-        ),
-    threads: job_threads("evaluate")
-    wildcard_constraints:
-        variant=f"base|{FLEX_VARIANT}",
-    shell:
-        "{PYTHON} -m flexjudge.evaluate {params.args} 2>&1 | tee {log}"
+# One job per judge and eval group (workflow/config.yaml: the grid, and the suite split by suite_groups):
+# the judge is loaded once for the whole group, and every evaluation still writes its own folder.
+# A changed benchmark, voting or budget conf reruns its group; the per-vote cache makes the unchanged
+# members of a rerun group cheap (their votes come from the cache).
+for _group in eval_groups():
+
+    rule:
+        name:
+            f"evaluate_{_group}"
+        input:
+            judge=lambda w: judge_manifest(w.backbone, w.variant),
+            data=lambda w, group=_group: sorted({d for b, _, _ in eval_groups()[group] for d in [benchmark_input(b)] if d}),
+            conf=lambda w, group=_group: stage_conf("evaluate", backbone=w.backbone)
+            + sorted(
+                {
+                    conf_file(kind, name)
+                    for member in eval_groups()[group]
+                    for kind, name in zip(("benchmark", "voting", "budget"), member)
+                }
+            ),
+        output:
+            metrics=[
+                f"results/eval/{{backbone}}/{{variant}}/{b}/{v}/{g}/metrics.json" for b, v, g in eval_groups()[_group]
+            ],
+            predictions=[
+                f"results/eval/{{backbone}}/{{variant}}/{b}/{v}/{g}/predictions.jsonl"
+                for b, v, g in eval_groups()[_group]
+            ],
+            summary=f"results/eval_groups/{{backbone}}/{{variant}}/{_group}/group.json",
+        log:
+            f"results/logs/evaluate/{{backbone}}/{{variant}}/{_group}.log",
+        params:
+            args=lambda w, input, output, group=_group: hydra_args(
+                "evaluate",
+                str(Path(output.summary).parent),
+                backbone=w.backbone,
+                variant=w.variant,
+                judge=input.judge,
+                evaluations="[" + ",".join(group_evaluations(group)) + "]",
+                **{"paths.benchmarks": benchmark_root()},
+                **group_overrides(group),
+            ),
+        threads: job_threads("evaluate")
+        wildcard_constraints:
+            variant=f"base|{FLEX_VARIANT}",
+        shell:
+            "{PYTHON} -m flexjudge.evaluate {params.args} 2>&1 | tee {log}"

@@ -56,7 +56,7 @@ class BenchmarkSpec:
     name: str
     modality: str  # text | image | video | audio | molecule (SMILES in the text)
     adapter: str  # key of ADAPTERS
-    judge_format: str  # pair_verdict | pair_scores | verdict4 | score | batch
+    judge_format: str  # the protocol's format: pair_verdict | pair_scores | verdict4 | score | batch
     metrics: tuple[str, ...]
     description: str
     protocol: Protocol = Protocol()
@@ -66,9 +66,20 @@ class BenchmarkSpec:
     scale: tuple[float, float] | None = None  # score range of score formats
     decimals: int = 0  # score decimals
     paper_key: str | None = None
+    # formats a run may choose instead (benchmark.judge_format=...): allowed, recorded as a deviation
+    alt_formats: tuple[str, ...] = ()
+    # what equal scores of a score pair mean here, and the source of that rule
+    tie_rule: str | None = None
     # "subset/metric" in the paper table → our metric, or "<metric>@<subset>" for one of our subsets
     paper_metrics: dict[str, str] = field(default_factory=dict)
 
+
+# Every pairwise benchmark is judged in the paper's score-pair protocol: a 1-10 score per answer in its own
+# <answer> tag, the higher score wins (the official scripts test/*_vllm.py ask for this on all of them).
+# Equal scores are always a tie verdict, never a parse failure; where the gold has no ties, a tie is wrong.
+SCORE_PAIR = {"judge_format": "pair_scores", "scale": (1.0, 10.0), "alt_formats": ("pair_verdict",)}
+TIE_IS_A_CLASS = "equal scores = tie, a class of the gold"
+TIE_IS_WRONG = "equal scores = tie verdict, counted wrong (the gold has no ties)"
 
 PAIR_METRICS = (
     "accuracy",
@@ -163,7 +174,8 @@ BENCHMARKS: dict[str, BenchmarkSpec] = {
             name="hh_harmless_heldout",
             modality="text",
             adapter="hh_heldout",
-            judge_format="pair_verdict",
+            **SCORE_PAIR,
+            tie_rule=f"{TIE_IS_WRONG}: the chosen reply of each pair is the gold",
             metrics=(
                 "accuracy",
                 "accuracy_parsed",
@@ -177,7 +189,7 @@ BENCHMARKS: dict[str, BenchmarkSpec] = {
         ),
         _mllm(
             "pair",
-            "pair_verdict",
+            "pair_scores",
             (
                 "macro_accuracy",
                 "macro_accuracy_without_tie",
@@ -188,6 +200,11 @@ BENCHMARKS: dict[str, BenchmarkSpec] = {
             ),
             {"macro/acc_pair_tie": "macro_accuracy", "macro/acc_pair_no_tie": "macro_accuracy_without_tie"},
             aggregation="summed",
+            scale=(1.0, 10.0),
+            alt_formats=("pair_verdict",),
+            tie_rule=f"{TIE_IS_A_CLASS} (human_answer C); runs summed A -1, B +1, tie 0, a zero sum is a tie; "
+            "without-tie accuracy drops gold-tie rows (official test/mllm_as_a_judge_vllm.py maps equal "
+            "scores to C; test/evaluate.py mllm_judge_eval sums the runs)",
         ),
         _mllm(
             "score",
@@ -223,7 +240,9 @@ BENCHMARKS: dict[str, BenchmarkSpec] = {
             name="vl_rewardbench",
             modality="image",
             adapter="vl_rewardbench",
-            judge_format="pair_verdict",
+            **SCORE_PAIR,
+            tie_rule=f"{TIE_IS_WRONG}; the official test/vl_rewardbench_vllm.py writes [0, 0] for equal "
+            "scores, which matches neither ranking",
             metrics=PREFERENCE_METRICS,
             description="VL-RewardBench: general, hallucination and reasoning preference pairs; overall and macro accuracy",
             protocol=Protocol(temperature=0.6, top_p=0.95, votes=5, order="random"),
@@ -240,7 +259,10 @@ BENCHMARKS: dict[str, BenchmarkSpec] = {
                 name=f"mj_bench_{perspective}",
                 modality="image",
                 adapter="mj_bench",
-                judge_format="pair_verdict",
+                **SCORE_PAIR,
+                tie_rule="equal scores = tie verdict: wrong in accuracy (MJ-Bench's 'with tie'), left out "
+                "of accuracy_decisive ('without tie'); the official test/mj_bench_vllm.py labels equal "
+                "scores 2 (tie)",
                 metrics=(
                     "accuracy",
                     "accuracy_decisive",
@@ -267,7 +289,8 @@ BENCHMARKS: dict[str, BenchmarkSpec] = {
             name="mm_rewardbench",
             modality="image",
             adapter="mm_rewardbench",
-            judge_format="pair_verdict",
+            **SCORE_PAIR,
+            tie_rule=f"{TIE_IS_WRONG}; no official FLEX script: the same rule as VL-RewardBench",
             metrics=PREFERENCE_METRICS,
             description="Multimodal RewardBench: correctness, preference, knowledge, reasoning, safety, VQA pairs",
             allow_tie=False,
@@ -312,6 +335,9 @@ BENCHMARKS: dict[str, BenchmarkSpec] = {
             modality="text",
             adapter="judgelm_val",
             judge_format="pair_scores",
+            alt_formats=("pair_verdict",),
+            tie_rule=f"{TIE_IS_A_CLASS}: JudgeLM's gold is a tie when GPT-4's two scores are equal, "
+            "and agreement and F1 count three classes (the official FLEX script has no scorer)",
             metrics=(
                 "accuracy",
                 "macro_f1",
@@ -329,7 +355,9 @@ BENCHMARKS: dict[str, BenchmarkSpec] = {
             name="pandalm",
             modality="text",
             adapter="pandalm",
-            judge_format="pair_verdict",
+            **SCORE_PAIR,
+            tie_rule=f"{TIE_IS_A_CLASS}: PandaLM's annotators label 0 = tie (the official FLEX script "
+            "has no scorer)",
             metrics=PAIR_METRICS,
             description="PandaLM test set: majority of three human annotators (response 1, response 2 or tie)",
         ),

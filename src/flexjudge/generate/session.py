@@ -1,5 +1,6 @@
-"""One judging session: load a judge (hf or vLLM), render chat prompts, and get every vote through the
-per-vote cache and data-parallel shards. Shared by the evaluate and sample stages."""
+"""One judging session: load a judge (hf or vLLM) once, render chat prompts, and get every vote through
+the per-vote cache and data-parallel shards. Shared by the evaluate and sample stages: a stage that judges
+several benchmarks (or seeds, or passes) keeps one session, so the weights are loaded once."""
 
 from __future__ import annotations
 
@@ -27,100 +28,143 @@ def media_identity(parts) -> list[tuple[str, int, int]]:
     return out
 
 
-def judge_votes(
-    judge_path: str,
-    backend: DictConfig,
-    messages: Sequence[list[dict[str, Any]]],
-    params: SamplingParams,
-    *,
-    media: Sequence[tuple[dict[str, Any], ...]] | None = None,
-    media_settings=None,
-    budget: Budget | None = None,
-    prefill_think: bool = True,
-    cache: str | None = None,
-    shard: Shard | None = None,
-    wait_s: float = 3600.0,
-    desc: str = "judge",
-    progress: bool = True,
-) -> tuple[list[list[Generation]] | None, dict[str, Any], VoteCounts]:
-    """params.n votes per chat (votes 0..n-1 of params.seed): (generations, or None on shards > 0;
-    the judge's manifest; vote counts). `media[i]` are chat i's media parts in placeholder order."""
-    from flexjudge.backbones.loader import load_judge, load_tokenizer, read_manifest
+class JudgeSession:
+    """A judge loaded once (on first use) for any number of `votes` calls."""
 
-    budget = budget or Budget()
-    media = list(media) if media is not None else [() for _ in messages]
-    if backend.name == "vllm":  # vLLM loads the weights itself; here only the tokenizer is needed
-        from flexjudge.generate.vllm_backend import VLLMEngine
+    def __init__(self, judge_path: str, backend: DictConfig):
+        self.judge_path = str(judge_path)
+        self.backend = backend
+        self._judge = None  # hf: the loaded model, tokenizer and processors
+        self._vllm: dict[Any, Any] = {}  # vLLM engines by budget (the budget is fixed per engine)
+        self._manifest: dict[str, Any] | None = None
+        self._tokenizer = None
+        self.loads = 0  # how many times weights were loaded (tests check it stays 1)
 
-        if any(media):
-            raise NotImplementedError(
-                f"{desc}: requests carry media; the vllm backend takes text prompts only so far "
-                "(use backend=hf, which packs images, video and audio)"
-            )
-        manifest = read_manifest(judge_path)
-        tokenizer = load_tokenizer(manifest)
-        engine = VLLMEngine(
-            str(manifest["weights"]),
-            budget=budget,
-            batch_size=backend.batch_size,
-            dtype=backend.dtype,
-            tensor_parallel_size=backend.tensor_parallel_size,
-            gpu_memory_utilization=backend.gpu_memory_utilization,
-            trust_remote_code=bool(manifest.get("trust_remote_code", False)),
-            max_model_len=backend.max_model_len,
-        )
-    else:
-        judge = load_judge(judge_path, device=backend.device)
-        manifest, tokenizer = judge.manifest, judge.tokenizer
-        engine = Engine(
+    @property
+    def dtype(self) -> str | None:
+        """A dtype that overrides the manifest's (backend.dtype; None: the manifest's)."""
+        return self.backend.get("dtype") if self.backend.name != "vllm" else None
+
+    def _load(self) -> None:
+        from flexjudge.backbones.loader import load_judge, load_tokenizer, read_manifest
+
+        if self._manifest is not None:
+            return
+        if self.backend.name == "vllm":  # vLLM loads the weights itself; here only the tokenizer
+            self._manifest = read_manifest(self.judge_path)
+            self._tokenizer = load_tokenizer(self._manifest)
+            return
+        self._judge = load_judge(self.judge_path, device=self.backend.device, dtype=self.dtype)
+        self._manifest, self._tokenizer = self._judge.manifest, self._judge.tokenizer
+        self.loads += 1
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        self._load()
+        return self._manifest  # type: ignore[return-value]
+
+    def _engine(self, budget: Budget, media_settings, has_media: bool, desc: str):
+        backend = self.backend
+        if backend.name == "vllm":
+            if has_media:
+                raise NotImplementedError(
+                    f"{desc}: requests carry media; the vllm backend takes text prompts only so far "
+                    "(use backend=hf, which packs images, video and audio)"
+                )
+            if budget not in self._vllm:
+                from flexjudge.generate.vllm_backend import VLLMEngine
+
+                self._vllm[budget] = VLLMEngine(
+                    str(self.manifest["weights"]),
+                    budget=budget,
+                    batch_size=backend.batch_size,
+                    dtype=backend.dtype,
+                    tensor_parallel_size=backend.tensor_parallel_size,
+                    gpu_memory_utilization=backend.gpu_memory_utilization,
+                    trust_remote_code=bool(self.manifest.get("trust_remote_code", False)),
+                    max_model_len=backend.max_model_len,
+                )
+                self.loads += 1
+            return self._vllm[budget]
+        judge = self._judge
+        return Engine(
             judge.model,
-            tokenizer,
+            judge.tokenizer,
             budget=budget,
             batch_size=backend.batch_size,
-            packer=judge.media_packer(media_settings) if any(media) else None,
+            packer=judge.media_packer(media_settings) if has_media else None,
         )
-    prompts = [render_prompt(tokenizer, m, prefill_think) for m in messages]
-    votes = tuple(range(params.n))
-    requests = [
-        Request(p, stable_hash("prompt", p, m), votes, prefill_think, m)
-        for p, m in zip(prompts, media, strict=True)
-    ]
-    store = GenerationStore(cache) if cache else None
-    weights = manifest["weights"]
-    model_id = (
-        store.weights_digest(weights) if store is not None and Path(weights).is_dir() else f"hub:{weights}"
-    )
-    keys = [
-        [
-            vote_key(
-                backend=backend.name,
-                model=model_id,
-                prompt=r.prompt,
-                media=media_identity(r.media),
-                sampling=params.key(),
-                budget=budget.key(),
-                vote=i,
-            )
-            for i in r.votes
+
+    def votes(
+        self,
+        messages: Sequence[list[dict[str, Any]]],
+        params: SamplingParams,
+        *,
+        media: Sequence[tuple[dict[str, Any], ...]] | None = None,
+        media_settings=None,
+        budget: Budget | None = None,
+        prefill_think: bool = True,
+        cache: str | None = None,
+        shard: Shard | None = None,
+        wait_s: float = 3600.0,
+        desc: str = "judge",
+        progress: bool = True,
+    ) -> tuple[list[list[Generation]] | None, dict[str, Any], VoteCounts]:
+        """params.n votes per chat (votes 0..n-1 of params.seed): (generations, or None on shards > 0;
+        the judge's manifest; vote counts). `media[i]` are chat i's media parts in placeholder order."""
+        budget = budget or Budget()
+        media = list(media) if media is not None else [() for _ in messages]
+        self._load()
+        engine = self._engine(budget, media_settings, any(media), desc)
+        tokenizer, manifest = self._tokenizer, self.manifest
+        prompts = [render_prompt(tokenizer, m, prefill_think) for m in messages]
+        requests = [
+            Request(p, stable_hash("prompt", p, m), tuple(range(params.n)), prefill_think, m)
+            for p, m in zip(prompts, media, strict=True)
         ]
-        for r in requests
-    ]
-    lengths = [len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
-    try:
-        gens, counts = generate_votes(
-            engine,
-            requests,
-            lengths,
-            params,
-            keys,
-            store=store,
-            batch_size=backend.batch_size,
-            shard=shard or Shard(),
-            wait_s=wait_s,
-            desc=desc,
-            progress=progress,
+        store = GenerationStore(cache) if cache else None
+        weights = manifest["weights"]
+        model_id = (
+            store.weights_digest(weights) if store is not None and Path(weights).is_dir() else f"hub:{weights}"
         )
-    finally:
-        if store is not None:
-            store.close()
-    return gens, manifest, counts
+        if self.dtype:  # the same weights in another dtype give other votes
+            model_id = f"{model_id}@{self.dtype}"
+        keys = [
+            [
+                vote_key(
+                    backend=self.backend.name,
+                    model=model_id,
+                    prompt=r.prompt,
+                    media=media_identity(r.media),
+                    sampling=params.key(),
+                    budget=budget.key(),
+                    vote=i,
+                )
+                for i in r.votes
+            ]
+            for r in requests
+        ]
+        lengths = [len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
+        try:
+            gens, counts = generate_votes(
+                engine,
+                requests,
+                lengths,
+                params,
+                keys,
+                store=store,
+                batch_size=self.backend.batch_size,
+                shard=shard or Shard(),
+                wait_s=wait_s,
+                desc=desc,
+                progress=progress,
+            )
+        finally:
+            if store is not None:
+                store.close()
+        return gens, manifest, counts
+
+
+def judge_votes(judge_path: str, backend: DictConfig, messages, params: SamplingParams, **kw):
+    """One-off `JudgeSession(judge_path, backend).votes(messages, params, **kw)`."""
+    return JudgeSession(judge_path, backend).votes(messages, params, **kw)

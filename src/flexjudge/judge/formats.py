@@ -7,6 +7,7 @@ the dataset's order so that votes from different presentations can be combined a
 |---------------|------------------------------|-----------------------------|---------------------|
 | pair_verdict  | A / B / tie                  | "A", "B", "tie"             | majority            |
 | pair_scores   | one score per reply          | verdict from the two scores | summed (A −1, B +1) |
+|               | (equal scores: "tie")        |                             |                     |
 | verdict4      | A>B / B>A / tie_good/tie_bad | that label                  | majority            |
 | score         | one score                    | float                       | mean                |
 | batch         | one score per reply          | ranking "BAC" (best first)  | mean_score          |
@@ -183,7 +184,9 @@ class PairVerdict(JudgeFormat):
 
 
 class PairScores(JudgeFormat):
-    """Each of two replies scored; the verdict is the higher score (equal → tie, or a failure without ties)."""
+    """Each of two replies scored; the verdict is the higher score. Equal scores are a tie verdict, a
+    parsed answer: without ties (`allow_tie=False`) the prompt asks for different scores, and a tie
+    then counts as wrong against any gold (as the official scripts treat equal scores)."""
 
     name = "pair_scores"
     n_answers = 2
@@ -207,8 +210,6 @@ class PairScores(JudgeFormat):
         if not parsed.ok:
             return parsed
         a, b = parsed.value
-        if a == b and not self.allow_tie:
-            return Parsed(None, ParseFailure.TIE_NOT_ALLOWED, parsed.think)
         return Parsed("A" if a > b else "B" if b > a else "tie", None, parsed.think)
 
     def render(self, value: str) -> str:
