@@ -17,9 +17,10 @@ include: "workflow/rules/twin.smk"
 include: "workflow/rules/minis.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/leaderboard.smk"
+include: "workflow/rules/effect.smk"
 
 
 rule all:
     input:
-        leaderboard_outputs(),
+        final_targets(),
     default_target: True

@@ -48,7 +48,9 @@ def protocol_deviations(benchmark: DictConfig) -> list[str]:
         if key == "judge_format" and benchmark[key] in spec.alt_formats:
             deviations.append(f"judge_format {benchmark[key]} instead of the protocol's {spec.judge_format}")
             continue
-        allowed = f" (or one of {list(spec.alt_formats)})" if key == "judge_format" and spec.alt_formats else ""
+        allowed = (
+            f" (or one of {list(spec.alt_formats)})" if key == "judge_format" and spec.alt_formats else ""
+        )
         raise ValueError(
             f"conf/benchmark/{benchmark.name}.yaml: {key} {benchmark[key]!r} but the registry "
             f"(flexjudge.benchmarks.registry) says {getattr(spec, key)!r}{allowed}"
@@ -152,7 +154,9 @@ def parse_evaluation(entry: str) -> tuple[str, str, str]:
     """'<benchmark>/<voting>/<budget>' → its three option names."""
     parts = str(entry).split("/")
     if len(parts) != 3 or not all(parts):
-        raise ValueError(f"evaluations entry {entry!r}: expected <benchmark>/<voting>/<budget>, e.g. nisqa/k1/none")
+        raise ValueError(
+            f"evaluations entry {entry!r}: expected <benchmark>/<voting>/<budget>, e.g. nisqa/k1/none"
+        )
     return parts[0], parts[1], parts[2]
 
 
@@ -182,7 +186,14 @@ def run_group(cfg: DictConfig) -> dict[str, Any]:
     session = JudgeSession(cfg.judge, cfg.backend)
     records = []
     for i, member in enumerate(configs, 1):
-        log.info("group %d/%d: %s/%s/%s", i, len(configs), member.benchmark.name, member.voting.name, member.budget.name)
+        log.info(
+            "group %d/%d: %s/%s/%s",
+            i,
+            len(configs),
+            member.benchmark.name,
+            member.voting.name,
+            member.budget.name,
+        )
         records.append(evaluate(member, session))
     summary = {
         "evaluations": [

@@ -81,6 +81,7 @@ def to_markdown(table: pd.DataFrame, reference: pd.DataFrame | None = None, here
         "",
     ]
     reference = reference if reference is not None else pd.DataFrame()
+    parts += parse_rates(table)
     for bench, group in table.groupby("benchmark", sort=True):
         spec = get_benchmark(bench)
         metrics = [*spec.metrics, *subset_columns(bench)]
@@ -99,6 +100,32 @@ def to_markdown(table: pd.DataFrame, reference: pd.DataFrame | None = None, here
     return "\n".join(parts) + "\n"
 
 
+def parse_rates(table: pd.DataFrame) -> list[str]:
+    """A section with the share of votes that parsed, one row per benchmark (and format), one column per
+    judge and setting, so the base and the fine-tuned judge read side by side."""
+    if "parse_failure_rate" not in table:
+        return []
+    t = table.dropna(subset=["parse_failure_rate"]).copy()
+    if t.empty:
+        return []
+    t["judge"] = t["variant"] + " " + t["voting"] + "/" + t["budget"]
+    t["format"] = [get_benchmark(b).judge_format for b in t["benchmark"]]
+    wide = t.pivot_table(
+        index=["benchmark", "format"], columns="judge", values="parse_failure_rate", aggfunc="first"
+    )
+    wide = (1 - wide).reset_index()
+    wide.columns.name = None
+    return [
+        "## Votes that parse",
+        "",
+        "Share of single votes whose answer tags parse (1 − parse_failure_rate), per judge "
+        "(variant, voting/budget). A benchmark judged by an audio twin is in the same row.",
+        "",
+        wide.to_markdown(index=False, floatfmt=".2f"),
+        "",
+    ]
+
+
 def training_data(table: pd.DataFrame, here: Path) -> list[str]:
     """A section linking each fine-tuned judge to the provenance manifest of its SFT set (select stage),
     by a link relative to `here` (the folder of the markdown file)."""
@@ -108,21 +135,23 @@ def training_data(table: pd.DataFrame, here: Path) -> list[str]:
     lines = [
         "## Training data",
         "",
-        "| judge | SFT rows | pair / single / rescaled | teacher, seeds | "
-        "removed as contaminated | manifest |",
-        "|---|---|---|---|---|---|",
+        "| judge | SFT rows | pair / single / batch / rescaled | teacher, seeds | "
+        "removed as contaminated | deviations from the paper's mix | manifest |",
+        "|---|---|---|---|---|---|---|",
     ]
     for _, row in judges.iterrows():
         path = Path(row["sft_manifest"])
         if not path.exists():
-            lines.append(f"| {row['backbone']}/{row['variant']} | | | | | `{path}` (missing) |")
+            lines.append(f"| {row['backbone']}/{row['variant']} | | | | | | `{path}` (missing) |")
             continue
         m = read_json(path)
         c = m["counts"]["select"]
         lines.append(
             f"| {row['backbone']}/{row['variant']} | {m['rows']} | {c.get('selected_pair', 0)} / "
-            f"{c.get('selected_single', 0)} / {c.get('rescaled', 0)} | {m['teacher']}, {m['seeds']} | "
-            f"{m['decontamination'].get('removed', 0)} | [`{path}`]({os.path.relpath(path.resolve(), here.resolve())}) |"
+            f"{c.get('selected_single', 0)} / {c.get('selected_batch', 0)} / {c.get('rescaled', 0)} | "
+            f"{m['teacher']}, {m['seeds']} | {m['decontamination'].get('removed', 0)} | "
+            f"{'; '.join(m.get('deviations') or []) or 'none'} | "
+            f"[`{path}`]({os.path.relpath(path.resolve(), here.resolve())}) |"
         )
     return [*lines, ""]
 

@@ -21,8 +21,8 @@ from omegaconf import DictConfig
 from flexjudge.app import seed_everything, setup_torch, stage_main, to_plain
 from flexjudge.data.pools import PoolRow, iter_pool
 from flexjudge.data.selection import SCALE_10, agrees, teacher_scores
-from flexjudge.generate.hf import SamplingParams
 from flexjudge.generate.budget import Budget
+from flexjudge.generate.hf import SamplingParams
 from flexjudge.generate.session import JudgeSession
 from flexjudge.io import write_json, write_jsonl
 from flexjudge.judge.formats import PairScores
@@ -36,6 +36,10 @@ HINT = (
     "A careful reviewer has already scored the replies: A {a}, B {b}. Explain step by step what makes "
     "these scores right, reply A first, without mentioning the reviewer."
 )
+
+
+#: How a structured rationale starts its two parts (reply A's, then reply B's).
+STRUCTURE = ("Reply A:", "Reply B:")
 
 
 def trim_to_sentence(text: str) -> str:
@@ -56,6 +60,48 @@ def _params(cfg: DictConfig, seed: int, max_new_tokens: int, temperature: float,
     return SamplingParams(
         max_new_tokens=max_new_tokens, temperature=temperature, top_p=cfg.top_p, n=1, seed=seed, **kw
     )
+
+
+def rationalize(session: JudgeSession, cfg: DictConfig, hinted, count: Counter) -> list[tuple[str, int]]:
+    """The teacher's reasoning for each hinted chat, and its token count. `rationalize.structured` writes
+    it in two parts the select stage can cut apart: the teacher continues "Reply A:" for half the tokens
+    (to a paragraph end), then "Reply B:" for the rest; otherwise one pass up to the closing tag."""
+    r = cfg.rationalize
+
+    def generate(prefixes, max_new_tokens, stops, desc):
+        params = _params(cfg, cfg.seed, max_new_tokens, r.temperature, stop_strings=stops)
+        gens, _, _ = session.votes(
+            hinted,
+            params,
+            prefill_think=True,
+            cache=cfg.cache,
+            desc=desc,
+            progress=cfg.progress,
+            prefixes=prefixes,
+        )
+        parts = []
+        for (gen,) in gens:
+            text = gen.text
+            for stop in stops:
+                text = text.split(stop)[0]
+            if not gen.finished:  # ran out of tokens mid-thought: end at the last full sentence
+                text = trim_to_sentence(text)
+                count["rationales_trimmed"] += 1
+            parts.append((text.strip(), gen.n_tokens))
+        return parts
+
+    if not r.structured:
+        return generate(None, r.max_new_tokens, (THINK_CLOSE,), "rationalize")
+    half = max(1, r.max_new_tokens // 2)
+    first = generate([STRUCTURE[0]] * len(hinted), half, ("\n\n", THINK_CLOSE), "rationalize A")
+    heads = [f"{STRUCTURE[0]}{text}" if text else "" for text, _ in first]
+    second = generate(
+        [f"{head}\n\n{STRUCTURE[1]}" for head in heads], half, ("\n\n", THINK_CLOSE), "rationalize B"
+    )
+    return [
+        (f"{head}\n\n{STRUCTURE[1]}{tail}" if head and tail else "", n1 + n2)
+        for head, (_, n1), (tail, n2) in zip(heads, first, second, strict=True)
+    ]
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
@@ -113,25 +159,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                 fmt.messages(r.question, list(r.answers), hint=HINT.format(a=f"{g[0]:g}", b=f"{g[1]:g}"))
                 for r, g in zip(rest, golds, strict=True)
             ]
-            gens, _, _ = session.votes(
-                hinted,
-                _params(
-                    cfg,
-                    cfg.seed,
-                    cfg.rationalize.max_new_tokens,
-                    cfg.rationalize.temperature,
-                    stop_strings=(THINK_CLOSE,),
-                ),
-                prefill_think=True,
-                cache=cfg.cache,
-                desc="rationalize",
-                progress=cfg.progress,
-            )
-            for row, gold, (gen,) in zip(rest, golds, gens, strict=True):
-                reasoning = gen.text.split(THINK_CLOSE)[0].strip()
-                if not gen.finished:  # ran out of tokens mid-thought: end at the last full sentence
-                    reasoning = trim_to_sentence(reasoning)
-                    count["rationales_trimmed"] += 1
+            rationales = rationalize(session, cfg, hinted, count)
+            for row, gold, (reasoning, n_tokens) in zip(rest, golds, rationales, strict=True):
                 if not reasoning:
                     count["rationales_empty"] += 1
                     continue
@@ -142,7 +171,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                         "seed": cfg.seed,
                         "origin": "rationalized",
                         "text": text,
-                        "n_tokens": gen.n_tokens,
+                        "n_tokens": n_tokens,
                     }
                 )
                 count["rationalized"] += 1

@@ -42,7 +42,19 @@ def selection_config(cfg: DictConfig) -> SelectionConfig:
         rescale_share=cfg.rescale_share,
         use_rationalized=cfg.use_rationalized,
         seed=cfg.seed,
+        batch_share=cfg.batch_share,
+        batch_size=cfg.batch_size,
     )
+
+
+def deviations(cfg: DictConfig) -> list[str]:
+    """What this SFT set does that the paper's format mix does not (shown by the leaderboard)."""
+    if not cfg.batch_share:
+        return []
+    return [
+        f"batch_share {cfg.batch_share}: batch-ranking items ({cfg.batch_size} replies: the pair plus replies "
+        "from other conversations, scored 1) are added to the paper's single-score and pairwise mix"
+    ]
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
@@ -69,6 +81,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             "teacher": report["teacher"],
             "teacher_weights": report["teacher_weights"],
             "seeds": report["seeds"],
+            "deviations": deviations(cfg),
             "lengths": stats["lengths"],
             "config": plain,
             "config_sha256": stable_hash("select", plain, curate["config_sha256"]),

@@ -7,7 +7,7 @@ REPO = Path(workflow.basedir)
 CONF = Path(os.environ.get("FLEXJUDGE_CONF", REPO / "conf"))
 PYTHON = config.get("python") or sys.executable
 GRID_GROUPS = {"backbones": "backbone", "benchmarks": "benchmark", "voting": "voting", "budgets": "budget"}
-STAGES = ("provision", "curate", "sample", "select", "finetune", "evaluate", "leaderboard", "minis", "twin")
+STAGES = ("provision", "curate", "sample", "select", "finetune", "evaluate", "leaderboard", "minis", "twin", "effect")
 FLEX_VARIANT = r"flex(_n[0-9]+)?"  # flex: sft_size rows; flex_n<size>: a point of the data-size sweep
 
 
@@ -57,6 +57,14 @@ def check_grid():
         conf_file("backbone", config["teacher"])
     if not Path(pool_path()).exists():
         raise WorkflowError(f"workflow config: pool {pool_path()} does not exist (set pool: in workflow/config.yaml)")
+    effect = config.get("effect")
+    if effect:
+        for key, allowed in (("benchmark", "benchmarks"), ("voting", "voting"), ("budget", "budgets")):
+            if effect.get(key) not in config[allowed]:
+                raise WorkflowError(f"workflow config: effect.{key} {effect.get(key)!r} is not in {allowed} {config[allowed]}")
+        for key in ("control", "treated"):
+            if effect.get(key) not in all_variants():
+                raise WorkflowError(f"workflow config: effect.{key} {effect.get(key)!r} is not a variant {all_variants()}")
     unknown = set(config.get("overrides") or {}) - set(STAGES)
     if unknown:
         raise WorkflowError(f"workflow config: overrides for unknown stages {sorted(unknown)}; stages: {STAGES}")
@@ -280,9 +288,18 @@ def eval_metrics():
     return list(dict.fromkeys(paths))
 
 
-def leaderboard_outputs():
-    """The final targets."""
-    return expand("results/leaderboard/leaderboard.{ext}", ext=["csv", "md", "png"])
+def effect_predictions(backbone, variant):
+    """predictions.jsonl of one judge in the effect comparison (workflow config `effect`)."""
+    e = config["effect"]
+    return f"results/eval/{backbone}/{variant}/{e['benchmark']}/{e['voting']}/{e['budget']}/predictions.jsonl"
+
+
+def final_targets():
+    """The final targets: the leaderboard, and with an `effect` comparison configured its report per backbone."""
+    targets = expand("results/leaderboard/leaderboard.{ext}", ext=["csv", "md", "png"])
+    if config.get("effect"):
+        targets += expand("results/effect/{backbone}/effect.{ext}", backbone=config["backbones"], ext=["json", "md", "png"])
+    return targets
 
 
 check_grid()

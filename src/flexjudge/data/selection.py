@@ -11,6 +11,10 @@
    when that part has at least `min_single_tokens` tokens (cuts ranked by characters, then counted in
    tokens in that order until enough are long enough).
 4. A seeded `rescale_share` of the selected items is moved from the 1–10 scale to 0.5–5 (score / 2).
+5. Off by default, and a deviation from the paper's two formats wherever it is on: `batch_share` of the
+   items become batch-ranking items. From prompts not used above, a pairwise sample keeps its replies as
+   A and B with their scores and gets `batch_size` - 2 more replies taken from other conversations
+   (seeded), labelled C, D, ... and scored lowest (1); the reasoning is the sample's own.
 Every step's count is returned for the provenance manifest.
 """
 
@@ -25,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flexjudge.data.pools import PoolRow, preference_of
-from flexjudge.judge.formats import PairScores, ScoreScale, SingleScore
+from flexjudge.judge.formats import BatchRanking, PairScores, ScoreScale, SingleScore
 from flexjudge.judge.parsing import parse_answers
 from flexjudge.judge.prompts import THINK_PREFILL, judge_completion
 
@@ -48,9 +52,17 @@ class SelectionConfig:
     rescale_share: float = 0.0
     use_rationalized: bool = True
     seed: int = 0
+    batch_share: float = 0.0  # a deviation from the paper's mix when > 0 (see the module docstring)
+    batch_size: int = 3
 
     def __post_init__(self) -> None:
-        for name in ("single_share", "rescale_share"):
+        if self.batch_size < 3:
+            raise ValueError(f"select.batch_size={self.batch_size} must be at least 3 (2 is a pair)")
+        if self.single_share + self.batch_share > 1.0:
+            raise ValueError(
+                f"select.single_share={self.single_share} + batch_share={self.batch_share} exceed 1"
+            )
+        for name in ("single_share", "rescale_share", "batch_share"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"select.{name}={getattr(self, name)} must lie in [0, 1]")
         if self.target < 1:
@@ -110,6 +122,14 @@ def single_row(row: PoolRow, s: Survivor, cut: str, scale: ScoreScale) -> dict[s
     score = s.scores[0] if scale is SCALE_10 else s.scores[0] / 2
     messages = fmt.messages(row.question, [row.answers[0]])
     return _sft_row(row, s, "single", messages, cut, [scale.format(score)], scale)
+
+
+def batch_row(row: PoolRow, s: Survivor, extra: Sequence[str], scale: ScoreScale) -> dict[str, Any]:
+    """A batch-ranking SFT row: the pair as A and B with the survivor's scores, then `extra` replies from
+    other conversations as C, D, ..., scored the scale's lowest (so every score differs)."""
+    scores = [v if scale is SCALE_10 else v / 2 for v in s.scores] + [scale.low] * len(extra)
+    messages = BatchRanking(scale).messages(row.question, [*row.answers, *extra])
+    return _sft_row(row, s, "batch", messages, s.reasoning, [scale.format(v) for v in scores], scale)
 
 
 def _sft_row(row, s: Survivor, kind, messages, reasoning, answers, scale) -> dict[str, Any]:
@@ -186,7 +206,8 @@ def select(
 
     rank = lambda s, n: (s.origin != "on_policy", -n, s.id)  # noqa: E731
     n_single = round(cfg.target * cfg.single_share)
-    n_pair = cfg.target - n_single
+    n_batch = round(cfg.target * cfg.batch_share)
+    n_pair = cfg.target - n_single - n_batch
     pair_candidates = sorted(
         (s for s in best.values() if s.tokens >= cfg.min_pair_tokens), key=lambda s: rank(s, s.tokens)
     )
@@ -214,7 +235,8 @@ def select(
     count["single_counted"] = len(cut_tokens)
     count["single_too_short"] = sum(n < cfg.min_single_tokens for n in cut_tokens.values())
 
-    chosen = [("pair", s) for s in pairs] + [("single", s) for s in singles]
+    batches, extras = _batch_items(pool, best, {s.id for s in (*pairs, *singles)}, n_batch, cfg, rank, count)
+    chosen = [("pair", s) for s in pairs] + [("single", s) for s in singles] + [("batch", s) for s in batches]
     order = sorted(f"{s.id}/{kind}" for kind, s in chosen)
     random.Random(cfg.seed).shuffle(order)
     rescaled = set(order[: round(cfg.rescale_share * len(order))])
@@ -222,12 +244,17 @@ def select(
     for kind, s in chosen:
         scale = SCALE_5 if f"{s.id}/{kind}" in rescaled else SCALE_10
         row = pool[s.id]
-        rows.append(
-            pair_row(row, s, scale) if kind == "pair" else single_row(row, s, cuts[s.id] or "", scale)
-        )
+        if kind == "pair":
+            rows.append(pair_row(row, s, scale))
+        elif kind == "single":
+            rows.append(single_row(row, s, cuts[s.id] or "", scale))
+        else:
+            rows.append(batch_row(row, s, extras[s.id], scale))
     count.update(
         selected_pair=len(pairs),
         selected_single=len(singles),
+        selected_batch=len(batches),
+        shortfall_batch=n_batch - len(batches),
         rescaled=len(rescaled),
         shortfall_pair=n_pair - len(pairs),
         shortfall_single=n_single - len(singles),
@@ -238,6 +265,29 @@ def select(
         "single_reasoning_tokens": _stats([cut_tokens[s.id] for s in singles]),
     }
     return rows, {"counts": dict(count), "lengths": lengths}
+
+
+def _batch_items(pool, best, taken: set[str], n_batch: int, cfg: SelectionConfig, rank, count: Counter):
+    """The survivors made into batch items and, for each, its replies from other conversations."""
+    if n_batch == 0:
+        return [], {}
+    rng = random.Random(f"batch-{cfg.seed}")
+    candidates = sorted((s for s in best.values() if s.id not in taken), key=lambda s: rank(s, s.tokens))
+    others = sorted(pool)
+    picked, extras = [], {}
+    for s in candidates:
+        if len(picked) == n_batch:
+            break
+        if min(s.scores) <= 1:  # the added replies take the lowest score; every score must differ
+            count["batch_no_room"] += 1
+            continue
+        donors = [i for i in rng.sample(others, min(len(others), 4 * cfg.batch_size)) if i != s.id]
+        extra = [pool[i].answers[rng.randrange(2)] for i in donors[: cfg.batch_size - 2]]
+        if len(extra) < cfg.batch_size - 2:
+            break  # the pool is too small to lend replies
+        picked.append(s)
+        extras[s.id] = extra
+    return picked, extras
 
 
 def _stats(values: list[int]) -> dict[str, float | int | None]:

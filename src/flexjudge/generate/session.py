@@ -109,15 +109,21 @@ class JudgeSession:
         wait_s: float = 3600.0,
         desc: str = "judge",
         progress: bool = True,
+        prefixes: Sequence[str] | None = None,
     ) -> tuple[list[list[Generation]] | None, dict[str, Any], VoteCounts]:
         """params.n votes per chat (votes 0..n-1 of params.seed): (generations, or None on shards > 0;
-        the judge's manifest; vote counts). `media[i]` are chat i's media parts in placeholder order."""
+        the judge's manifest; vote counts). `media[i]` are chat i's media parts in placeholder order;
+        `prefixes[i]`, if given, is assistant text written after the opening and continued from."""
         budget = budget or Budget()
         media = list(media) if media is not None else [() for _ in messages]
+        prefixes = list(prefixes) if prefixes is not None else ["" for _ in messages]
         self._load()
         engine = self._engine(budget, media_settings, any(media), desc)
         tokenizer, manifest = self._tokenizer, self.manifest
-        prompts = [render_prompt(tokenizer, m, prefill_think) for m in messages]
+        prompts = [
+            render_prompt(tokenizer, m, prefill_think) + prefix
+            for m, prefix in zip(messages, prefixes, strict=True)
+        ]
         requests = [
             Request(p, stable_hash("prompt", p, m), tuple(range(params.n)), prefill_think, m)
             for p, m in zip(prompts, media, strict=True)
@@ -125,7 +131,9 @@ class JudgeSession:
         store = GenerationStore(cache) if cache else None
         weights = manifest["weights"]
         model_id = (
-            store.weights_digest(weights) if store is not None and Path(weights).is_dir() else f"hub:{weights}"
+            store.weights_digest(weights)
+            if store is not None and Path(weights).is_dir()
+            else f"hub:{weights}"
         )
         if self.dtype:  # the same weights in another dtype give other votes
             model_id = f"{model_id}@{self.dtype}"
