@@ -12,7 +12,7 @@ import pytest
 from conftest import stage_cfg
 from flexjudge.data.dedup import NgramIndex, drop_exact_duplicates, drop_near_duplicates
 from flexjudge.data.pools import PoolRow, iter_pool, read_pool
-from flexjudge.data.selection import SelectionConfig, cut_single, select
+from flexjudge.data.selection import BORROWED_REPLY, SCALE_10, SelectionConfig, cut_single, select
 from flexjudge.io import DataError, read_jsonl
 
 
@@ -296,3 +296,46 @@ def test_near_duplicates_and_ngram_overlap():
         < 1.0
     )
     assert NgramIndex(["Rewrite 0."], n=8).overlap("rewrite 0") == 1.0  # short prompts match whole
+
+
+def test_batch_items_are_off_by_default_and_built_from_unused_prompts(tmp_path, pool_file):
+    """batch_share (a deviation from the paper's mix) turns a survivor not used as a pair or single item
+    into a batch item: its replies as A and B with its scores, then replies from other conversations
+    scored 1; every score differs, so the ranking is the gold."""
+    from flexjudge.judge.formats import BatchRanking
+
+    curate(tmp_path, pool_file)
+    pool = {r.id: r for r in iter_pool(tmp_path / "curate" / "pool.jsonl")}
+    cfg = SelectionConfig(target=2, single_share=0.5, min_pair_tokens=10, min_single_tokens=5)
+    assert "selected_batch" in select(pool, SAMPLES, cfg, words)[1]["counts"]
+    assert select(pool, SAMPLES, cfg, words)[1]["counts"]["selected_batch"] == 0
+    # one pair (q1), then a batch item: q3's tie cannot rank three replies, so q4 (6, 4) is taken
+    rows, stats = select(
+        pool, SAMPLES, SelectionConfig(**{**cfg.__dict__, "single_share": 0.0, "batch_share": 0.5}), words
+    )
+    assert [r["kind"] for r in rows] == ["pair", "batch"]
+    batch = rows[1]
+    assert batch["id"] == "judgelm-4/batch" and batch["scores"] == ["6", "4", "1"]
+    user = batch["messages"][1]["content"]
+    assert "[Reply C]" in user and "About nine minutes." in user and "Eggs are food." in user
+    donor = user.split("[Reply C]\n")[1]
+    assert donor in {a for r in pool.values() if r.id != "judgelm-4" for a in r.answers}
+    parsed = BatchRanking(SCALE_10).parse(batch["messages"][2]["content"], 3)
+    assert (
+        parsed.ok
+        and parsed.value.ranking == "ABC"
+        and "give no two replies" in batch["messages"][0]["content"]
+    )
+    assert parsed.think == f"Reply A gives a time. Reply B is vague.\n\nReply C: {BORROWED_REPLY}"
+    assert stats["counts"]["selected_batch"] == 1 and stats["counts"]["batch_unusable"] == 1
+    with pytest.raises(ValueError, match="exceed 1"):
+        SelectionConfig(single_share=0.7, batch_share=0.4)
+    with pytest.raises(ValueError, match="batch_size=2"):
+        SelectionConfig(batch_share=0.1, batch_size=2)
+
+
+def test_a_structured_rationale_cuts_before_its_reply_b_part():
+    from flexjudge.sample import STRUCTURE
+
+    reasoning = f"{STRUCTURE[0]} It answers the question.\n\n{STRUCTURE[1]} It changes the subject."
+    assert cut_single(reasoning) == f"{STRUCTURE[0]} It answers the question."

@@ -143,6 +143,12 @@ def test_leaderboard_shows_the_papers_numbers_beside_ours(minis, tmp_path):
     assert "Paper (" not in md.split("## pandalm")[1].split("## ")[0]  # not in the paper: none shown
     pampa = md.split("## pampa")[1].split("## ")[0]
     assert "Best-of-16 (FLEX-Mol-LLaMA judge)" in pampa and "0.775" in pampa  # 77.49, as a fraction
+    # the parse-rate section: one row per benchmark with its format, one column per judge setting
+    parsing = md.split("## Votes that parse")[1].split("## ")[0]
+    assert "base k1/none" in parsing
+    for name, fmt in (("vl_rewardbench", "pair_scores"), ("nisqa", "score"), ("pampa", "score")):
+        (line,) = [x for x in parsing.splitlines() if x.startswith(f"| {name} ")]
+        assert fmt in line and line.rstrip("| ").endswith("1.00")  # the simulated judge always parses
 
 
 def test_k_votes_also_give_per_run_metrics(minis, tmp_path):

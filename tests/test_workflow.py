@@ -29,6 +29,11 @@ SNAKEMAKE = [
 ]
 
 
+# the eval groups of the tiny config, one job each per judge: the held-out grid (k1, k3), the image and
+# video suite benchmarks, and the audio one (on the Omni twin)
+FLEX_GROUPS = {"evaluate_grid": 1, "evaluate_suite_vision": 1, "evaluate_suite_audio": 1}
+
+
 def snakemake(workdir: Path, conf: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "FLEXJUDGE_CONF": str(conf), "WANDB_SILENT": "true"}
     return subprocess.run(
@@ -94,9 +99,26 @@ def test_dag_writes_leaderboard_for_base_and_flex(run_dir):
         "sample/tiny_vl",
         "select/tiny_vl/flex",
         "finetune/tiny_vl/flex",
-        "eval/tiny_vl/flex/hh_harmless_heldout/k3/none",
+        "eval_groups/tiny_vl/flex/grid",
     ):
         assert (workdir / "results" / job / ".hydra" / "config.yaml").exists(), job
+    # one evaluate job per judge and group; each evaluation keeps its own composed config
+    for evaluation in ("hh_harmless_heldout/k1/none", "hh_harmless_heldout/k3/none"):
+        config = json.loads(
+            (workdir / "results" / "eval" / "tiny_vl" / "flex" / evaluation / "config.json").read_text()
+        )
+        assert (
+            f"{config['benchmark']['name']}/{config['voting']['name']}/{config['budget']['name']}"
+            == evaluation
+        )
+    vision = json.loads(
+        (workdir / "results" / "eval_groups" / "tiny_vl" / "base" / "suite_vision" / "group.json").read_text()
+    )
+    assert [e["benchmark"] for e in vision["evaluations"]] == [
+        "mllm_judge_pair",
+        "genai_bench_video_generation",
+    ]
+    assert vision["weight_loads"] == 1  # the judge was loaded once for the whole group
     checkpoint = workdir / "results" / "finetune" / "tiny_vl" / "flex" / "checkpoint"
     assert (checkpoint / "model.safetensors").exists() and not list(checkpoint.glob("*.bin"))
 
@@ -149,7 +171,7 @@ def test_hard_killed_run_resumes_without_redoing_finished_jobs(run_dir):
     assert planned_jobs(snakemake(workdir, conf, "-n")) == {
         "finetune": 1,
         "twin": 1,  # the twin takes the fine-tuned LLM, so it and its evaluation rerun too
-        "evaluate": 5,
+        **FLEX_GROUPS,
         "leaderboard": 1,
         "all": 1,
     }
@@ -163,7 +185,7 @@ def test_changed_conf_value_reruns_only_dependent_jobs(run_dir):
     text = (conf / "evaluate.yaml").read_text()
     (conf / "evaluate.yaml").write_text(text.replace("limit: null", "limit: 4"))
     result = snakemake(workdir, conf, "-n")
-    assert planned_jobs(result) == {"evaluate": 10, "leaderboard": 1, "all": 1}
+    assert planned_jobs(result) == {**{g: 2 for g in FLEX_GROUPS}, "leaderboard": 1, "all": 1}
     result = snakemake(workdir, conf)
     assert result.returncode == 0, result.stderr[-3000:]
     table = pd.read_csv(workdir / "results" / "leaderboard" / "leaderboard.csv")
@@ -179,10 +201,38 @@ def test_changed_conf_value_reruns_only_dependent_jobs(run_dir):
     assert planned_jobs(snakemake(workdir, conf, "-n")) == {
         "finetune": 1,
         "twin": 1,  # the twin takes the fine-tuned LLM, so it and its evaluation rerun too
-        "evaluate": 5,
+        **FLEX_GROUPS,
         "leaderboard": 1,
         "all": 1,
     }
+    (conf / "trainer" / "demo.yaml").write_text(recipe)  # back as it was: nothing to redo
+    assert planned_jobs(snakemake(workdir, conf, "-n")) == {}
+
+
+def test_changed_benchmark_conf_reruns_its_group_from_the_cache(run_dir):
+    """A benchmark's conf is an input of its group's jobs only; a change that leaves the votes as they were
+    reruns those jobs, and every vote of the rerun comes from the cache."""
+    workdir, conf = run_dir
+    path = conf / "benchmark" / "nisqa.yaml"
+    text = path.read_text()
+    path.write_text(text.replace("on_missing: error", "on_missing: skip"))
+    assert planned_jobs(snakemake(workdir, conf, "-n")) == {
+        "evaluate_suite_audio": 2,
+        "leaderboard": 1,
+        "all": 1,
+    }
+    result = snakemake(workdir, conf)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for variant in ("base", "flex"):
+        group = json.loads(
+            (
+                workdir / "results" / "eval_groups" / "tiny_omni" / variant / "suite_audio" / "group.json"
+            ).read_text()
+        )
+        (votes,) = [e["votes"] for e in group["evaluations"]]
+        assert votes["generated"] == 0 and votes["cached"] == votes["total"] == 3
+    path.write_text(text)
+    assert snakemake(workdir, conf).returncode == 0
 
 
 def test_bad_grid_name_fails_at_start(tmp_path):
@@ -206,5 +256,6 @@ def test_data_size_sweep_adds_one_judge_per_size(tmp_path):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     jobs = planned_jobs(result)
     assert jobs["sample"] == 1 and jobs["select"] == jobs["finetune"] == jobs["twin"] == 3
-    assert jobs["evaluate"] == 10 + 2 * 5  # base and flex as before, plus 5 per sweep judge
+    # three eval groups (grid, suite vision, suite audio) for each of base, flex and the two sweep judges
+    assert {g: jobs[g] for g in FLEX_GROUPS} == {g: 4 for g in FLEX_GROUPS}
     assert "select/tiny_vl/flex_n16" in result.stdout and "target=16" in result.stdout

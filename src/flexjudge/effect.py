@@ -32,6 +32,14 @@ LABELS = {
 }
 
 
+SHORT = {
+    "parse_rate": "parse rate\n(votes)",
+    "accuracy": "accuracy\n(unparsed = wrong)",
+    "accuracy_parsed": "accuracy\n(items with a verdict)",
+    "consistency": "consistency\n(both orders)",
+}
+
+
 def _fmt(value: float, ci: list[float] | None = None) -> str:
     if value != value:  # nan
         return "n/a"
@@ -99,9 +107,13 @@ def plot(result: dict[str, Any], names: dict[str, str], path: Path) -> None:
                     for v, c in zip(values, cis, strict=True)
                 ]
             ).T
-            ax.bar(x + (j - 0.5) * 0.38, np.nan_to_num(values), 0.38, yerr=err, capsize=3, label=names[side])
+            offset = x + (j - 0.5) * 0.38
+            ax.bar(offset, np.nan_to_num(values), 0.38, yerr=err, capsize=3, label=names[side])
+            for xi, v in zip(offset, values, strict=True):
+                if v != v:  # undefined (e.g. no item got a verdict)
+                    ax.text(xi, 0.02, "n/a", ha="center", fontsize=7)
         ax.axhline(0.5, color="grey", lw=0.8, ls="--")
-        ax.set_xticks(x, [LABELS[s].replace(" (", "\n(") for s in stats], fontsize=8)
+        ax.set_xticks(x, [SHORT[s] for s in stats], fontsize=8)
         ax.set_ylim(0, 1.05)
         ax.set_title(f"{result['benchmark']}, {k_label}")
         ax.legend(fontsize=8)

@@ -179,7 +179,9 @@ def group_configs(cfg: DictConfig) -> list[DictConfig]:
 def run_group(cfg: DictConfig) -> dict[str, Any]:
     """Judge every evaluation of the group with one session; write group.json beside the hydra config."""
     started = time.time()
-    configs = group_configs(cfg)  # all composed (and so checked) before any judging starts
+    configs = group_configs(cfg)
+    for member in configs:  # every member's format checked before any judging starts
+        judge_format(member.benchmark)
     judges = {str(c.judge) for c in configs}
     if len(judges) != 1:
         raise ValueError(f"evaluations of one group must share one judge, got {sorted(judges)}")
@@ -271,6 +273,7 @@ def evaluate(cfg: DictConfig, session: JudgeSession) -> dict[str, Any]:
             "sft_manifest": (manifest or {}).get("sft_provenance"),
         }
         write_jsonl(out / "predictions.jsonl", rows)
+        write_json(out / "config.json", to_plain(cfg))  # this evaluation's composed config (also in a group)
         write_json(out / "metrics.json", record)
         tracker.summary({k: v for k, v in metrics.items() if isinstance(v, int | float)})
     headline = headline_metric(fmt)

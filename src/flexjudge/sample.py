@@ -65,11 +65,11 @@ def _params(cfg: DictConfig, seed: int, max_new_tokens: int, temperature: float,
 def rationalize(session: JudgeSession, cfg: DictConfig, hinted, count: Counter) -> list[tuple[str, int]]:
     """The teacher's reasoning for each hinted chat, and its token count. `rationalize.structured` writes
     it in two parts the select stage can cut apart: the teacher continues "Reply A:" for half the tokens
-    (to a paragraph end), then "Reply B:" for the rest; otherwise one pass up to the closing tag."""
+    (its first paragraph is kept), then "Reply B:" for the rest; otherwise one pass up to the closing tag."""
     r = cfg.rationalize
 
-    def generate(prefixes, max_new_tokens, stops, desc):
-        params = _params(cfg, cfg.seed, max_new_tokens, r.temperature, stop_strings=stops)
+    def generate(prefixes, max_new_tokens, paragraph, desc):
+        params = _params(cfg, cfg.seed, max_new_tokens, r.temperature, stop_strings=(THINK_CLOSE,))
         gens, _, _ = session.votes(
             hinted,
             params,
@@ -81,25 +81,23 @@ def rationalize(session: JudgeSession, cfg: DictConfig, hinted, count: Counter) 
         )
         parts = []
         for (gen,) in gens:
-            text = gen.text
-            for stop in stops:
-                text = text.split(stop)[0]
-            if not gen.finished:  # ran out of tokens mid-thought: end at the last full sentence
+            text, ended = gen.text.split(THINK_CLOSE)[0].strip(), gen.finished
+            if paragraph and "\n\n" in text:  # a part is one paragraph (a blank line first is skipped)
+                text, ended = text.split("\n\n")[0].strip(), True
+            if not ended:  # ran out of tokens mid-thought: end at the last full sentence
                 text = trim_to_sentence(text)
                 count["rationales_trimmed"] += 1
-            parts.append((text.strip(), gen.n_tokens))
+            parts.append((text, gen.n_tokens))
         return parts
 
     if not r.structured:
-        return generate(None, r.max_new_tokens, (THINK_CLOSE,), "rationalize")
+        return generate(None, r.max_new_tokens, False, "rationalize")
     half = max(1, r.max_new_tokens // 2)
-    first = generate([STRUCTURE[0]] * len(hinted), half, ("\n\n", THINK_CLOSE), "rationalize A")
-    heads = [f"{STRUCTURE[0]}{text}" if text else "" for text, _ in first]
-    second = generate(
-        [f"{head}\n\n{STRUCTURE[1]}" for head in heads], half, ("\n\n", THINK_CLOSE), "rationalize B"
-    )
+    first = generate([STRUCTURE[0]] * len(hinted), half, True, "rationalize A")
+    heads = [f"{STRUCTURE[0]} {text}" if text else "" for text, _ in first]
+    second = generate([f"{head}\n\n{STRUCTURE[1]}" for head in heads], half, True, "rationalize B")
     return [
-        (f"{head}\n\n{STRUCTURE[1]}{tail}" if head and tail else "", n1 + n2)
+        (f"{head}\n\n{STRUCTURE[1]} {tail}" if head and tail else "", n1 + n2)
         for head, (_, n1), (tail, n2) in zip(heads, first, second, strict=True)
     ]
 

@@ -52,8 +52,8 @@ def deviations(cfg: DictConfig) -> list[str]:
     if not cfg.batch_share:
         return []
     return [
-        f"batch_share {cfg.batch_share}: batch-ranking items ({cfg.batch_size} replies: the pair plus replies "
-        "from other conversations, scored 1) are added to the paper's single-score and pairwise mix"
+        f"batch_share {cfg.batch_share}: batch-ranking items (3 to {cfg.batch_size} replies: the pair plus "
+        "replies from other conversations, scored 1) are added to the paper's single-score and pairwise mix"
     ]
 
 

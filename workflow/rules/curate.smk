@@ -14,5 +14,6 @@ rule curate:
         args=lambda w, input: hydra_args(
             "curate", "results/curate", **{"pool.path": input.data, "paths.benchmarks": benchmark_root()}
         ),
+    priority: 10  # the path to the fine-tuned judge first; evaluations fill the other core
     shell:
         "{PYTHON} -m flexjudge.curate {params.args} 2>&1 | tee {log}"

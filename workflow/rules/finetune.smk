@@ -24,5 +24,6 @@ rule finetune:
     threads: config["threads"]
     wildcard_constraints:
         variant=FLEX_VARIANT,
+    priority: 10  # the path to the fine-tuned judge first; evaluations fill the other core
     shell:
         "{params.launcher} -m flexjudge.finetune {params.args} 2>&1 | tee {log}"

@@ -9,5 +9,6 @@ rule provision:
     params:
         args=lambda w: hydra_args("provision", f"results/backbones/{w.backbone}", backbone=w.backbone),
     threads: config["threads"]
+    priority: 10  # the path to the fine-tuned judge first; evaluations fill the other core
     shell:
         "{PYTHON} -m flexjudge.provision {params.args} 2>&1 | tee {log}"

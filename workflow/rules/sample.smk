@@ -14,6 +14,7 @@ rule sample:
             "sample", f"results/sample/{w.teacher}", teacher=w.teacher, judge=input.judge, pool=input.pool
         ),
     threads: config["threads"]
+    priority: 10  # the path to the fine-tuned judge first; evaluations fill the other core
     shell:
         "{PYTHON} -m flexjudge.sample {params.args} 2>&1 | tee {log}"
 
@@ -47,5 +48,6 @@ rule select:
         ),
     wildcard_constraints:
         variant=FLEX_VARIANT,
+    priority: 10  # the path to the fine-tuned judge first; evaluations fill the other core
     shell:
         "{PYTHON} -m flexjudge.select {params.args} 2>&1 | tee {log}"

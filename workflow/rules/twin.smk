@@ -15,5 +15,6 @@ rule twin:
     threads: config["threads"]
     wildcard_constraints:
         variant=FLEX_VARIANT,
+    priority: 10  # the path to the fine-tuned judge first; evaluations fill the other core
     shell:
         "{PYTHON} -m flexjudge.twin {params.args} 2>&1 | tee {log}"

@@ -13,8 +13,9 @@
 4. A seeded `rescale_share` of the selected items is moved from the 1–10 scale to 0.5–5 (score / 2).
 5. Off by default, and a deviation from the paper's two formats wherever it is on: `batch_share` of the
    items become batch-ranking items. From prompts not used above, a pairwise sample keeps its replies as
-   A and B with their scores and gets `batch_size` - 2 more replies taken from other conversations
-   (seeded), labelled C, D, ... and scored lowest (1); the reasoning is the sample's own.
+   A and B with their scores and gets 1 to `batch_size` - 2 more replies (a seeded count) taken from
+   other conversations, labelled C, D, ... and scored lowest (1); the reasoning is the sample's own plus
+   one fixed sentence per borrowed reply (`BORROWED_REPLY`).
 Every step's count is returned for the provenance manifest.
 """
 
@@ -31,7 +32,7 @@ from typing import Any
 from flexjudge.data.pools import PoolRow, preference_of
 from flexjudge.judge.formats import BatchRanking, PairScores, ScoreScale, SingleScore
 from flexjudge.judge.parsing import parse_answers
-from flexjudge.judge.prompts import THINK_PREFILL, judge_completion
+from flexjudge.judge.prompts import THINK_PREFILL, answer_letters, judge_completion
 
 SCALE_10 = ScoreScale(1, 10)
 SCALE_5 = ScoreScale(0.5, 5.0, decimals=1)  # 1–10 scores halved, as the paper's rescaled items
@@ -53,7 +54,7 @@ class SelectionConfig:
     use_rationalized: bool = True
     seed: int = 0
     batch_share: float = 0.0  # a deviation from the paper's mix when > 0 (see the module docstring)
-    batch_size: int = 3
+    batch_size: int = 3  # the most replies of a batch item (each has 3 to batch_size)
 
     def __post_init__(self) -> None:
         if self.batch_size < 3:
@@ -124,12 +125,20 @@ def single_row(row: PoolRow, s: Survivor, cut: str, scale: ScoreScale) -> dict[s
     return _sft_row(row, s, "single", messages, cut, [scale.format(score)], scale)
 
 
+#: The reasoning a batch item adds for each reply borrowed from another conversation (written by us, not
+#: the teacher: batch items are a documented deviation).
+BORROWED_REPLY = "It answers a different conversation, so it ranks last."
+
+
 def batch_row(row: PoolRow, s: Survivor, extra: Sequence[str], scale: ScoreScale) -> dict[str, Any]:
     """A batch-ranking SFT row: the pair as A and B with the survivor's scores, then `extra` replies from
-    other conversations as C, D, ..., scored the scale's lowest (so every score differs)."""
+    other conversations as C, D, ..., scored the scale's lowest (so every score differs). The reasoning is
+    the survivor's, then one paragraph per borrowed reply, so there is a paragraph for every answer."""
     scores = [v if scale is SCALE_10 else v / 2 for v in s.scores] + [scale.low] * len(extra)
     messages = BatchRanking(scale).messages(row.question, [*row.answers, *extra])
-    return _sft_row(row, s, "batch", messages, s.reasoning, [scale.format(v) for v in scores], scale)
+    letters = answer_letters(2 + len(extra))[2:]
+    reasoning = s.reasoning.strip() + "".join(f"\n\nReply {x}: {BORROWED_REPLY}" for x in letters)
+    return _sft_row(row, s, "batch", messages, reasoning, [scale.format(v) for v in scores], scale)
 
 
 def _sft_row(row, s: Survivor, kind, messages, reasoning, answers, scale) -> dict[str, Any]:
@@ -278,12 +287,13 @@ def _batch_items(pool, best, taken: set[str], n_batch: int, cfg: SelectionConfig
     for s in candidates:
         if len(picked) == n_batch:
             break
-        if min(s.scores) <= 1:  # the added replies take the lowest score; every score must differ
-            count["batch_no_room"] += 1
+        if s.scores[0] == s.scores[1] or min(s.scores) <= 1:  # every score of a batch item must differ
+            count["batch_unusable"] += 1
             continue
+        size = rng.randint(3, cfg.batch_size)  # 3 to batch_size replies, as batch benchmarks vary
         donors = [i for i in rng.sample(others, min(len(others), 4 * cfg.batch_size)) if i != s.id]
-        extra = [pool[i].answers[rng.randrange(2)] for i in donors[: cfg.batch_size - 2]]
-        if len(extra) < cfg.batch_size - 2:
+        extra = [pool[i].answers[rng.randrange(2)] for i in donors[: size - 2]]
+        if len(extra) < size - 2:
             break  # the pool is too small to lend replies
         picked.append(s)
         extras[s.id] = extra
