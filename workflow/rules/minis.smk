@@ -10,5 +10,6 @@ rule minis:
         args=lambda w: hydra_args(
             "minis", "results/minis", family=w.family, n_items=config.get("minis_items", 12)
         ),
+    priority: 10  # curate's decontamination reads every mini: on the path to the fine-tuned judge
     shell:
         "{PYTHON} -m flexjudge.minis {params.args} 2>&1 | tee {log}"
