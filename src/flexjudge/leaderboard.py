@@ -179,7 +179,10 @@ def plot(table: pd.DataFrame, path: Path) -> None:
         ax.set_ylabel(METRICS[metric].label, fontsize=8)
         values = pd.to_numeric(group[metric], errors="coerce")
         if values.notna().sum() == 0:
-            parsed = pd.to_numeric(group.get("parse_failure_rate"), errors="coerce") < 1
+            failures = (
+                group["parse_failure_rate"] if "parse_failure_rate" in group else pd.Series(dtype=float)
+            )
+            parsed = pd.to_numeric(failures, errors="coerce") < 1
             why = "the parsed scores are all equal" if parsed.any() else "no parsed votes"
             ax.text(0.5, 0.5, f"no value\n({why})", ha="center", va="center", transform=ax.transAxes)
             ax.set_xticks([])
