@@ -223,3 +223,12 @@ def test_a_launch_the_trainer_would_not_honour_fails(monkeypatch, env, topology,
     check_topology(
         {"fsdp": False, "deepspeed": False, "processes": int(env["WORLD_SIZE"]), "distributed": "MULTI_CPU"}
     )
+
+
+def test_auto_device_without_cuda_trains_on_the_cpu():
+    """`backend.device=auto` on a machine without CUDA tells the Trainer it is on the CPU, which it needs
+    for a bf16 recipe there (it refuses bf16 on a CPU it was not told about)."""
+    from flexjudge.finetune import on_cpu
+
+    assert on_cpu("cpu") and not on_cpu("cuda")
+    assert on_cpu("auto") == (not torch.cuda.is_available())

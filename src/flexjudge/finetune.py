@@ -23,6 +23,14 @@ from flexjudge.tracking import start_tracking
 log = logging.getLogger(__name__)
 
 
+def on_cpu(device: str) -> bool:
+    """Whether training runs on the CPU: asked for, or `auto` without CUDA (the Trainer refuses bf16 on a CPU
+    it was not told about)."""
+    import torch
+
+    return device == "cpu" or (device == "auto" and not torch.cuda.is_available())
+
+
 def training_arguments(cfg: DictConfig, report_to: str, cls=None, **overrides: Any):
     """TrainingArguments (or a subclass `cls`, e.g. TRL's SFTConfig) from the trainer recipe
     (conf/trainer/); `overrides` replace or add arguments."""
@@ -54,7 +62,7 @@ def training_arguments(cfg: DictConfig, report_to: str, cls=None, **overrides: A
         remove_unused_columns=False,
         dataloader_num_workers=0,
         disable_tqdm=not cfg.progress,
-        use_cpu=cfg.backend.device == "cpu",
+        use_cpu=on_cpu(cfg.backend.device),
     )
     return (cls or TrainingArguments)(**{**recipe, **overrides})
 
