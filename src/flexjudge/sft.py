@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-IGNORE = -100
+from flexjudge.backbones.media import IGNORE, MEDIA_KEYS
 
 
 def encode_chat(
@@ -41,8 +41,6 @@ def media_inputs(features: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
     The model consumes them in the order their placeholders appear, which is example order in both
     collators; text-only examples contribute nothing, so mixed batches need no dummy images.
     """
-    from flexjudge.backbones.media import MEDIA_KEYS
-
     return {
         key: torch.cat([f[key] for f in features if key in f])
         for key in MEDIA_KEYS

@@ -1,4 +1,5 @@
 # Helpers shared by the rules: grid checks, Hydra command lines, target lists.
+import functools
 import shlex
 import sys
 from pathlib import Path
@@ -94,6 +95,7 @@ def job_threads(stage):
     return int(config["threads"])
 
 
+@functools.lru_cache(maxsize=None)
 def cpu_has_bf16():
     """Whether this machine's CPU has bf16 units (avx512_bf16 or amx_bf16 in /proc/cpuinfo)."""
     try:

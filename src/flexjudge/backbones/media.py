@@ -21,7 +21,10 @@ import torch
 
 from flexjudge.data.media import AUDIO_RATE, Media
 from flexjudge.io import DataError
-from flexjudge.sft import IGNORE
+
+#: Label of a position that carries no loss (the prompt, padding, media placeholders); the training
+#: collators (flexjudge.sft) use the same value.
+IGNORE = -100
 
 #: mm_token_type_ids values the Qwen2.5-VL model reads (text 0, image 1, video 2).
 TEXT, IMAGE, VIDEO, AUDIO = 0, 1, 2, 3
