@@ -301,7 +301,7 @@ def test_near_duplicates_and_ngram_overlap():
 def test_batch_items_are_off_by_default_and_built_from_unused_prompts(tmp_path, pool_file):
     """batch_share (a deviation from the paper's mix) turns a survivor not used as a pair or single item
     into a batch item: its replies as A and B with its scores, then replies from other conversations
-    scored 1; every score differs, so the ranking is the gold."""
+    scored below them; every score differs, so the ranking is the gold."""
     from flexjudge.judge.formats import BatchRanking
 
     curate(tmp_path, pool_file)
@@ -328,6 +328,13 @@ def test_batch_items_are_off_by_default_and_built_from_unused_prompts(tmp_path, 
     )
     assert parsed.think == f"Reply A gives a time. Reply B is vague.\n\nReply C: {BORROWED_REPLY}"
     assert stats["counts"]["selected_batch"] == 1 and stats["counts"]["batch_unusable"] == 1
+    # two borrowed replies count down to 1 (no two scores equal, as the prompt asks); halved when rescaled
+    from flexjudge.data.selection import SCALE_5, Survivor, batch_row
+
+    q4 = Survivor("judgelm-4", 13, "on_policy", "Reply A gives a time.", (6.0, 4.0), 5)
+    extra = ["Eggs are food.", "About nine minutes."]
+    assert batch_row(pool["judgelm-4"], q4, extra, SCALE_10)["scores"] == ["6", "4", "2", "1"]
+    assert batch_row(pool["judgelm-4"], q4, extra, SCALE_5)["scores"] == ["3.0", "2.0", "1.0", "0.5"]
     with pytest.raises(ValueError, match="exceed 1"):
         SelectionConfig(single_share=0.7, batch_share=0.4)
     with pytest.raises(ValueError, match="batch_size=2"):

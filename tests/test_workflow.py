@@ -209,6 +209,37 @@ def test_changed_conf_value_reruns_only_dependent_jobs(run_dir):
     assert planned_jobs(snakemake(workdir, conf, "-n")) == {}
 
 
+def test_changed_option_file_of_a_stage_reruns_that_stage(run_dir):
+    """The option files a stage composes (its defaults list, `group=name` overrides) are its inputs: a
+    changed budget option reruns the sample stage that thinks under it, and everything downstream."""
+    workdir, conf = run_dir
+    path = conf / "budget" / "none.yaml"
+    text = path.read_text()
+    path.write_text(text.replace("continuation: Wait", "continuation: Hmm"))
+    try:
+        planned = planned_jobs(snakemake(workdir, conf, "-n"))
+    finally:
+        path.write_text(text)
+    assert planned == {
+        "sample": 1,
+        "select": 1,
+        "finetune": 1,
+        "twin": 1,
+        **{g: 2 for g in FLEX_GROUPS},  # every evaluation here runs under budget none
+        "leaderboard": 1,
+        "all": 1,
+    }
+    backend = conf / "backend" / "hf.yaml"
+    text = backend.read_text()
+    backend.write_text(text + "\n# a changed backend option file\n")
+    try:
+        planned = planned_jobs(snakemake(workdir, conf, "-n"))
+    finally:
+        backend.write_text(text)
+    assert planned["sample"] == 1 and planned["evaluate_grid"] == 2
+    assert "provision" not in planned and "curate" not in planned
+
+
 def test_changed_benchmark_conf_reruns_its_group_from_the_cache(run_dir):
     """A benchmark's conf is an input of its group's jobs only; a change that leaves the votes as they were
     reruns those jobs, and every vote of the rerun comes from the cache."""

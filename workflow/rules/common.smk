@@ -4,6 +4,8 @@ import shlex
 import sys
 from pathlib import Path
 
+import yaml
+
 REPO = Path(workflow.basedir)
 CONF = Path(os.environ.get("FLEXJUDGE_CONF", REPO / "conf"))
 PYTHON = config.get("python") or sys.executable
@@ -81,18 +83,40 @@ def finetune_launcher():
     return f"{accelerate} launch --config_file {shlex.quote(conf_file('accelerate', name))}"
 
 
+# Groups an evaluate job composes per member (its inputs list each member's files instead).
+PER_MEMBER = {"evaluate": ("benchmark", "voting", "budget")}
+
+
+@functools.lru_cache(maxsize=None)
+def default_options(stage):
+    """{group: option} that the defaults list of conf/<stage>.yaml chooses."""
+    defaults = yaml.safe_load((CONF / f"{stage}.yaml").read_text()).get("defaults") or []
+    return {k: v for d in defaults if isinstance(d, dict) for k, v in d.items() if isinstance(v, str)}
+
+
 def stage_conf(stage, **groups):
-    """Conf files a stage's result depends on: its primary config, shared keys, and chosen options."""
+    """Conf files a stage's result depends on: its primary config, shared keys, and the option file of every
+    config group it composes (the defaults list, then `group=name` in its overrides, then `groups`)."""
+    chosen = {g: n for g, n in default_options(stage).items() if g not in PER_MEMBER.get(stage, ())}
+    if "logger" in chosen:
+        chosen["logger"] = config["logger"]  # hydra_args gives every stage the workflow's logger
+    for arg in (config.get("overrides") or {}).get(stage) or []:
+        key, _, value = str(arg).partition("=")
+        if key in chosen or (key.isidentifier() and (CONF / key).is_dir()):
+            chosen[key] = value
+    chosen.update(groups)
     return [str(CONF / f"{stage}.yaml"), str(CONF / "stage_common.yaml")] + [
-        conf_file(group, name) for group, name in groups.items()
+        conf_file(group, name) for group, name in chosen.items() if name not in ("null", "None")
     ]
 
 
 def job_threads(stage):
-    """CPU threads of one job: `eval_threads` for evaluations (when set), else `threads`."""
-    if stage == "evaluate" and config.get("eval_threads"):
-        return int(config["eval_threads"])
-    return int(config["threads"])
+    """CPU threads of one job: `eval_threads` for evaluations, `train_threads` for finetune (when set), else
+    `threads`."""
+    own = {"evaluate": "eval_threads", "finetune": "train_threads"}.get(stage)
+    if own and config.get(own):
+        return positive_int(own, config[own])
+    return positive_int("threads", config["threads"])
 
 
 @functools.lru_cache(maxsize=None)

@@ -21,7 +21,7 @@ rule finetune:
             base=input.base,
             data=input.data,
         ),
-    threads: config["threads"]
+    threads: job_threads("finetune")
     wildcard_constraints:
         variant=FLEX_VARIANT,
     priority: 10  # the path to the fine-tuned judge first; evaluations fill the other core

@@ -14,8 +14,9 @@
 5. Off by default, and a deviation from the paper's two formats wherever it is on: `batch_share` of the
    items become batch-ranking items. From prompts not used above, a pairwise sample keeps its replies as
    A and B with their scores and gets 1 to `batch_size` - 2 more replies (a seeded count) taken from
-   other conversations, labelled C, D, ... and scored lowest (1); the reasoning is the sample's own plus
-   one fixed sentence per borrowed reply (`BORROWED_REPLY`).
+   other conversations, labelled C, D, ... and scored below both, counting down to 1 (..., 2, 1), so no two
+   scores are equal, as the batch prompt asks; the reasoning is the sample's own plus one fixed sentence per
+   borrowed reply (`BORROWED_REPLY`).
 Every step's count is returned for the provenance manifest.
 """
 
@@ -132,9 +133,11 @@ BORROWED_REPLY = "It answers a different conversation, so it ranks last."
 
 def batch_row(row: PoolRow, s: Survivor, extra: Sequence[str], scale: ScoreScale) -> dict[str, Any]:
     """A batch-ranking SFT row: the pair as A and B with the survivor's scores, then `extra` replies from
-    other conversations as C, D, ..., scored the scale's lowest (so every score differs). The reasoning is
-    the survivor's, then one paragraph per borrowed reply, so there is a paragraph for every answer."""
-    scores = [v if scale is SCALE_10 else v / 2 for v in s.scores] + [scale.low] * len(extra)
+    other conversations as C, D, ..., scored below both and counting down to 1 on the 1-10 scale (..., 2, 1;
+    halved on the 0.5-5 scale), so every score differs and the last is the lowest. The reasoning is the
+    survivor's, then one paragraph per borrowed reply, so there is a paragraph for every answer."""
+    ten = [*s.scores, *range(len(extra), 0, -1)]
+    scores = [v if scale is SCALE_10 else v / 2 for v in ten]
     messages = BatchRanking(scale).messages(row.question, [*row.answers, *extra])
     letters = answer_letters(2 + len(extra))[2:]
     reasoning = s.reasoning.strip() + "".join(f"\n\nReply {x}: {BORROWED_REPLY}" for x in letters)
@@ -287,10 +290,10 @@ def _batch_items(pool, best, taken: set[str], n_batch: int, cfg: SelectionConfig
     for s in candidates:
         if len(picked) == n_batch:
             break
-        if s.scores[0] == s.scores[1] or min(s.scores) <= 1:  # every score of a batch item must differ
+        size = rng.randint(3, cfg.batch_size)  # 3 to batch_size replies, as batch benchmarks vary
+        if s.scores[0] == s.scores[1] or min(s.scores) <= size - 2:  # room below the pair for the borrowed
             count["batch_unusable"] += 1
             continue
-        size = rng.randint(3, cfg.batch_size)  # 3 to batch_size replies, as batch benchmarks vary
         donors = [i for i in rng.sample(others, min(len(others), 4 * cfg.batch_size)) if i != s.id]
         extra = [pool[i].answers[rng.randrange(2)] for i in donors[: size - 2]]
         if len(extra) < size - 2:

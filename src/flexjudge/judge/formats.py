@@ -72,6 +72,12 @@ class ScoreScale:
 
 _REASON = f"First reason step by step between {THINK_OPEN} and {THINK_CLOSE}; "
 _FAIR = "do not let the order or the length of the replies sway you. "
+_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+
+
+def _count(n: int) -> str:
+    """n in words up to ten ("three"), else digits: a small judge matches the tag count to the word."""
+    return _WORDS[n - 1] if 1 <= n <= len(_WORDS) else str(n)
 
 
 class JudgeFormat:
@@ -202,7 +208,7 @@ class PairScores(JudgeFormat):
         return (
             "You are an impartial judge of AI assistant replies. You will see a conversation and two "
             f"candidate replies, labelled A and B. {_REASON}{_FAIR}Then score each reply from {self.scale} "
-            f"in its own {ANSWER_OPEN}{ANSWER_CLOSE} tag, A first. {rule}"
+            f"in its own {ANSWER_OPEN}{ANSWER_CLOSE} tag, A first: two tags in all. {rule}"
         )
 
     def parse(self, text: str, n: int = 2) -> Parsed:
@@ -297,10 +303,10 @@ class BatchRanking(JudgeFormat):
     def system_prompt(self, n: int) -> str:
         letters = ", ".join(answer_letters(n))
         return (
-            f"You are an impartial judge of AI assistant replies. You will see a conversation and {n} "
+            f"You are an impartial judge of AI assistant replies. You will see a conversation and {_count(n)} "
             f"candidate replies, labelled {letters}. {_REASON}{_FAIR}Then score every reply from "
-            f"{self.scale} in its own {ANSWER_OPEN}{ANSWER_CLOSE} tag, in label order; give no two "
-            "replies the same score."
+            f"{self.scale} in its own {ANSWER_OPEN}{ANSWER_CLOSE} tag, in label order: {_count(n)} tags in "
+            "all; give no two replies the same score."
         )
 
     def parse(self, text: str, n: int) -> Parsed:
