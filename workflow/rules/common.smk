@@ -294,6 +294,12 @@ def group_overrides(group):
     return {"limit": limit} if group.startswith("suite_") and limit is not None else {}
 
 
+def group_priority(group):
+    """Scheduling priority of an eval group's jobs: its number of evaluations, at most 9 (below the path to the
+    fine-tuned judge, 10), so the longest groups start first and the last ones fill the other core."""
+    return min(9, len(eval_groups()[group]))
+
+
 def group_judges(group):
     """The judge backbones that run an eval group (an audio suite group runs on the audio twins)."""
     benchmark = eval_groups()[group][0][0]

@@ -41,6 +41,7 @@ for _group in eval_groups():
                 **group_overrides(group),
             ),
         threads: job_threads("evaluate")
+        priority: group_priority(_group)
         wildcard_constraints:
             variant=f"base|{FLEX_VARIANT}",
         shell:
