@@ -329,12 +329,22 @@ def test_batch_items_are_off_by_default_and_built_from_unused_prompts(tmp_path, 
     assert parsed.think == f"Reply A gives a time. Reply B is vague.\n\nReply C: {BORROWED_REPLY}"
     assert stats["counts"]["selected_batch"] == 1 and stats["counts"]["batch_unusable"] == 1
     # two borrowed replies count down to 1 (no two scores equal, as the prompt asks); halved when rescaled
-    from flexjudge.data.selection import SCALE_5, Survivor, batch_row
+    from flexjudge.data.selection import SCALE_5, Survivor, batch_row, score_line
 
     q4 = Survivor("judgelm-4", 13, "on_policy", "Reply A gives a time.", (6.0, 4.0), 5)
     extra = ["Eggs are food.", "About nine minutes."]
     assert batch_row(pool["judgelm-4"], q4, extra, SCALE_10)["scores"] == ["6", "4", "2", "1"]
     assert batch_row(pool["judgelm-4"], q4, extra, SCALE_5)["scores"] == ["3.0", "2.0", "1.0", "0.5"]
+    # score_line (a deviation, off by default): the reasoning ends with each reply's label and score
+    lined = batch_row(pool["judgelm-4"], q4, extra, SCALE_10, with_line=True)
+    parsed = BatchRanking(SCALE_10).parse(lined["messages"][2]["content"], 4)
+    assert parsed.ok and parsed.think.endswith("\n\nScores: A 6, B 4, C 2, D 1.")
+    assert "Scores:" not in batch_row(pool["judgelm-4"], q4, extra, SCALE_10)["messages"][2]["content"]
+    rows, _ = select(pool, SAMPLES, SelectionConfig(**{**cfg.__dict__, "score_line": True}), words)
+    for r in rows:
+        think = r["messages"][-1]["content"].split("</think>")[0].rstrip()
+        assert think.endswith(f"\n\n{score_line(r['scores'])}"), r["id"]
+    assert score_line(["7"]) == "Score: A 7." and score_line(["8", "3"]) == "Scores: A 8, B 3."
     with pytest.raises(ValueError, match="exceed 1"):
         SelectionConfig(single_share=0.7, batch_share=0.4)
     with pytest.raises(ValueError, match="batch_size=2"):

@@ -44,17 +44,25 @@ def selection_config(cfg: DictConfig) -> SelectionConfig:
         seed=cfg.seed,
         batch_share=cfg.batch_share,
         batch_size=cfg.batch_size,
+        score_line=cfg.score_line,
     )
 
 
 def deviations(cfg: DictConfig) -> list[str]:
     """What this SFT set does that the paper's format mix does not (shown by the leaderboard)."""
-    if not cfg.batch_share:
-        return []
-    return [
-        f"batch_share {cfg.batch_share}: batch-ranking items (3 to {cfg.batch_size} replies: the pair plus "
-        "replies from other conversations, scored 1) are added to the paper's single-score and pairwise mix"
-    ]
+    found = []
+    if cfg.batch_share:
+        found.append(
+            f"batch_share {cfg.batch_share}: batch-ranking items (3 to {cfg.batch_size} replies: the pair plus "
+            "replies from other conversations, scored below it) are added to the paper's single-score and "
+            "pairwise mix"
+        )
+    if cfg.score_line:
+        found.append(
+            "score_line: every rationale ends with a line naming each reply's score ('Scores: A 8, B 3.'), "
+            "written by select, not the teacher"
+        )
+    return found
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:

@@ -17,6 +17,9 @@
    other conversations, labelled C, D, ... and scored below both, counting down to 1 (..., 2, 1), so no two
    scores are equal, as the batch prompt asks; the reasoning is the sample's own plus one fixed sentence per
    borrowed reply (`BORROWED_REPLY`).
+6. Off by default, and a deviation wherever it is on: `score_line` ends every item's reasoning with one line
+   that names each reply's score by its label ("Scores: A 8, B 3, C 1."), so the answer tags that follow
+   copy a list whose length the labels fix, instead of a count the judge must keep in mind.
 Every step's count is returned for the provenance manifest.
 """
 
@@ -56,6 +59,7 @@ class SelectionConfig:
     seed: int = 0
     batch_share: float = 0.0  # a deviation from the paper's mix when > 0 (see the module docstring)
     batch_size: int = 3  # the most replies of a batch item (each has 3 to batch_size)
+    score_line: bool = False  # a deviation when on: reasoning ends with "Scores: A 8, B 3." (module docstring)
 
     def __post_init__(self) -> None:
         if self.batch_size < 3:
@@ -111,19 +115,22 @@ def cut_single(reasoning: str) -> str | None:
     return (text[: boundaries[-1].start()].strip() or None) if boundaries else None
 
 
-def pair_row(row: PoolRow, s: Survivor, scale: ScoreScale) -> dict[str, Any]:
+def pair_row(row: PoolRow, s: Survivor, scale: ScoreScale, with_line: bool = False) -> dict[str, Any]:
     """A pairwise SFT row: both answers shown, the survivor's reasoning and both scores on `scale`."""
     fmt = PairScores(scale)
     scores = [scale.format(v if scale is SCALE_10 else v / 2) for v in s.scores]
-    return _sft_row(row, s, "pair", fmt.messages(row.question, list(row.answers)), s.reasoning, scores, scale)
+    messages = fmt.messages(row.question, list(row.answers))
+    return _sft_row(row, s, "pair", messages, s.reasoning, scores, scale, with_line)
 
 
-def single_row(row: PoolRow, s: Survivor, cut: str, scale: ScoreScale) -> dict[str, Any]:
+def single_row(
+    row: PoolRow, s: Survivor, cut: str, scale: ScoreScale, with_line: bool = False
+) -> dict[str, Any]:
     """A single-score SFT row: answer A alone, the reasoning cut before reply B, A's score on `scale`."""
     fmt = SingleScore(scale)
     score = s.scores[0] if scale is SCALE_10 else s.scores[0] / 2
     messages = fmt.messages(row.question, [row.answers[0]])
-    return _sft_row(row, s, "single", messages, cut, [scale.format(score)], scale)
+    return _sft_row(row, s, "single", messages, cut, [scale.format(score)], scale, with_line)
 
 
 #: The reasoning a batch item adds for each reply borrowed from another conversation (written by us, not
@@ -131,7 +138,9 @@ def single_row(row: PoolRow, s: Survivor, cut: str, scale: ScoreScale) -> dict[s
 BORROWED_REPLY = "It answers a different conversation, so it ranks last."
 
 
-def batch_row(row: PoolRow, s: Survivor, extra: Sequence[str], scale: ScoreScale) -> dict[str, Any]:
+def batch_row(
+    row: PoolRow, s: Survivor, extra: Sequence[str], scale: ScoreScale, with_line: bool = False
+) -> dict[str, Any]:
     """A batch-ranking SFT row: the pair as A and B with the survivor's scores, then `extra` replies from
     other conversations as C, D, ..., scored below both and counting down to 1 on the 1-10 scale (..., 2, 1;
     halved on the 0.5-5 scale), so every score differs and the last is the lowest. The reasoning is the
@@ -141,11 +150,19 @@ def batch_row(row: PoolRow, s: Survivor, extra: Sequence[str], scale: ScoreScale
     messages = BatchRanking(scale).messages(row.question, [*row.answers, *extra])
     letters = answer_letters(2 + len(extra))[2:]
     reasoning = s.reasoning.strip() + "".join(f"\n\nReply {x}: {BORROWED_REPLY}" for x in letters)
-    return _sft_row(row, s, "batch", messages, reasoning, [scale.format(v) for v in scores], scale)
+    return _sft_row(row, s, "batch", messages, reasoning, [scale.format(v) for v in scores], scale, with_line)
 
 
-def _sft_row(row, s: Survivor, kind, messages, reasoning, answers, scale) -> dict[str, Any]:
+def score_line(answers: Sequence[str]) -> str:
+    """The line `score_line` adds at the end of a reasoning: each reply's label and score, in order."""
+    named = ", ".join(f"{x} {a}" for x, a in zip(answer_letters(len(answers)), answers, strict=True))
+    return f"Score{'s' if len(answers) > 1 else ''}: {named}."
+
+
+def _sft_row(row, s: Survivor, kind, messages, reasoning, answers, scale, with_line=False) -> dict[str, Any]:
     """The chat row finetune reads, with what select knows about it."""
+    if with_line:
+        reasoning = f"{reasoning.rstrip()}\n\n{score_line(answers)}"
     assistant = THINK_PREFILL + judge_completion(reasoning, answers)
     return {
         "id": f"{row.id}/{kind}",
@@ -257,11 +274,11 @@ def select(
         scale = SCALE_5 if f"{s.id}/{kind}" in rescaled else SCALE_10
         row = pool[s.id]
         if kind == "pair":
-            rows.append(pair_row(row, s, scale))
+            rows.append(pair_row(row, s, scale, cfg.score_line))
         elif kind == "single":
-            rows.append(single_row(row, s, cuts[s.id] or "", scale))
+            rows.append(single_row(row, s, cuts[s.id] or "", scale, cfg.score_line))
         else:
-            rows.append(batch_row(row, s, extras[s.id], scale))
+            rows.append(batch_row(row, s, extras[s.id], scale, cfg.score_line))
     count.update(
         selected_pair=len(pairs),
         selected_single=len(singles),
