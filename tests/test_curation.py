@@ -356,3 +356,22 @@ def test_a_structured_rationale_cuts_before_its_reply_b_part():
 
     reasoning = f"{STRUCTURE[0]} It answers the question.\n\n{STRUCTURE[1]} It changes the subject."
     assert cut_single(reasoning) == f"{STRUCTURE[0]} It answers the question."
+
+
+def test_hint_scores_take_one_pair_per_row_from_a_list():
+    """rationalize.preference_scores: one (preferred, other) pair for every row, or a list from which each row
+    takes one by a stable hash of its id; gold scores, where the pool has them, always win."""
+    from flexjudge.data.pools import PoolRow
+    from flexjudge.sample import hint_scores
+
+    rows = [PoolRow(f"hh-{i}", "q", ("a", "b"), None, "AB"[i % 2], "hh") for i in range(40)]
+    assert {hint_scores(r, [8, 3]) for r in rows} == {(8, 3), (3, 8)}
+    pairs = [[8, 3], [9, 2], [7, 4]]
+    picked = [hint_scores(r, pairs) for r in rows]
+    assert picked == [hint_scores(r, pairs) for r in rows]  # stable
+    assert {max(p) for p in picked} == {7, 8, 9}
+    assert all((p[0] > p[1]) == (r.preferred == "A") for r, p in zip(rows, picked, strict=True))
+    gold = PoolRow("j-1", "q", ("a", "b"), (6.0, 2.0), "A", "judgelm")
+    assert hint_scores(gold, pairs) == (6.0, 2.0)
+    with pytest.raises(ValueError, match="preferred higher"):
+        hint_scores(rows[0], [[3, 8]])

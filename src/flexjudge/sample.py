@@ -24,7 +24,7 @@ from flexjudge.data.selection import SCALE_10, agrees, teacher_scores
 from flexjudge.generate.budget import Budget
 from flexjudge.generate.hf import SamplingParams
 from flexjudge.generate.session import JudgeSession
-from flexjudge.io import write_json, write_jsonl
+from flexjudge.io import stable_hash, write_json, write_jsonl
 from flexjudge.judge.formats import PairScores
 from flexjudge.judge.pairwise import generated_with_prefill
 from flexjudge.judge.prompts import THINK_CLOSE, THINK_PREFILL, judge_completion
@@ -48,11 +48,20 @@ def trim_to_sentence(text: str) -> str:
     return text[: cut + 1].strip() if cut >= 0 else text
 
 
-def hint_scores(row: PoolRow, preference_scores: tuple[float, float]) -> tuple[float, float]:
-    """The scores a rationale is closed with: the gold pair, else the preference as (high, low)."""
+def hint_scores(row: PoolRow, preference_scores) -> tuple[float, float]:
+    """The scores a rationale is closed with: the gold pair, else the preference as (high, low).
+    `preference_scores` is one (high, low) pair, or a list of them from which each row takes one by a
+    stable hash of its id (so the SFT answers are not all the same two numbers)."""
     if row.scores:
         return row.scores
-    high, low = preference_scores
+    nested = all(isinstance(p, (list, tuple)) for p in preference_scores)
+    pairs = [tuple(p) for p in preference_scores] if nested else [tuple(preference_scores)]
+    for high, low in pairs:
+        if not high > low:
+            raise ValueError(
+                f"rationalize.preference_scores: {[high, low]} must be (preferred, other) with preferred higher"
+            )
+    high, low = pairs[int(stable_hash("hint", row.id), 16) % len(pairs)]
     return {"A": (high, low), "B": (low, high), "tie": (high, high)}[row.preferred]
 
 
@@ -151,7 +160,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                 )
         rest = [r for r in rows if r.id not in agreeing]
         if cfg.rationalize.enabled and rest:
-            preference = tuple(cfg.rationalize.preference_scores)
+            preference = to_plain(cfg.rationalize.preference_scores)
             golds = [hint_scores(r, preference) for r in rest]
             hinted = [
                 fmt.messages(r.question, list(r.answers), hint=HINT.format(a=f"{g[0]:g}", b=f"{g[1]:g}"))
