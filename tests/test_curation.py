@@ -362,11 +362,11 @@ def test_hint_scores_take_one_pair_per_row_from_a_list():
     """rationalize.preference_scores: one (preferred, other) pair for every row, or a list from which each row
     takes one by a stable hash of its id; gold scores, where the pool has them, always win."""
     from flexjudge.data.pools import PoolRow
-    from flexjudge.sample import hint_scores
+    from flexjudge.sample import hint_pairs, hint_scores
 
     rows = [PoolRow(f"hh-{i}", "q", ("a", "b"), None, "AB"[i % 2], "hh") for i in range(40)]
-    assert {hint_scores(r, [8, 3]) for r in rows} == {(8, 3), (3, 8)}
-    pairs = [[8, 3], [9, 2], [7, 4]]
+    assert {hint_scores(r, hint_pairs([8, 3])) for r in rows} == {(8, 3), (3, 8)}
+    pairs = hint_pairs([[8, 3], [9, 2], [7, 4]])
     picked = [hint_scores(r, pairs) for r in rows]
     assert picked == [hint_scores(r, pairs) for r in rows]  # stable
     assert {max(p) for p in picked} == {7, 8, 9}
@@ -374,4 +374,4 @@ def test_hint_scores_take_one_pair_per_row_from_a_list():
     gold = PoolRow("j-1", "q", ("a", "b"), (6.0, 2.0), "A", "judgelm")
     assert hint_scores(gold, pairs) == (6.0, 2.0)
     with pytest.raises(ValueError, match="preferred higher"):
-        hint_scores(rows[0], [[3, 8]])
+        hint_pairs([[3, 8]])

@@ -48,12 +48,9 @@ def trim_to_sentence(text: str) -> str:
     return text[: cut + 1].strip() if cut >= 0 else text
 
 
-def hint_scores(row: PoolRow, preference_scores) -> tuple[float, float]:
-    """The scores a rationale is closed with: the gold pair, else the preference as (high, low).
-    `preference_scores` is one (high, low) pair, or a list of them from which each row takes one by a
-    stable hash of its id (so the SFT answers are not all the same two numbers)."""
-    if row.scores:
-        return row.scores
+def hint_pairs(preference_scores) -> list[tuple[float, float]]:
+    """`rationalize.preference_scores` as a list of (preferred, other) pairs: one pair, or a list of them;
+    a ValueError names a pair whose preferred score is not the higher."""
     nested = all(isinstance(p, (list, tuple)) for p in preference_scores)
     pairs = [tuple(p) for p in preference_scores] if nested else [tuple(preference_scores)]
     for high, low in pairs:
@@ -61,6 +58,15 @@ def hint_scores(row: PoolRow, preference_scores) -> tuple[float, float]:
             raise ValueError(
                 f"rationalize.preference_scores: {[high, low]} must be (preferred, other) with preferred higher"
             )
+    return pairs
+
+
+def hint_scores(row: PoolRow, pairs: list[tuple[float, float]]) -> tuple[float, float]:
+    """The scores a rationale is closed with: the gold pair, else the preference as (high, low), from the
+    pair of `pairs` (`hint_pairs`) that a stable hash of the row's id picks (so the SFT answers are not all
+    the same two numbers)."""
+    if row.scores:
+        return row.scores
     high, low = pairs[int(stable_hash("hint", row.id), 16) % len(pairs)]
     return {"A": (high, low), "B": (low, high), "tie": (high, high)}[row.preferred]
 
@@ -160,7 +166,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                 )
         rest = [r for r in rows if r.id not in agreeing]
         if cfg.rationalize.enabled and rest:
-            preference = to_plain(cfg.rationalize.preference_scores)
+            preference = hint_pairs(to_plain(cfg.rationalize.preference_scores))
             golds = [hint_scores(r, preference) for r in rest]
             hinted = [
                 fmt.messages(r.question, list(r.answers), hint=HINT.format(a=f"{g[0]:g}", b=f"{g[1]:g}"))

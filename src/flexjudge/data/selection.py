@@ -59,9 +59,7 @@ class SelectionConfig:
     seed: int = 0
     batch_share: float = 0.0  # a deviation from the paper's mix when > 0 (see the module docstring)
     batch_size: int = 3  # the most replies of a batch item (each has 3 to batch_size)
-    score_line: bool = (
-        False  # a deviation when on: reasoning ends with "Scores: A 8, B 3." (module docstring)
-    )
+    score_line: bool = False  # a deviation when on: a closing "Scores: ..." line (module docstring)
 
     def __post_init__(self) -> None:
         if self.batch_size < 3:
