@@ -16,14 +16,15 @@ from pathlib import Path
 
 import torch
 
-from flexjudge.app import setup_torch
 from flexjudge.backbones.loader import load_judge
+from flexjudge.core.app import setup_torch
+from flexjudge.core.io import stable_hash
 from flexjudge.data.hh_rlhf import read_hh_rlhf
-from flexjudge.generate.hf import Engine, Request, SamplingParams
-from flexjudge.io import stable_hash
-from flexjudge.judge.evaluation import build_views
-from flexjudge.judge.formats import make_format
-from flexjudge.judge.pairwise import render_prompt
+from flexjudge.generate.engine import Request, SamplingParams
+from flexjudge.generate.hf import Engine
+from flexjudge.judge.scoring import build_views
+from flexjudge.protocol.formats import make_format
+from flexjudge.protocol.prompts import render_prompt
 from flexjudge.provision import embedded_default_manifest
 
 REPO = Path(__file__).resolve().parents[1]

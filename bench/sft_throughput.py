@@ -20,15 +20,15 @@ from pathlib import Path
 
 import torch
 
-from flexjudge.app import compose, setup_torch
 from flexjudge.backbones.loader import freeze, load_judge
+from flexjudge.core.app import compose, setup_torch
+from flexjudge.core.io import read_jsonl
 from flexjudge.curate import row_chars
 from flexjudge.data.pools import read_pool
 from flexjudge.data.selection import SCALE_10, Survivor, pair_row
 from flexjudge.finetune import make_trainer, training_arguments
-from flexjudge.io import read_jsonl
 from flexjudge.provision import embedded_default_manifest
-from flexjudge.sft import encode_chat
+from flexjudge.training.sft import encode_chat
 
 REPO = Path(__file__).resolve().parents[1]
 

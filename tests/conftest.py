@@ -12,7 +12,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from flexjudge import REPO_ROOT  # noqa: E402
-from flexjudge.app import compose  # noqa: E402
+from flexjudge.core.app import compose  # noqa: E402
 
 HH_DATA = REPO_ROOT / "data" / "hh-rlhf-harmless-base" / "test.jsonl.gz"
 

@@ -17,7 +17,7 @@ from conftest import stage_cfg
 from flexjudge import REPO_ROOT
 from flexjudge.backbones.build import save_checkpoint, save_full_omni
 from flexjudge.backbones.loader import freeze, load_judge, state_digest, write_manifest
-from flexjudge.sft import IGNORE, encode_chat
+from flexjudge.training.sft import IGNORE, encode_chat
 
 CLASSES = {
     "tiny_vl": Qwen2_5_VLForConditionalGeneration,

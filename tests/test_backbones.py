@@ -4,7 +4,6 @@ import pytest
 import torch
 from transformers import LlamaForCausalLM, Qwen2_5_VLForConditionalGeneration
 
-from flexjudge.app import CONF_DIR, compose
 from flexjudge.backbones.build import (
     TINY_AUDIO,
     TINY_VISION,
@@ -17,11 +16,13 @@ from flexjudge.backbones.build import (
 )
 from flexjudge.backbones.chat_template import AUDIO_TOKENS, VISION_TOKENS
 from flexjudge.backbones.loader import freeze, load_judge, model_class, read_manifest, state_digest
-from flexjudge.generate.hf import SamplingParams, generate
-from flexjudge.judge.pairwise import render_prompt
-from flexjudge.judge.prompts import pair_messages
+from flexjudge.core.app import CONF_DIR, compose
+from flexjudge.generate.engine import SamplingParams
+from flexjudge.generate.hf import generate
+from flexjudge.protocol.formats import PairScores
+from flexjudge.protocol.prompts import render_prompt
 
-PROMPT = pair_messages("Human: How do I boil an egg?", "Boil it for eight minutes.", "No.")
+PROMPT = PairScores().messages("Human: How do I boil an egg?", ["Boil it for eight minutes.", "No."])
 
 
 def test_mrope_section_sums_to_half_head_dim():
@@ -105,7 +106,7 @@ def test_provisioned_tiny_checkpoint(tiny_manifest):
 
 def test_left_padded_batch_matches_single_prompt_greedy(tiny_manifest):
     judge = load_judge(tiny_manifest, device="cpu")
-    short = render_prompt(judge.tokenizer, pair_messages("Human: hi", "hello", "bye"), True)
+    short = render_prompt(judge.tokenizer, PairScores().messages("Human: hi", ["hello", "bye"]), True)
     long = render_prompt(judge.tokenizer, PROMPT, True)
     params = SamplingParams(max_new_tokens=12)
     batched = generate(judge.model, judge.tokenizer, [short, long], params, batch_size=2, progress=False)

@@ -14,7 +14,7 @@ from benchmark_fixtures import FIXTURES, png
 from conftest import stage_cfg
 from flexjudge.benchmarks.base import MissingMedia, Source, load_benchmark
 from flexjudge.benchmarks.registry import ADAPTERS, BENCHMARKS
-from flexjudge.io import DataError
+from flexjudge.core.io import DataError
 
 
 def _load(name: str, root: Path, **kw):
@@ -53,8 +53,8 @@ def test_systems_come_from_the_file_names(tmp_path):
 
 
 def test_answer_media_move_with_the_answers(tmp_path):
-    from flexjudge.judge.evaluation import build_views
-    from flexjudge.judge.formats import make_format
+    from flexjudge.judge.scoring import build_views
+    from flexjudge.protocol.formats import make_format
 
     _, loaded, _ = _load("mj_bench_alignment", tmp_path)
     item = loaded.items[0]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from transformers import Qwen2Config
 
-from flexjudge.generate.cascade import CascadeCache
-from flexjudge.generate.kvcache import PreallocatedCache
+from flexjudge.backbones.cascade import CascadeCache
+from flexjudge.backbones.kvcache import PreallocatedCache
 
 KV_HEADS, HEADS, DIM, PROMPT, GEN = 2, 4, 8, 5, 4
 

@@ -6,10 +6,10 @@ import pytest
 import yaml
 from omegaconf import OmegaConf
 
-from flexjudge.app import CONF_DIR, compose
 from flexjudge.backbones.loader import MODEL_CLASSES
 from flexjudge.benchmarks.registry import BENCHMARKS
-from flexjudge.metrics import METRICS
+from flexjudge.core.app import CONF_DIR, compose
+from flexjudge.judge.metrics import METRICS
 from flexjudge.provision import RECIPES
 
 STAGES = ["provision", "curate", "sample", "select", "finetune", "evaluate", "leaderboard", "minis", "twin"]

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from conftest import stage_cfg
+from flexjudge.core.io import DataError, read_jsonl
 from flexjudge.data.dedup import NgramIndex, drop_exact_duplicates, drop_near_duplicates
 from flexjudge.data.pools import PoolRow, iter_pool, read_pool
 from flexjudge.data.selection import BORROWED_REPLY, SCALE_10, SelectionConfig, cut_single, select
-from flexjudge.io import DataError, read_jsonl
 
 
 def words(texts: list[str]) -> list[int]:
@@ -302,7 +302,7 @@ def test_batch_items_are_off_by_default_and_built_from_unused_prompts(tmp_path, 
     """batch_share (a deviation from the paper's mix) turns a survivor not used as a pair or single item
     into a batch item: its replies as A and B with its scores, then replies from other conversations
     scored below them; every score differs, so the ranking is the gold."""
-    from flexjudge.judge.formats import BatchRanking
+    from flexjudge.protocol.formats import BatchRanking
 
     curate(tmp_path, pool_file)
     pool = {r.id: r for r in iter_pool(tmp_path / "curate" / "pool.jsonl")}

@@ -7,9 +7,9 @@ from transformers import Qwen2_5_VLForConditionalGeneration
 from flexjudge import REPO_ROOT
 from flexjudge.backbones.loader import load_judge, read_manifest
 from flexjudge.backbones.smollm2 import GGUF_SHA256, fetch_gguf, load_smollm2
-from flexjudge.io import sha256_file
-from flexjudge.judge.pairwise import render_prompt
-from flexjudge.judge.prompts import pair_messages
+from flexjudge.core.io import sha256_file
+from flexjudge.protocol.formats import PairScores
+from flexjudge.protocol.prompts import render_prompt
 
 pytestmark = [pytest.mark.slow, pytest.mark.network]
 
@@ -28,7 +28,9 @@ def test_text_logits_match_plain_smollm2(smollm2_manifest, plain):
     prompts = [
         render_prompt(
             judge.tokenizer,
-            pair_messages("Human: How do I make tea?", "Steep a bag for 3 minutes.", "I don't know."),
+            PairScores().messages(
+                "Human: How do I make tea?", ["Steep a bag for 3 minutes.", "I don't know."]
+            ),
             prefill_think=True,
         ),
         "The capital of France is",
@@ -50,7 +52,8 @@ def test_vision_tokens_and_chat_template(smollm2_manifest, plain):
     assert tok.convert_tokens_to_ids("<|image_pad|>") == cfg.image_token_id
     assert len(tok) == len(plain[1]) + 4
     text = tok.apply_chat_template(
-        pair_messages("Human: what is shown?", "a cat", "a dog", media=[{"type": "image"}]), tokenize=False
+        PairScores().messages("Human: what is shown?", ["a cat", "a dog"], media=[{"type": "image"}]),
+        tokenize=False,
     )
     assert "<|vision_start|><|image_pad|><|vision_end|>[Conversation]" in text
     assert cfg.text_config.rope_parameters["rope_theta"] == 100000.0

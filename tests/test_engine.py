@@ -8,10 +8,10 @@ import torch
 
 from flexjudge.backbones.loader import load_judge
 from flexjudge.generate.budget import Budget
-from flexjudge.generate.hf import Engine, Request, SamplingParams, generate, plan_batches, sample_tokens
-from flexjudge.judge.pairwise import generated_with_prefill
-from flexjudge.judge.parsing import ParseFailure, parse_pair_verdict
-from flexjudge.judge.prompts import THINK_PREFILL
+from flexjudge.generate.engine import Request, SamplingParams, plan_batches
+from flexjudge.generate.hf import Engine, generate, sample_tokens
+from flexjudge.protocol.parsing import ParseFailure, parse_pair_verdict
+from flexjudge.protocol.prompts import THINK_PREFILL, generated_with_prefill
 
 PROMPTS = [
     "Human: How do I boil an egg?",

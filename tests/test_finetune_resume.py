@@ -19,7 +19,7 @@ from safetensors.torch import load_file
 
 from conftest import make_sft
 from flexjudge import REPO_ROOT
-from flexjudge.io import read_jsonl
+from flexjudge.core.io import read_jsonl
 
 pytestmark = pytest.mark.slow
 

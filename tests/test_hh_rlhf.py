@@ -3,9 +3,9 @@ import json
 import pytest
 
 from conftest import HH_DATA
+from flexjudge.core.io import DataError
 from flexjudge.data.hh_rlhf import read_hh_rlhf, split_dialogue
 from flexjudge.data.schemas import PairItem, read_pair_items
-from flexjudge.io import DataError
 
 
 def test_vendored_data_parses_with_counted_skips():

@@ -3,7 +3,15 @@ import json
 
 import pytest
 
-from flexjudge.io import DataError, read_json, read_jsonl, sha256_file, stable_hash, write_json, write_jsonl
+from flexjudge.core.io import (
+    DataError,
+    read_json,
+    read_jsonl,
+    sha256_file,
+    stable_hash,
+    write_json,
+    write_jsonl,
+)
 
 
 def test_jsonl_roundtrip_plain_and_gz(tmp_path):

@@ -4,8 +4,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flexjudge.judge import voting
-from flexjudge.judge.formats import (
+from flexjudge.judge.orders import answer_order, presentation_orders
+from flexjudge.protocol import voting
+from flexjudge.protocol.formats import (
     BatchRanking,
     BatchVote,
     PairScores,
@@ -15,9 +16,8 @@ from flexjudge.judge.formats import (
     Verdict4,
     make_format,
 )
-from flexjudge.judge.pairwise import answer_order, presentation_orders
-from flexjudge.judge.parsing import Parsed, ParseFailure, normalize_verdict4, parse_number
-from flexjudge.judge.prompts import THINK_PREFILL
+from flexjudge.protocol.parsing import Parsed, ParseFailure, normalize_verdict4, parse_number
+from flexjudge.protocol.prompts import THINK_PREFILL
 
 ALL_FORMATS = [
     PairVerdict(),

@@ -14,17 +14,17 @@ from PIL import Image
 from scipy.io import wavfile
 from transformers import Qwen2VLImageProcessorPil
 
-from flexjudge.attention import ATTENTION
+from flexjudge.backbones.attention import ATTENTION
 from flexjudge.backbones.build import (
     omni_feature_extractor,
     save_checkpoint,
     tiny_qwen2_5_omni_thinker,
     tiny_qwen2_5_vl,
 )
-from flexjudge.backbones.media import MediaPacker, MediaSettings
+from flexjudge.backbones.inputs import MediaPacker, MediaSettings
+from flexjudge.core.io import DataError
 from flexjudge.data.media import Media, load_audio, load_image, load_media, load_video, resolve_media
-from flexjudge.io import DataError
-from flexjudge.sft import IGNORE, PackCollator, PadCollator, encode_chat, uses_mrope
+from flexjudge.training.sft import IGNORE, PackCollator, PadCollator, encode_chat, uses_mrope
 
 SETTINGS = MediaSettings(
     image_max_pixels=112 * 112, video_max_pixels=56 * 56 * 2, video_fps=2.0, max_frames=6
@@ -294,8 +294,8 @@ def test_finetune_stage_trains_on_media_rows(tmp_path, media_sft, packing):
     bit-identical (the stage checks), and saves a checkpoint that reloads with both processors."""
     from conftest import stage_cfg
     from flexjudge.backbones.loader import load_judge
+    from flexjudge.core.io import read_json
     from flexjudge.finetune import run as finetune
-    from flexjudge.io import read_json
     from flexjudge.provision import run as provision
 
     manifest = provision(stage_cfg("provision", tmp_path, "backbone=tiny_omni"))
@@ -345,7 +345,8 @@ def test_finetune_names_the_row_of_a_bad_media_path(tmp_path, media_sft):
 def test_engine_judges_media_like_plain_generate(models, tmp_path, name):
     """Greedy votes of requests with images, a video and audio equal transformers' own generate on
     the processed inputs (its own 3-D positions), alone and batched with a text-only request."""
-    from flexjudge.generate.hf import Engine, Request, SamplingParams
+    from flexjudge.generate.engine import Request, SamplingParams
+    from flexjudge.generate.hf import Engine
 
     model, tok, packer = models[name]
     folder = tmp_path / "clip"

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy import stats
 
-from flexjudge import metrics as M
+from flexjudge.judge import metrics as M
 
 RNG = np.random.default_rng(7)
 DATASETS = [

@@ -7,9 +7,9 @@ import pytest
 import torch
 from transformers import LlamaForCausalLM
 
-from flexjudge.attention import ATTENTION
+from flexjudge.backbones.attention import ATTENTION
 from flexjudge.backbones.build import tiny_llama_config, tiny_qwen2_5_vl, tiny_tokenizer
-from flexjudge.sft import IGNORE, PackCollator, PadCollator, encode_chat, supervised_loss, uses_mrope
+from flexjudge.training.sft import IGNORE, PackCollator, PadCollator, encode_chat, supervised_loss, uses_mrope
 
 CHATS = [
     [

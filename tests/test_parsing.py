@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flexjudge.judge.parsing import ParseFailure, normalize_verdict, parse_pair_verdict, split_think
+from flexjudge.protocol.parsing import ParseFailure, normalize_verdict, parse_pair_verdict, split_think
 
 CASES = [
     ("<think>\nA is kinder.\n</think>\n<answer>A</answer>", "A", None),

@@ -6,8 +6,8 @@ import pytest
 
 from flexjudge.data.schemas import JudgeItem
 from flexjudge.generate.simulated import SimulatedJudge, majority_accuracy
-from flexjudge.judge.evaluation import build_views, judge_items, summarize
-from flexjudge.judge.formats import BatchRanking, PairVerdict, ScoreScale, SingleScore
+from flexjudge.judge.scoring import build_views, judge_items, summarize
+from flexjudge.protocol.formats import BatchRanking, PairVerdict, ScoreScale, SingleScore
 
 N_ITEMS = 5000
 PAIRS = [JudgeItem(f"item-{i:05d}", "q", ("chosen", "rejected"), "A") for i in range(N_ITEMS)]

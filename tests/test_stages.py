@@ -8,11 +8,11 @@ from safetensors.torch import load_file
 
 from conftest import make_sft, stage_cfg
 from flexjudge.backbones.loader import load_judge, read_manifest
+from flexjudge.core.io import read_jsonl
 from flexjudge.data.pools import iter_pool, preference_of
 from flexjudge.data.schemas import read_pair_items
 from flexjudge.data.selection import teacher_scores
-from flexjudge.io import read_jsonl
-from flexjudge.sft import IGNORE, PadCollator, encode_chat
+from flexjudge.training.sft import IGNORE, PadCollator, encode_chat
 
 
 def test_curate_split_is_disjoint_and_deterministic(curated, tmp_path):

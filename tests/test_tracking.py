@@ -1,6 +1,6 @@
 from omegaconf import OmegaConf
 
-from flexjudge.tracking import start_tracking
+from flexjudge.core.tracking import start_tracking
 
 
 def test_none_logger_is_inactive():

@@ -11,9 +11,9 @@ from types import SimpleNamespace
 import pytest
 
 from flexjudge.generate.budget import Budget
-from flexjudge.generate.hf import Request, SamplingParams, vote_seed
+from flexjudge.generate.engine import Request, SamplingParams, vote_seed
 from flexjudge.generate.vllm_backend import MISSING_VLLM, VLLMEngine
-from flexjudge.judge.prompts import ANSWER_OPEN, THINK_CLOSE, THINK_PREFILL
+from flexjudge.protocol.prompts import ANSWER_OPEN, THINK_CLOSE, THINK_PREFILL
 
 BLOCK_VLLM = """
 import sys

@@ -3,11 +3,11 @@ import math
 import pytest
 
 from flexjudge.data.schemas import JudgeItem
-from flexjudge.generate.hf import Generation
-from flexjudge.judge.evaluation import build_views, judge_items, summarize
-from flexjudge.judge.formats import PairVerdict
-from flexjudge.judge.voting import majority_verdict
-from flexjudge.metrics import METRICS, accuracy
+from flexjudge.generate.engine import Generation
+from flexjudge.judge.metrics import METRICS, accuracy
+from flexjudge.judge.scoring import build_views, judge_items, summarize
+from flexjudge.protocol.formats import PairVerdict
+from flexjudge.protocol.voting import majority_verdict
 
 
 @pytest.mark.parametrize(

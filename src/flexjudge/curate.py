@@ -17,7 +17,9 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from flexjudge.app import CONF_DIR, seed_everything, stage_main, to_plain
+from flexjudge.core.app import CONF_DIR, seed_everything, stage_main, to_plain
+from flexjudge.core.io import DataError, sha256_file, stable_hash, write_json, write_jsonl
+from flexjudge.core.tracking import start_tracking
 from flexjudge.data.dedup import (
     NgramIndex,
     RowWords,
@@ -26,8 +28,6 @@ from flexjudge.data.dedup import (
     drop_near_duplicates,
 )
 from flexjudge.data.pools import PoolRow, read_pool
-from flexjudge.io import DataError, sha256_file, stable_hash, write_json, write_jsonl
-from flexjudge.tracking import start_tracking
 
 log = logging.getLogger(__name__)
 EXAMPLES = 10  # ids of removed rows listed per filter

@@ -13,10 +13,10 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from flexjudge.app import stage_main, to_plain
-from flexjudge.io import read_json, read_jsonl, write_json
+from flexjudge.core.app import stage_main, to_plain
+from flexjudge.core.io import read_json, read_jsonl, write_json
+from flexjudge.core.tracking import start_tracking
 from flexjudge.judge.comparison import STATISTICS, compare, outcomes
-from flexjudge.tracking import start_tracking
 
 log = logging.getLogger(__name__)
 

@@ -15,15 +15,16 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from flexjudge.app import seed_everything, setup_torch, stage_main, to_plain
 from flexjudge.benchmarks.registry import get_benchmark
+from flexjudge.core.app import seed_everything, setup_torch, stage_main, to_plain
+from flexjudge.core.io import write_json, write_jsonl
+from flexjudge.core.tracking import start_tracking
 from flexjudge.generate.budget import Budget
-from flexjudge.generate.hf import SamplingParams
+from flexjudge.generate.engine import SamplingParams
 from flexjudge.generate.runner import Shard, VoteCounts
 from flexjudge.generate.session import JudgeSession
 from flexjudge.generate.simulated import SimulatedJudge
-from flexjudge.io import write_json, write_jsonl
-from flexjudge.judge.evaluation import (
+from flexjudge.judge.scoring import (
     View,
     build_views,
     headline_metric,
@@ -31,8 +32,7 @@ from flexjudge.judge.evaluation import (
     summarize,
     thinking_stats,
 )
-from flexjudge.judge.formats import JudgeFormat, make_format
-from flexjudge.tracking import start_tracking
+from flexjudge.protocol.formats import JudgeFormat, make_format
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ def judge_format(benchmark: DictConfig) -> JudgeFormat:
 
 def media_settings(benchmark: DictConfig):
     """The benchmark protocol's media sizes and rates (conf/benchmark/<name>.yaml)."""
-    from flexjudge.backbones.media import MediaSettings
+    from flexjudge.backbones.inputs import MediaSettings
 
     return MediaSettings(
         image_max_pixels=benchmark.image_max_pixels,

@@ -16,9 +16,9 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from flexjudge.app import seed_everything, setup_torch, stage_main, to_plain
-from flexjudge.io import iter_jsonl, read_json, sha256_file, stable_hash, write_json
-from flexjudge.tracking import start_tracking
+from flexjudge.core.app import seed_everything, setup_torch, stage_main, to_plain
+from flexjudge.core.io import iter_jsonl, read_json, sha256_file, stable_hash, write_json
+from flexjudge.core.tracking import start_tracking
 
 log = logging.getLogger(__name__)
 
@@ -156,8 +156,8 @@ def make_trainer(cfg: DictConfig, model, tokenizer, examples: list[dict], report
     """The transformers Trainer of a run: recipe arguments, packed (or padded) batches, checkpoint marks."""
     from transformers import Trainer
 
-    from flexjudge.attention import ATTENTION
-    from flexjudge.sft import PackCollator, PadCollator, supervised_loss, uses_mrope
+    from flexjudge.backbones.attention import ATTENTION
+    from flexjudge.training.sft import PackCollator, PadCollator, supervised_loss, uses_mrope
 
     # Packing: one row per batch, attention within each example, logits at supervised tokens only.
     packing = cfg.trainer.packing
@@ -185,9 +185,9 @@ def encode_rows(cfg: DictConfig, judge) -> tuple[list[dict[str, Any]], int]:
     A text row is cut at trainer.max_length. A media row is cut only after its last media token; one
     whose media run past max_length is left out and counted (a cut inside an image breaks the model).
     """
-    from flexjudge.backbones.media import MediaSettings
+    from flexjudge.backbones.inputs import MediaSettings
     from flexjudge.data.media import load_media
-    from flexjudge.sft import encode_chat
+    from flexjudge.training.sft import encode_chat
 
     root = Path(cfg.media_root) if cfg.media_root else Path(cfg.data).parent
     settings = MediaSettings(**to_plain(cfg.media))
@@ -242,7 +242,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     """Train, verify frozen modules are untouched, save safetensors + judge.json."""
     from flexjudge.backbones.build import save_checkpoint
     from flexjudge.backbones.loader import freeze, load_judge, state_digest, write_manifest
-    from flexjudge.sft import IGNORE
+    from flexjudge.training.sft import IGNORE
 
     seed_everything(cfg.seed)
     setup_torch(cfg.threads)

@@ -10,11 +10,11 @@ from typing import Any
 import pandas as pd
 from omegaconf import DictConfig
 
-from flexjudge.app import stage_main, to_plain
 from flexjudge.benchmarks.registry import get_benchmark
-from flexjudge.io import read_json
-from flexjudge.metrics import METRICS
-from flexjudge.tracking import start_tracking
+from flexjudge.core.app import stage_main, to_plain
+from flexjudge.core.io import read_json
+from flexjudge.core.tracking import start_tracking
+from flexjudge.judge.metrics import METRICS
 
 log = logging.getLogger(__name__)
 KEYS = ["benchmark", "backbone", "variant", "voting", "budget"]

@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 from omegaconf import DictConfig
 
-from flexjudge.app import stage_main, to_plain
-from flexjudge.io import write_json
+from flexjudge.core.app import stage_main, to_plain
+from flexjudge.core.io import write_json
 
 log = logging.getLogger(__name__)
 

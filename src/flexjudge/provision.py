@@ -13,9 +13,9 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from flexjudge.app import seed_everything, setup_torch, stage_main, to_plain
-from flexjudge.io import sha256_file
-from flexjudge.tracking import start_tracking
+from flexjudge.core.app import seed_everything, setup_torch, stage_main, to_plain
+from flexjudge.core.io import sha256_file
+from flexjudge.core.tracking import start_tracking
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +159,7 @@ def embedded_default_manifest(repo_root: Path) -> Path:
     results = repo_root / ".cache" / "bench"
     manifest = results / "backbones" / "smollm2_vl" / "judge.json"
     if not manifest.exists():
-        from flexjudge.app import compose
+        from flexjudge.core.app import compose
 
         run(compose("provision", [f"paths.results={results}", f"out_dir={manifest.parent}", "logger=none"]))
     return manifest

@@ -18,17 +18,16 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from flexjudge.app import seed_everything, setup_torch, stage_main, to_plain
+from flexjudge.core.app import seed_everything, setup_torch, stage_main, to_plain
+from flexjudge.core.io import stable_hash, write_json, write_jsonl
+from flexjudge.core.tracking import start_tracking
 from flexjudge.data.pools import PoolRow, iter_pool
 from flexjudge.data.selection import SCALE_10, agrees, teacher_scores
 from flexjudge.generate.budget import Budget
-from flexjudge.generate.hf import SamplingParams
+from flexjudge.generate.engine import SamplingParams
 from flexjudge.generate.session import JudgeSession
-from flexjudge.io import stable_hash, write_json, write_jsonl
-from flexjudge.judge.formats import PairScores
-from flexjudge.judge.pairwise import generated_with_prefill
-from flexjudge.judge.prompts import THINK_CLOSE, THINK_PREFILL, judge_completion
-from flexjudge.tracking import start_tracking
+from flexjudge.protocol.formats import PairScores
+from flexjudge.protocol.prompts import THINK_CLOSE, THINK_PREFILL, generated_with_prefill, judge_completion
 
 log = logging.getLogger(__name__)
 

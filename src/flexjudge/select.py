@@ -10,11 +10,11 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from flexjudge.app import stage_main, to_plain
+from flexjudge.core.app import stage_main, to_plain
+from flexjudge.core.io import read_json, read_jsonl, sha256_file, stable_hash, write_json, write_jsonl
+from flexjudge.core.tracking import start_tracking
 from flexjudge.data.pools import iter_pool
 from flexjudge.data.selection import SelectionConfig, select
-from flexjudge.io import read_json, read_jsonl, sha256_file, stable_hash, write_json, write_jsonl
-from flexjudge.tracking import start_tracking
 
 log = logging.getLogger(__name__)
 

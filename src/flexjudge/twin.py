@@ -14,8 +14,8 @@ from typing import Any
 import torch
 from omegaconf import DictConfig
 
-from flexjudge.app import setup_torch, stage_main
-from flexjudge.io import sha256_file, write_json
+from flexjudge.core.app import setup_torch, stage_main
+from flexjudge.core.io import sha256_file, write_json
 
 log = logging.getLogger(__name__)
 PROBE = "Which reply is more helpful, A or B? Think step by step."

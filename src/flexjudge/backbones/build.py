@@ -8,6 +8,7 @@ class (checked by tests: max |logit diff| on text prompts).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -249,11 +250,23 @@ def place_llm_in_qwen2_5_omni_thinker(
     return model
 
 
+def _tokenizer_corpus() -> Iterator[str]:
+    """A small fixed corpus (a score-pair prompt and its answer) the tiny test tokenizer is trained on."""
+    from flexjudge.protocol.formats import PairScores
+    from flexjudge.protocol.prompts import judge_completion
+
+    system, user = PairScores().messages(
+        "Human: How do I boil an egg?", ["Put it in boiling water for 8 minutes.", "I cannot help with that."]
+    )
+    for _ in range(4):
+        yield system["content"]
+        yield user["content"]
+        yield judge_completion("Reply A answers the question; reply B refuses for no reason.", [8, 2])
+
+
 def tiny_tokenizer() -> PreTrainedTokenizerFast:
     """A byte-level BPE tokenizer with ChatML and media special tokens, trained in-process in milliseconds."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-
-    from flexjudge.judge.prompts import tokenizer_training_text
 
     specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", *VISION_TOKENS]
     tok = Tokenizer(models.BPE())
@@ -265,7 +278,7 @@ def tiny_tokenizer() -> PreTrainedTokenizerFast:
         show_progress=False,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
-    tok.train_from_iterator(tokenizer_training_text(), trainer)
+    tok.train_from_iterator(_tokenizer_corpus(), trainer)
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tok,
         eos_token="<|im_end|>",

@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from flexjudge.io import DataError, read_json, write_json
+from flexjudge.core.io import DataError, read_json, write_json
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ class Judge:
 
     def media_packer(self, settings=None):
         """A `MediaPacker` for this judge's model and processors."""
-        from flexjudge.backbones.media import MediaPacker
+        from flexjudge.backbones.inputs import MediaPacker
 
         return MediaPacker(self.model, self.image_processor, self.feature_extractor, settings)
 
@@ -120,7 +120,7 @@ def load_judge(manifest_path: str | Path, *, device: str = "auto", dtype: str | 
             log.info("no image processor for %s (%s)", source, exc)
     feature_extractor = None
     if "audio" in str(manifest.get("processor", "")):
-        from flexjudge.backbones.media import load_feature_extractor
+        from flexjudge.backbones.inputs import load_feature_extractor
 
         feature_extractor = load_feature_extractor(source)
         if feature_extractor is None:

@@ -8,7 +8,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from flexjudge.io import sha256_file
+from flexjudge.core.io import sha256_file
 
 log = logging.getLogger(__name__)
 

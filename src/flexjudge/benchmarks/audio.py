@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from flexjudge.benchmarks.base import Adapter, Source, csv_rows, need, number
+from flexjudge.core.io import DataError
 from flexjudge.data.schemas import JudgeItem
-from flexjudge.io import DataError
 
 QUALITY_QUESTION = (
     "Listen to the speech recording and rate its overall quality (noise, distortion, coloration, "

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from flexjudge.core.io import DataError, iter_jsonl
 from flexjudge.data.media import MissingMedia, resolve_media
 from flexjudge.data.schemas import JudgeItem
-from flexjudge.io import DataError, iter_jsonl
 
 MEDIA_KINDS = ("image", "video", "audio")
 

@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from flexjudge.benchmarks.base import Adapter, Source, csv_rows, jsonl_rows, need
+from flexjudge.core.io import DataError
 from flexjudge.data.schemas import JudgeItem
-from flexjudge.io import DataError
 
 RIGHT, WRONG = 10.0, 1.0  # gold scores on the 1.0–10.0 scale
 

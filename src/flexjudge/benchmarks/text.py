@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from flexjudge.benchmarks.base import Adapter, Source, json_list_rows, jsonl_rows, majority, need, number
+from flexjudge.core.io import DataError
 from flexjudge.data.schemas import JudgeItem, PairItem
-from flexjudge.io import DataError
 
 # -- JudgeLM val ---------------------------------------------------------------------------------
 

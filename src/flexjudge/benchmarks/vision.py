@@ -25,8 +25,8 @@ from flexjudge.benchmarks.base import (
     parquet_rows,
     sequence,
 )
+from flexjudge.core.io import DataError
 from flexjudge.data.schemas import JudgeItem
-from flexjudge.io import DataError
 
 # -- MLLM-as-a-Judge ------------------------------------------------------------------------------
 

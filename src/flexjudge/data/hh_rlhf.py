@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+from flexjudge.core.io import DataError, iter_jsonl
 from flexjudge.data.schemas import PairItem
-from flexjudge.io import DataError, iter_jsonl
 
 ASSISTANT_TURN = "\n\nAssistant:"
 

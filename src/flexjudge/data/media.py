@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from flexjudge.io import DataError
+from flexjudge.core.io import DataError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif")
 AUDIO_RATE = 16_000

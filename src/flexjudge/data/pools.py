@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from flexjudge.core.io import DataError, iter_jsonl, stable_hash
 from flexjudge.data.hh_rlhf import read_hh_rlhf
-from flexjudge.io import DataError, iter_jsonl, stable_hash
 
 PREFERENCES = ("A", "B", "tie")
 SCORE_RANGE = (1.0, 10.0)

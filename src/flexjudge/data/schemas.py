@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from flexjudge.io import DataError
+from flexjudge.core.io import DataError
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class PairItem:
 
 def read_pair_items(path: str) -> list[PairItem]:
     """Read a JSONL file of PairItem rows (as written by the curate stage)."""
-    from flexjudge.io import iter_jsonl
+    from flexjudge.core.io import iter_jsonl
 
     return [PairItem.from_row(row, f"{path}:{lineno}") for lineno, row in iter_jsonl(path)]
 

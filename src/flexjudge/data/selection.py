@@ -34,9 +34,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from flexjudge.data.pools import PoolRow, preference_of
-from flexjudge.judge.formats import BatchRanking, PairScores, ScoreScale, SingleScore
-from flexjudge.judge.parsing import parse_answers
-from flexjudge.judge.prompts import THINK_PREFILL, answer_letters, judge_completion
+from flexjudge.protocol.formats import BatchRanking, PairScores, ScoreScale, SingleScore
+from flexjudge.protocol.parsing import parse_answers
+from flexjudge.protocol.prompts import THINK_PREFILL, answer_letters, judge_completion
 
 SCALE_10 = ScoreScale(1, 10)
 SCALE_5 = ScoreScale(0.5, 5.0, decimals=1)  # 1–10 scores halved, as the paper's rescaled items

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from flexjudge.judge.prompts import ANSWER_OPEN, THINK_CLOSE
+from flexjudge.protocol.prompts import ANSWER_OPEN, THINK_CLOSE
 
 #: Tokens kept free for the answer after a think section the engine closes.
 ANSWER_RESERVE = 16

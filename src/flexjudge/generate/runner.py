@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from flexjudge.generate.hf import Generation, Request, SamplingParams, plan_batches
+from flexjudge.generate.engine import Generation, Request, SamplingParams, plan_batches
 from flexjudge.generate.store import GenerationStore
 
 log = logging.getLogger(__name__)

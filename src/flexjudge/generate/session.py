@@ -10,12 +10,13 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from flexjudge.core.io import stable_hash
 from flexjudge.generate.budget import Budget
-from flexjudge.generate.hf import Engine, Generation, Request, SamplingParams
+from flexjudge.generate.engine import Generation, Request, SamplingParams
+from flexjudge.generate.hf import Engine
 from flexjudge.generate.runner import Shard, VoteCounts, generate_votes
 from flexjudge.generate.store import GenerationStore, vote_key
-from flexjudge.io import stable_hash
-from flexjudge.judge.pairwise import render_prompt
+from flexjudge.protocol.prompts import render_prompt
 
 
 def media_identity(parts) -> list[tuple[str, int, int]]:

@@ -18,10 +18,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from flexjudge.generate.hf import Generation
-from flexjudge.io import stable_hash
-from flexjudge.judge.formats import VERDICT4, BatchRanking, JudgeFormat, PairScores, PairVerdict, SingleScore
-from flexjudge.judge.prompts import answer_letters
+from flexjudge.core.io import stable_hash
+from flexjudge.generate.engine import Generation
+from flexjudge.protocol.formats import (
+    VERDICT4,
+    BatchRanking,
+    JudgeFormat,
+    PairScores,
+    PairVerdict,
+    SingleScore,
+)
+from flexjudge.protocol.prompts import answer_letters
 
 UNPARSABLE = "I am not sure which reply is better, so I will stop here."
 

@@ -18,8 +18,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from flexjudge.generate.hf import ENGINE_VERSION, Generation
-from flexjudge.io import sha256_file, stable_hash
+from flexjudge.core.io import sha256_file, stable_hash
+from flexjudge.generate.engine import ENGINE_VERSION, Generation
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS votes (key TEXT PRIMARY KEY, generation TEXT NOT NULL, created REAL NOT NULL);

@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
+from flexjudge.core.io import stable_hash
 from flexjudge.generate.budget import Budget
-from flexjudge.generate.hf import BatchedEngine, Generation, Request, SamplingParams, vote_seed
-from flexjudge.io import stable_hash
-from flexjudge.judge.prompts import THINK_CLOSE, THINK_OPEN
+from flexjudge.generate.engine import BatchedEngine, Generation, Request, SamplingParams, vote_seed
+from flexjudge.protocol.prompts import THINK_CLOSE, THINK_OPEN
 
 MISSING_VLLM = "backend=vllm needs the optional extra: pip install -e '.[vllm]' (GPU only)"
 

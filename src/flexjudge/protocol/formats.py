@@ -19,8 +19,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from flexjudge.judge import voting
-from flexjudge.judge.parsing import (
+from flexjudge.protocol import voting
+from flexjudge.protocol.parsing import (
     Parsed,
     ParseFailure,
     normalize_verdict4,
@@ -28,7 +28,7 @@ from flexjudge.judge.parsing import (
     parse_number,
     parse_pair_verdict,
 )
-from flexjudge.judge.prompts import (
+from flexjudge.protocol.prompts import (
     ANSWER_CLOSE,
     ANSWER_OPEN,
     PAIR_SYSTEM,

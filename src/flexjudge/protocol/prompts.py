@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
@@ -20,13 +20,6 @@ PAIR_SYSTEM = (
     f"{ANSWER_OPEN} and {ANSWER_CLOSE}: A if reply A is better, B if reply B is better, or tie if "
     "neither is better."
 )
-
-RATIONALE_HINT = (
-    "A careful reviewer has already decided: {verdict}. In your reasoning, explain step by step what "
-    "makes this the right decision, without mentioning the reviewer."
-)
-
-VERDICT_WORDS = {"A": "reply A is better", "B": "reply B is better", "tie": "neither reply is better"}
 
 
 def media_parts(media: Sequence[dict[str, Any]] | None) -> list[dict[str, Any]]:
@@ -82,23 +75,6 @@ def judge_messages(
     return [{"role": "system", "content": system}, {"role": "user", "content": content}]
 
 
-def pair_messages(
-    question: str,
-    answer_a: str,
-    answer_b: str,
-    *,
-    media: Sequence[dict[str, Any]] | None = None,
-    hint_verdict: str | None = None,
-) -> list[dict[str, Any]]:
-    """Messages asking for a pairwise verdict; media placeholders come before the question."""
-    hint = None
-    if hint_verdict is not None:
-        if hint_verdict not in VERDICT_WORDS:
-            raise ValueError(f"hint verdict {hint_verdict!r} not in {sorted(VERDICT_WORDS)}")
-        hint = RATIONALE_HINT.format(verdict=VERDICT_WORDS[hint_verdict])
-    return judge_messages(PAIR_SYSTEM, question, [answer_a, answer_b], media=media, hint=hint)
-
-
 def answer_tags(values: Sequence[Any]) -> str:
     """One <answer>…</answer> tag per value."""
     return "".join(f"{ANSWER_OPEN}{v}{ANSWER_CLOSE}" for v in values)
@@ -109,18 +85,12 @@ def judge_completion(reasoning: str, values: Sequence[Any]) -> str:
     return f"{reasoning.strip()}\n{THINK_CLOSE}\n{answer_tags(values)}"
 
 
-def pair_completion(reasoning: str, verdict: str) -> str:
-    """judge_completion for one pairwise verdict."""
-    return judge_completion(reasoning, [verdict])
+def render_prompt(tokenizer, messages: list[dict], prefill_think: bool) -> str:
+    """Chat-template the messages and open the assistant turn (inside <think> when prefill_think)."""
+    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    return text + THINK_PREFILL if prefill_think else text
 
 
-def tokenizer_training_text() -> Iterator[str]:
-    """A small fixed corpus (our prompts and tags) to train the tiny test tokenizer on."""
-    sample = pair_messages(
-        "Human: How do I boil an egg?", "Put it in boiling water for 8 minutes.", "I cannot help with that."
-    )
-    for _ in range(4):
-        yield PAIR_SYSTEM
-        yield sample[1]["content"]
-        yield RATIONALE_HINT.format(verdict=VERDICT_WORDS["A"])
-        yield pair_completion("Reply A answers the question; reply B refuses for no reason.", "A")
+def generated_with_prefill(text: str, prefill_think: bool) -> str:
+    """The assistant's full answer text: the prefilled opening plus what the model generated."""
+    return THINK_PREFILL + text if prefill_think else text

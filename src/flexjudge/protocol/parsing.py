@@ -9,7 +9,7 @@ from decimal import Decimal, InvalidOperation
 from enum import Enum
 from typing import Any
 
-from flexjudge.judge.prompts import ANSWER_CLOSE, ANSWER_OPEN, PAIR_VERDICTS, THINK_CLOSE, THINK_OPEN
+from flexjudge.protocol.prompts import ANSWER_CLOSE, ANSWER_OPEN, PAIR_VERDICTS, THINK_CLOSE, THINK_OPEN
 
 
 class ParseFailure(str, Enum):

@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from flexjudge.backbones.media import IGNORE, MEDIA_KEYS
+from flexjudge.backbones.inputs import IGNORE, media_inputs
 
 
 def encode_chat(
@@ -33,19 +33,6 @@ def encode_chat(
     ids = (prompt_ids + completion_ids)[:max_length]
     labels = ([IGNORE] * len(prompt_ids) + completion_ids)[:max_length]
     return {"input_ids": ids, "labels": labels}
-
-
-def media_inputs(features: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
-    """Media tensors of a batch (`flexjudge.backbones.media.MEDIA_KEYS`), concatenated in example order.
-
-    The model consumes them in the order their placeholders appear, which is example order in both
-    collators; text-only examples contribute nothing, so mixed batches need no dummy images.
-    """
-    return {
-        key: torch.cat([f[key] for f in features if key in f])
-        for key in MEDIA_KEYS
-        if any(key in f for f in features)
-    }
 
 
 @dataclass

@@ -6,7 +6,7 @@ import statistics
 from collections import Counter
 from collections.abc import Sequence
 
-from flexjudge.judge.prompts import answer_letters
+from flexjudge.protocol.prompts import answer_letters
 
 
 def majority_verdict(votes: Sequence[str | None]) -> str | None:

@@ -19,11 +19,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from flexjudge.core.io import DataError
 from flexjudge.data.media import AUDIO_RATE, Media
-from flexjudge.io import DataError
 
 #: Label of a position that carries no loss (the prompt, padding, media placeholders); the training
-#: collators (flexjudge.sft) use the same value.
+#: collators (flexjudge.training.sft) use the same value.
 IGNORE = -100
 
 #: mm_token_type_ids values the Qwen2.5-VL model reads (text 0, image 1, video 2).
@@ -78,7 +78,7 @@ class Packed:
         )
 
     def as_feature(self) -> dict[str, Any]:
-        """The dict the collators take (`flexjudge.sft`)."""
+        """The dict the collators take (`flexjudge.training.sft`)."""
         out: dict[str, Any] = {"input_ids": self.input_ids, "token_types": self.token_types}
         if self.labels is not None:
             out["labels"] = self.labels
@@ -286,3 +286,16 @@ def load_feature_extractor(source: str):
     except (OSError, ValueError):
         return None
     return fe if getattr(fe, "feature_extractor_type", "") == "WhisperFeatureExtractor" else None
+
+
+def media_inputs(features: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+    """Media tensors of a batch (`flexjudge.backbones.inputs.MEDIA_KEYS`), concatenated in example order.
+
+    The model consumes them in the order their placeholders appear, which is example order in both
+    collators; text-only examples contribute nothing, so mixed batches need no dummy images.
+    """
+    return {
+        key: torch.cat([f[key] for f in features if key in f])
+        for key in MEDIA_KEYS
+        if any(key in f for f in features)
+    }

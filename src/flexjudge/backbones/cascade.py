@@ -6,7 +6,7 @@ arithmetic, is what attention costs. Here each decoder layer keeps the prompt pa
 the generated part per vote; a step attends to both and merges the two softmax pieces exactly
 (running max and normaliser), so the result is ordinary attention over prompt + generated tokens.
 
-`flexjudge.attention` (the attention implementation the engine sets on its model) calls
+`flexjudge.backbones.attention` (the attention implementation the engine sets on its model) calls
 `CascadeCache.attend` for single-token decoding steps while a cache is active (see `active`).
 """
 
@@ -19,7 +19,7 @@ from contextvars import ContextVar
 import torch
 from transformers.cache_utils import Cache
 
-from flexjudge.generate.kvcache import PreallocatedCache, PreallocatedLayer
+from flexjudge.backbones.kvcache import PreallocatedCache, PreallocatedLayer
 
 _ACTIVE: ContextVar[CascadeCache | None] = ContextVar("flexjudge_cascade", default=None)
 

@@ -2,8 +2,8 @@
 
 It is SDPA, except in two cases where SDPA with a mask would do work that is thrown away:
 - decoding steps of the judging engine with an active `CascadeCache` (shared-prompt attention,
-  see `flexjudge.generate.cascade`);
-- packed training rows (positions restarting at 0 for each example, see `flexjudge.sft.PackCollator`):
+  see `flexjudge.backbones.cascade`);
+- packed training rows (positions restarting at 0 for each example, see `flexjudge.training.sft.PackCollator`):
   each example attends causally within itself, one SDPA call per example, instead of one call over the
   whole row with a block-diagonal mask whose masked blocks would still be computed.
 """
@@ -15,7 +15,7 @@ from transformers import AttentionInterface
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 
-from flexjudge.generate import cascade
+from flexjudge.backbones import cascade
 
 ATTENTION = "flexjudge_sdpa"
 

@@ -13,11 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from flexjudge import metrics as M
 from flexjudge.data.schemas import JudgeItem
-from flexjudge.generate.hf import Generation
-from flexjudge.judge.formats import BatchRanking, BatchVote, JudgeFormat, SingleScore
-from flexjudge.judge.pairwise import generated_with_prefill, presentation_orders
+from flexjudge.generate.engine import Generation
+from flexjudge.judge import metrics as M
+from flexjudge.judge.orders import presentation_orders
+from flexjudge.protocol.formats import BatchRanking, BatchVote, JudgeFormat, SingleScore
+from flexjudge.protocol.prompts import generated_with_prefill
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,121 @@
+"""What every judging engine shares, torch-free: sampling settings, requests, generations, the batch plan,
+the per-vote random stream, the engine base class, and the table of backends (`BACKENDS`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from flexjudge.core.io import stable_hash
+
+#: Bumped whenever a change to an engine can change what it generates; part of every cache key.
+ENGINE_VERSION = 3
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    """How to sample: temperature 0 means greedy; `n` samples per prompt."""
+
+    max_new_tokens: int
+    temperature: float = 0.0
+    top_p: float = 1.0
+    n: int = 1
+    seed: int = 0
+    stop_strings: tuple[str, ...] = field(default_factory=tuple)
+
+    def key(self) -> dict:
+        """What identifies these settings in a generation's cache key (`n` is not: votes are keyed one by one)."""
+        return {
+            "max_new": self.max_new_tokens,
+            "t": self.temperature,
+            "top_p": self.top_p if self.temperature > 0 else None,
+            "seed": self.seed,
+            "stop": list(self.stop_strings),
+        }
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One vote: its text, generated token count (forced ones included), whether it ended on its own,
+    and the think/answer accounting (tokens inside <think>, tokens after it, rounds sent back, whether
+    the engine closed the think section)."""
+
+    text: str
+    n_tokens: int
+    finished: bool
+    think_tokens: int | None = None
+    answer_tokens: int | None = None
+    rounds: int = 0
+    forced_close: bool = False
+
+
+@dataclass(frozen=True)
+class Request:
+    """One prompt (already chat-templated) and the votes wanted from it; `key` names it stably."""
+
+    prompt: str
+    key: str
+    votes: tuple[int, ...] = (0,)
+    think_open: bool = False  # the prompt ends inside <think>
+    media: tuple[dict[str, Any], ...] = ()  # media parts ({"type", "path"}) in placeholder order
+
+
+def plan_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Indices longest first (ties by index), cut into batches of `batch_size` prompts."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size={batch_size}: must be >= 1")
+    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def vote_seed(seed: int, key: str, vote: int) -> int:
+    """The random stream of one vote."""
+    return int(stable_hash("vote", seed, key, vote), 16) & (2**63 - 1)
+
+
+class BatchedEngine:
+    """What every engine shares: the batch plan, the progress bar, results in request order and a
+    callback after each batch. Subclasses encode prompts and decode one batch (`_run_batch`)."""
+
+    batch_size: int
+
+    def encode(self, text: str) -> list[int]:
+        raise NotImplementedError
+
+    def _run_batch(
+        self, requests: list[Request], encoded: list[list[int]], params: SamplingParams
+    ) -> list[list[Generation]]:
+        raise NotImplementedError
+
+    def generate(
+        self,
+        requests: Sequence[Request],
+        params: SamplingParams,
+        *,
+        batches: Sequence[Sequence[int]] | None = None,
+        on_batch: Callable[[list[int], list[list[Generation]]], None] | None = None,
+        desc: str = "generate",
+        progress: bool = True,
+    ) -> list[list[Generation] | None]:
+        """Generations for each request's votes, in request order.
+
+        `batches` (default: `plan_batches` over all requests) lists which requests run together;
+        requests in no batch get None. `on_batch(indices, generations)` runs after each batch, e.g. to store it.
+        """
+        encoded = [self.encode(r.prompt) for r in requests]
+        if batches is None:
+            batches = plan_batches([len(e) for e in encoded], self.batch_size)
+        results: list[list[Generation] | None] = [None] * len(requests)
+        total = sum(len(requests[i].votes) for b in batches for i in b)
+        with tqdm(total=total, desc=desc, unit="vote", disable=not progress, dynamic_ncols=True) as bar:
+            for batch in batches:
+                gens = self._run_batch([requests[i] for i in batch], [encoded[i] for i in batch], params)
+                for i, g in zip(batch, gens, strict=True):
+                    results[i] = g
+                if on_batch is not None:
+                    on_batch(list(batch), gens)
+                bar.update(sum(len(requests[i].votes) for i in batch))
+        return results
