@@ -30,3 +30,14 @@ def test_top_level_modules_are_stages():
     assert modules, package
     missing = [m for m in modules if not (REPO_ROOT / "conf" / f"{m}.yaml").exists()]
     assert not missing, f"top-level modules without a stage config: {missing}"
+
+
+def test_scoring_and_the_engine_types_import_without_torch():
+    """Scoring votes, the protocol and the engine's shared types need no torch (a CPU-light judge-scoring layer)."""
+    code = (
+        "import sys\n"
+        "import flexjudge.judge.scoring, flexjudge.judge.comparison, flexjudge.generate.engine, flexjudge.leaderboard\n"
+        "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
