@@ -26,9 +26,9 @@ from flexjudge.core.io import read_jsonl
 from flexjudge.curate import row_chars
 from flexjudge.data.pools import read_pool
 from flexjudge.data.selection import SCALE_10, Survivor, pair_row
-from flexjudge.finetune import make_trainer, training_arguments
 from flexjudge.provision import embedded_default_manifest
 from flexjudge.training.sft import encode_chat
+from flexjudge.training.trainer import make_trainer, training_arguments
 
 REPO = Path(__file__).resolve().parents[1]
 

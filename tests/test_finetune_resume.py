@@ -212,7 +212,7 @@ def test_lora_trains_adapters_on_the_llm_and_saves_merged_weights(tmp_path, tiny
 def test_a_launch_the_trainer_would_not_honour_fails(monkeypatch, env, topology, message):
     """FSDP / DeepSpeed configs on CPU, or processes that never joined a group, stop with an error
     (the Trainer would otherwise silently fall back to DDP, or train the whole run in every process)."""
-    from flexjudge.finetune import check_topology
+    from flexjudge.training.trainer import check_topology
 
     for key, value in env.items():
         monkeypatch.setenv(key, value)
@@ -228,7 +228,7 @@ def test_a_launch_the_trainer_would_not_honour_fails(monkeypatch, env, topology,
 def test_auto_device_without_cuda_trains_on_the_cpu():
     """`backend.device=auto` on a machine without CUDA tells the Trainer it is on the CPU, which it needs
     for a bf16 recipe there (it refuses bf16 on a CPU it was not told about)."""
-    from flexjudge.finetune import on_cpu
+    from flexjudge.training.trainer import on_cpu
 
     assert on_cpu("cpu") and not on_cpu("cuda")
     assert on_cpu("auto") == (not torch.cuda.is_available())

@@ -13,7 +13,9 @@ def _lint_imports() -> str:
     if exe.exists():
         return str(exe)
     found = shutil.which("lint-imports")
-    assert found, "lint-imports not found: install the dev extra (pip install -e '.[dev]', as `make setup` does)"
+    assert found, (
+        "lint-imports not found: install the dev extra (pip install -e '.[dev]', as `make setup` does)"
+    )
     return found
 
 

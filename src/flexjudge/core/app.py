@@ -1,4 +1,5 @@
-"""Hydra plumbing shared by the stage entry points: config location, resolvers, runtime setup."""
+"""What every stage shares: the Hydra entry point (`stage_main`), config composition, and the start-up and
+wrap-up around a stage's work (`stage_run`: seed, torch threads, a tracking run, a timer)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,10 @@ import functools
 import logging
 import os
 import random
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +18,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from flexjudge import REPO_ROOT
+from flexjudge.core.tracking import Tracker, start_tracking
 
 #: Hydra's config directory; FLEXJUDGE_CONF points elsewhere (e.g. a copy with site-specific paths).
 CONF_DIR = Path(os.environ.get("FLEXJUDGE_CONF", REPO_ROOT / "conf")).resolve()
@@ -77,3 +82,41 @@ def setup_torch(threads: int | None) -> None:
 def to_plain(cfg: DictConfig) -> dict[str, Any]:
     """The resolved config as plain Python containers (for JSON manifests and W&B)."""
     return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
+
+
+@dataclass
+class StageRun:
+    """A running stage job: its resolved config, its tracking run and its clock."""
+
+    config: dict[str, Any]
+    tracker: Tracker
+    started: float = field(default_factory=time.time)
+
+    def seconds(self) -> float:
+        """Wall time since the stage started, to a tenth of a second."""
+        return round(time.time() - self.started, 1)
+
+
+@contextmanager
+def stage_run(
+    cfg: DictConfig,
+    stage: str,
+    name: str | None = None,
+    *,
+    logger: DictConfig | None = None,
+    seed: bool = False,
+    torch_threads: bool = False,
+) -> Iterator[StageRun]:
+    """Start-up and wrap-up of one stage job: optionally seed python/numpy/torch from cfg.seed and pin
+    torch to cfg.threads, then open a tracking run (cfg.logger, or `logger`) that is closed on the way out."""
+    if seed or torch_threads:
+        seed_everything(cfg.seed)
+    if torch_threads:
+        setup_torch(cfg.threads)
+    plain = to_plain(cfg)
+    with start_tracking(
+        logger if logger is not None else cfg.logger, stage=stage, name=name or stage, config=plain
+    ) as tracker:
+        run = StageRun(plain, tracker)
+        yield run
+    log.info("%s: done in %.1f s", stage, run.seconds())
