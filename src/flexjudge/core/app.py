@@ -54,6 +54,19 @@ def compose(config_name: str, overrides: list[str] | None = None) -> DictConfig:
         return hydra_compose(config_name=config_name, overrides=list(overrides or []))
 
 
+def compose_like_this_run(
+    config_name: str, chosen: list[str], drop: set[str] | frozenset = frozenset()
+) -> DictConfig:
+    """Compose `config_name` as this Hydra run was composed: its command-line overrides, less the keys in
+    `drop` and those `chosen` sets, plus `chosen` (e.g. another benchmark for one member of a group)."""
+    from hydra import compose as hydra_compose
+    from hydra.core.hydra_config import HydraConfig
+
+    skip = set(drop) | {o.split("=", 1)[0] for o in chosen}
+    base = [o for o in HydraConfig.get().overrides.task if o.split("=", 1)[0].lstrip("+~") not in skip]
+    return hydra_compose(config_name=config_name, overrides=[*base, *chosen])
+
+
 def seed_everything(seed: int) -> None:
     """Seed python, numpy and (if imported) torch."""
     random.seed(seed)
