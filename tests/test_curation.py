@@ -352,7 +352,7 @@ def test_batch_items_are_off_by_default_and_built_from_unused_prompts(tmp_path, 
 
 
 def test_a_structured_rationale_cuts_before_its_reply_b_part():
-    from flexjudge.sample import STRUCTURE
+    from flexjudge.generate.teacher import STRUCTURE
 
     reasoning = f"{STRUCTURE[0]} It answers the question.\n\n{STRUCTURE[1]} It changes the subject."
     assert cut_single(reasoning) == f"{STRUCTURE[0]} It answers the question."
@@ -362,7 +362,7 @@ def test_hint_scores_take_one_pair_per_row_from_a_list():
     """rationalize.preference_scores: one (preferred, other) pair for every row, or a list from which each row
     takes one by a stable hash of its id; gold scores, where the pool has them, always win."""
     from flexjudge.data.pools import PoolRow
-    from flexjudge.sample import hint_pairs, hint_scores
+    from flexjudge.generate.teacher import hint_pairs, hint_scores
 
     rows = [PoolRow(f"hh-{i}", "q", ("a", "b"), None, "AB"[i % 2], "hh") for i in range(40)]
     assert {hint_scores(r, hint_pairs([8, 3])) for r in rows} == {(8, 3), (3, 8)}

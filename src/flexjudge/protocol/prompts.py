@@ -12,6 +12,12 @@ THINK_PREFILL = THINK_OPEN + "\n"
 
 PAIR_VERDICTS = ("A", "B", "tie")
 
+#: The hint a rationale is written under (the sample stage): the gold scores, which the reasoning must explain.
+SCORE_HINT = (
+    "A careful reviewer has already scored the replies: A {a}, B {b}. Explain step by step what makes "
+    "these scores right, reply A first, without mentioning the reviewer."
+)
+
 PAIR_SYSTEM = (
     "You are an impartial judge of AI assistant replies. You will see a conversation and two candidate "
     "replies to its last user turn, labelled A and B. First think it through step by step between "
