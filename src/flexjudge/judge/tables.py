@@ -1,0 +1,197 @@
+"""The leaderboard's tables and plot, rebuilt from every metrics.json: one row per evaluation with the
+benchmark's registered metrics, the paper's numbers beside ours, parse rates and the training data behind each judge."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from flexjudge.benchmarks.registry import get_benchmark
+from flexjudge.core.io import read_json
+from flexjudge.judge.metrics import METRICS
+
+KEYS = ["benchmark", "backbone", "variant", "voting", "budget"]
+
+
+def collect(eval_root: str | Path) -> pd.DataFrame:
+    """One row per metrics.json: identifiers, k, and the benchmark's registered metrics."""
+    rows = []
+    for path in sorted(Path(eval_root).glob("**/metrics.json")):
+        record = read_json(path)
+        spec = get_benchmark(record["benchmark"])
+        row: dict[str, Any] = {k: record[k] for k in KEYS}
+        row["k"] = record["k"]
+        row.update({m: record["metrics"].get(m) for m in spec.metrics})
+        for column in subset_columns(record["benchmark"]):  # subsets the paper reports
+            metric, subset = column.split("@")
+            row[column] = record["metrics"].get("by_subset", {}).get(subset, {}).get(metric)
+        row["sft_manifest"] = record.get("sft_manifest")
+        row["source"] = str(path)
+        rows.append(row)
+    if not rows:
+        raise FileNotFoundError(f"no metrics.json under {eval_root}; run the evaluate stage first")
+    return pd.DataFrame(rows).sort_values(
+        ["benchmark", "backbone", "variant", "k", "budget"], ignore_index=True
+    )
+
+
+def subset_columns(bench: str) -> list[str]:
+    """Per-subset columns ("metric@subset") a benchmark shows because the paper reports them."""
+    return [m for m in get_benchmark(bench).paper_metrics.values() if "@" in m]
+
+
+def column_label(column: str) -> str:
+    """A metric's header (with its direction arrow); per-subset columns keep their @subset."""
+    metric, _, subset = column.partition("@")
+    return METRICS[metric].label + (f" @{subset}" if subset else "")
+
+
+def paper_numbers(reference: pd.DataFrame, bench: str) -> pd.DataFrame:
+    """The paper's reported numbers for a benchmark, one row per model, in our metric names and scale
+    (reported percentages become fractions); empty when the paper does not report it."""
+    spec = get_benchmark(bench)
+    if not spec.paper_key or reference.empty:
+        return pd.DataFrame()
+    rows = reference[reference["benchmark"] == spec.paper_key].copy()
+    rows["ours"] = (rows["subset"] + "/" + rows["metric"]).map(spec.paper_metrics)
+    rows = rows.dropna(subset=["ours"])
+    if rows.empty:
+        return pd.DataFrame()
+    rows["value"] = [v / 100 if v > 1.5 else v for v in rows["value"].astype(float)]
+    table = rows.pivot_table(index=["model", "source"], columns="ours", values="value", aggfunc="first")
+    return table.reset_index()
+
+
+def to_markdown(table: pd.DataFrame, reference: pd.DataFrame | None = None, here: Path | None = None) -> str:
+    """A readable report: one table per benchmark with the paper's numbers beside ours (labelled),
+    metric directions and meanings below."""
+    parts = [
+        "# flexjudge leaderboard",
+        "",
+        "Rebuilt from `results/eval/**/metrics.json` by `python -m flexjudge.leaderboard`. Under each "
+        "benchmark, **paper** rows are the numbers the FLEX-Judge paper reports (its 7B judges and "
+        "baselines on the full benchmarks; percentages shown as fractions), not runs of this repository.",
+        "",
+    ]
+    reference = reference if reference is not None else pd.DataFrame()
+    parts += parse_rates(table)
+    for bench, group in table.groupby("benchmark", sort=True):
+        spec = get_benchmark(bench)
+        metrics = [*spec.metrics, *subset_columns(bench)]
+        cols = [c for c in ["backbone", "variant", "voting", "budget", *metrics] if c in group]
+        shown = group[cols].rename(columns={m: column_label(m) for m in metrics})
+        parts += [f"## {bench}", "", spec.description, "", shown.to_markdown(index=False, floatfmt=".3f"), ""]
+        paper = paper_numbers(reference, bench)
+        if not paper.empty:
+            paper.insert(0, "reported", "paper")
+            paper = paper.rename(
+                columns={m: column_label(m) for m in paper.columns if m in METRICS or "@" in m}
+            )
+            parts += [f"Paper ({spec.paper_key}):", "", paper.to_markdown(index=False, floatfmt=".3f"), ""]
+    parts += training_data(table, here or Path.cwd())
+    parts += ["## Metrics", ""] + [f"- **{m.label}**: {m.description}" for m in METRICS.values()]
+    return "\n".join(parts) + "\n"
+
+
+def parse_rates(table: pd.DataFrame) -> list[str]:
+    """A section with the share of votes that parsed, one row per benchmark (and format), one column per
+    judge and setting, so the base and the fine-tuned judge read side by side."""
+    if "parse_failure_rate" not in table:
+        return []
+    t = table.dropna(subset=["parse_failure_rate"]).copy()
+    if t.empty:
+        return []
+    t["judge"] = t["variant"] + " " + t["voting"] + "/" + t["budget"]
+    t["format"] = [get_benchmark(b).judge_format for b in t["benchmark"]]
+    wide = t.pivot_table(
+        index=["benchmark", "format"], columns="judge", values="parse_failure_rate", aggfunc="first"
+    )
+    wide = (1 - wide).reset_index()
+    wide.columns.name = None
+    return [
+        "## Votes that parse",
+        "",
+        "Share of single votes whose answer tags parse (1 − parse_failure_rate), per judge "
+        "(variant, voting/budget). A benchmark judged by an audio twin is in the same row.",
+        "",
+        wide.to_markdown(index=False, floatfmt=".2f"),
+        "",
+    ]
+
+
+def training_data(table: pd.DataFrame, here: Path) -> list[str]:
+    """A section linking each fine-tuned judge to the provenance manifest of its SFT set (select stage),
+    by a link relative to `here` (the folder of the markdown file)."""
+    judges = table.dropna(subset=["sft_manifest"]).drop_duplicates(["backbone", "variant"])
+    if judges.empty:
+        return []
+    lines = [
+        "## Training data",
+        "",
+        "| judge | SFT rows | pair / single / batch / rescaled | teacher, seeds | "
+        "removed as contaminated | deviations from the paper's mix | manifest |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for _, row in judges.iterrows():
+        path = Path(row["sft_manifest"])
+        if not path.exists():
+            lines.append(f"| {row['backbone']}/{row['variant']} | | | | | | `{path}` (missing) |")
+            continue
+        m = read_json(path)
+        c = m["counts"]["select"]
+        lines.append(
+            f"| {row['backbone']}/{row['variant']} | {m['rows']} | {c.get('selected_pair', 0)} / "
+            f"{c.get('selected_single', 0)} / {c.get('selected_batch', 0)} / {c.get('rescaled', 0)} | "
+            f"{m['teacher']}, {m['seeds']} | {m['decontamination'].get('removed', 0)} | "
+            f"{'; '.join(m.get('deviations') or []) or 'none'} | "
+            f"[`{path}`]({os.path.relpath(path.resolve(), here.resolve())}) |"
+        )
+    return [*lines, ""]
+
+
+def plot(table: pd.DataFrame, path: Path) -> None:
+    """Bar charts of each benchmark's headline metric per judge and voting/budget setting, four per row; a
+    benchmark with no value to show (e.g. every vote unparsed) gets a labelled empty panel."""
+    import math
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    benches = sorted(table["benchmark"].unique())
+    cols = min(4, len(benches))
+    rows = math.ceil(len(benches) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols, 3.4 * rows), squeeze=False)
+    for ax in axes.flat[len(benches) :]:
+        ax.axis("off")
+    for ax, bench in zip(axes.flat, benches, strict=False):
+        metric = get_benchmark(bench).metrics[0]
+        group = table[table["benchmark"] == bench]
+        ax.set_title(bench, fontsize=9)
+        ax.set_ylabel(METRICS[metric].label, fontsize=8)
+        values = pd.to_numeric(group[metric], errors="coerce")
+        if values.notna().sum() == 0:
+            failures = (
+                group["parse_failure_rate"] if "parse_failure_rate" in group else pd.Series(dtype=float)
+            )
+            parsed = pd.to_numeric(failures, errors="coerce") < 1
+            why = "the parsed scores are all equal" if parsed.any() else "no parsed votes"
+            ax.text(0.5, 0.5, f"no value\n({why})", ha="center", va="center", transform=ax.transAxes)
+            ax.set_xticks([])
+            continue
+        setting = group["voting"] + "/" + group["budget"]  # one bar per voting and budget: none averaged away
+        pivot = group.assign(**{metric: values, "setting": setting}).pivot_table(
+            index=["backbone", "variant"], columns="setting", values=metric, dropna=False
+        )
+        pivot.plot.bar(ax=ax, rot=0, legend=len(pivot.columns) > 1)
+        if values.between(-1, 1).all():  # rates and correlations: the full scale, so 0 shows as 0
+            ax.set_ylim(-1 if values.min() < 0 else 0, 1)
+        ax.set_xlabel("")
+        ax.set_xticklabels(["/".join(i) for i in pivot.index], fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
