@@ -315,7 +315,8 @@ def test_batch_items_are_off_by_default_and_built_from_unused_prompts(tmp_path, 
     )
     assert [r["kind"] for r in rows] == ["pair", "batch"]
     batch = rows[1]
-    assert batch["id"] == "judgelm-4/batch" and batch["scores"] == ["6", "4", "1"]
+    assert batch["id"] == "judgelm-4/batch" and batch["scores"][:2] == ["6", "4"]
+    assert batch["scores"][2] in {"1", "2", "3"}  # a borrowed reply scores below the pair
     user = batch["messages"][1]["content"]
     assert "[Reply C]" in user and "About nine minutes." in user and "Eggs are food." in user
     donor = user.split("[Reply C]\n")[1]
@@ -328,18 +329,24 @@ def test_batch_items_are_off_by_default_and_built_from_unused_prompts(tmp_path, 
     )
     assert parsed.think == f"Reply A gives a time. Reply B is vague.\n\nReply C: {BORROWED_REPLY}"
     assert stats["counts"]["selected_batch"] == 1 and stats["counts"]["batch_unusable"] == 1
-    # two borrowed replies count down to 1 (no two scores equal, as the prompt asks); halved when rescaled
+    # borrowed replies get the distinct scores below the pair they are given (the prompt asks for no two
+    # equal), halved when rescaled; scores that tie or reach the pair are refused
     from flexjudge.data.selection import SCALE_5, Survivor, batch_row, score_line
 
     q4 = Survivor("judgelm-4", 13, "on_policy", "Reply A gives a time.", (6.0, 4.0), 5)
     extra = ["Eggs are food.", "About nine minutes."]
-    assert batch_row(pool["judgelm-4"], q4, extra, SCALE_10)["scores"] == ["6", "4", "2", "1"]
-    assert batch_row(pool["judgelm-4"], q4, extra, SCALE_5)["scores"] == ["3.0", "2.0", "1.0", "0.5"]
+    assert batch_row(pool["judgelm-4"], q4, extra, [1, 3], SCALE_10)["scores"] == ["6", "4", "1", "3"]
+    assert batch_row(pool["judgelm-4"], q4, extra, [1, 3], SCALE_5)["scores"] == ["3.0", "2.0", "0.5", "1.5"]
+    for bad in ([2, 2], [1, 4], [1]):
+        with pytest.raises(ValueError, match="distinct scores below"):
+            batch_row(pool["judgelm-4"], q4, extra, bad, SCALE_10)
     # score_line (a deviation, off by default): the reasoning ends with each reply's label and score
-    lined = batch_row(pool["judgelm-4"], q4, extra, SCALE_10, with_line=True)
+    lined = batch_row(pool["judgelm-4"], q4, extra, [2, 1], SCALE_10, with_line=True)
     parsed = BatchRanking(SCALE_10).parse(lined["messages"][2]["content"], 4)
     assert parsed.ok and parsed.think.endswith("\n\nScores: A 6, B 4, C 2, D 1.")
-    assert "Scores:" not in batch_row(pool["judgelm-4"], q4, extra, SCALE_10)["messages"][2]["content"]
+    assert (
+        "Scores:" not in batch_row(pool["judgelm-4"], q4, extra, [2, 1], SCALE_10)["messages"][2]["content"]
+    )
     rows, _ = select(pool, SAMPLES, SelectionConfig(**{**cfg.__dict__, "score_line": True}), words)
     for r in rows:
         think = r["messages"][-1]["content"].split("</think>")[0].rstrip()

@@ -14,9 +14,9 @@
 5. Off by default, and a deviation from the paper's two formats wherever it is on: `batch_share` of the
    items become batch-ranking items. From prompts not used above, a pairwise sample keeps its replies as
    A and B with their scores and gets 1 to `batch_size` - 2 more replies (a seeded count) taken from
-   other conversations, labelled C, D, ... and scored below both, counting down to 1 (..., 2, 1), so no two
-   scores are equal, as the batch prompt asks; the reasoning is the sample's own plus one fixed sentence per
-   borrowed reply (`BORROWED_REPLY`).
+   other conversations, labelled C, D, ... and given distinct scores drawn at random below both (seeded), so
+   no two scores are equal, as the batch prompt asks, and no fixed run of low scores ends every item; the
+   reasoning is the sample's own plus one fixed sentence per borrowed reply (`BORROWED_REPLY`).
 6. Off by default, and a deviation wherever it is on: `score_line` ends every item's reasoning with one line
    that names each reply's score by its label ("Scores: A 8, B 3, C 1."), so the answer tags that follow
    copy a list whose length the labels fix, instead of a count the judge must keep in mind.
@@ -25,6 +25,7 @@ Every step's count is returned for the provenance manifest.
 
 from __future__ import annotations
 
+import math
 import random
 import re
 import statistics
@@ -139,13 +140,22 @@ BORROWED_REPLY = "It answers a different conversation, so it ranks last."
 
 
 def batch_row(
-    row: PoolRow, s: Survivor, extra: Sequence[str], scale: ScoreScale, with_line: bool = False
+    row: PoolRow,
+    s: Survivor,
+    extra: Sequence[str],
+    low: Sequence[int],
+    scale: ScoreScale,
+    with_line: bool = False,
 ) -> dict[str, Any]:
     """A batch-ranking SFT row: the pair as A and B with the survivor's scores, then `extra` replies from
-    other conversations as C, D, ..., scored below both and counting down to 1 on the 1-10 scale (..., 2, 1;
-    halved on the 0.5-5 scale), so every score differs and the last is the lowest. The reasoning is the
-    survivor's, then one paragraph per borrowed reply, so there is a paragraph for every answer."""
-    ten = [*s.scores, *range(len(extra), 0, -1)]
+    other conversations as C, D, ... with the scores `low` (1-10 scale, distinct, below both; halved on the
+    0.5-5 scale). The reasoning is the survivor's, then one paragraph per borrowed reply, so there is a
+    paragraph for every answer."""
+    if len(low) != len(extra) or len(set(low)) != len(low) or max(low, default=0) >= min(s.scores):
+        raise ValueError(
+            f"{s.id}: borrowed replies need distinct scores below the pair's {s.scores}, got {low}"
+        )
+    ten = [*s.scores, *low]
     scores = [v if scale is SCALE_10 else v / 2 for v in ten]
     messages = BatchRanking(scale).messages(row.question, [*row.answers, *extra])
     letters = answer_letters(2 + len(extra))[2:]
@@ -278,7 +288,8 @@ def select(
         elif kind == "single":
             rows.append(single_row(row, s, cuts[s.id] or "", scale, cfg.score_line))
         else:
-            rows.append(batch_row(row, s, extras[s.id], scale, cfg.score_line))
+            extra, low = extras[s.id]
+            rows.append(batch_row(row, s, extra, low, scale, cfg.score_line))
     count.update(
         selected_pair=len(pairs),
         selected_single=len(singles),
@@ -297,7 +308,8 @@ def select(
 
 
 def _batch_items(pool, best, taken: set[str], n_batch: int, cfg: SelectionConfig, rank, count: Counter):
-    """The survivors made into batch items and, for each, its replies from other conversations."""
+    """The survivors made into batch items and, for each, its replies from other conversations and their
+    scores (distinct, drawn below the pair's lower score)."""
     if n_batch == 0:
         return [], {}
     rng = random.Random(f"batch-{cfg.seed}")
@@ -308,7 +320,8 @@ def _batch_items(pool, best, taken: set[str], n_batch: int, cfg: SelectionConfig
         if len(picked) == n_batch:
             break
         size = rng.randint(3, cfg.batch_size)  # 3 to batch_size replies, as batch benchmarks vary
-        if s.scores[0] == s.scores[1] or min(s.scores) <= size - 2:  # room below the pair for the borrowed
+        room = math.ceil(min(s.scores)) - 1  # distinct whole scores 1, 2, ... below the pair
+        if s.scores[0] == s.scores[1] or room < size - 2:
             count["batch_unusable"] += 1
             continue
         donors = [i for i in rng.sample(others, min(len(others), 4 * cfg.batch_size)) if i != s.id]
@@ -316,7 +329,7 @@ def _batch_items(pool, best, taken: set[str], n_batch: int, cfg: SelectionConfig
         if len(extra) < size - 2:
             break  # the pool is too small to lend replies
         picked.append(s)
-        extras[s.id] = extra
+        extras[s.id] = (extra, rng.sample(range(1, room + 1), size - 2))
     return picked, extras
 
 
