@@ -7,13 +7,11 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig
 
 from flexjudge.benchmarks.registry import get_benchmark
-from flexjudge.core.app import to_plain
 from flexjudge.generate.budget import Budget
 from flexjudge.generate.engine import SamplingParams
 from flexjudge.generate.runner import Shard, VoteCounts
@@ -72,14 +70,10 @@ def media_settings(benchmark: DictConfig):
 
 def load_items(cfg: DictConfig):
     """The benchmark's items through its adapter (official format), with the missing-media policy."""
-    from flexjudge.benchmarks.base import Source, load_benchmark
-    from flexjudge.benchmarks.registry import ADAPTERS
+    from flexjudge.benchmarks.loading import load_configured
 
     b = cfg.benchmark
-    source = Source(
-        Path(b.path), Path(b.media_root), Path(cfg.paths.results) / "media" / b.name, b.on_missing
-    )
-    loaded = load_benchmark(ADAPTERS[b.adapter], source, to_plain(b.options), cfg.limit)
+    loaded = load_configured(b, cfg.paths.results, cfg.limit)
     if loaded.skipped:
         log.warning(
             "%s: %d rows left out for missing media (on_missing=skip), e.g. %s",
