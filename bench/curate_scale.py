@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
+from flexjudge.backbones.recipes import embedded_default_manifest
 from flexjudge.core.app import compose
 from flexjudge.core.io import read_jsonl, write_json
-from flexjudge.provision import embedded_default_manifest
 
 REPO = Path(__file__).resolve().parents[1]
 WORDS = [

@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from flexjudge.backbones.loader import load_judge
+from flexjudge.backbones.recipes import embedded_default_manifest
 from flexjudge.core.app import setup_torch
 from flexjudge.core.io import stable_hash
 from flexjudge.data.hh_rlhf import read_hh_rlhf
@@ -25,7 +26,6 @@ from flexjudge.generate.hf import Engine
 from flexjudge.judge.scoring import build_views
 from flexjudge.protocol.formats import make_format
 from flexjudge.protocol.prompts import render_prompt
-from flexjudge.provision import embedded_default_manifest
 
 REPO = Path(__file__).resolve().parents[1]
 

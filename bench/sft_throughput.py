@@ -21,12 +21,12 @@ from pathlib import Path
 import torch
 
 from flexjudge.backbones.loader import freeze, load_judge
+from flexjudge.backbones.recipes import embedded_default_manifest
 from flexjudge.core.app import compose, setup_torch
 from flexjudge.core.io import read_jsonl
 from flexjudge.data.curation import row_chars
 from flexjudge.data.pools import read_pool
 from flexjudge.data.selection import SCALE_10, Survivor, pair_row
-from flexjudge.provision import embedded_default_manifest
 from flexjudge.training.sft import encode_chat
 from flexjudge.training.trainer import make_trainer, training_arguments
 

@@ -7,10 +7,10 @@ import yaml
 from omegaconf import OmegaConf
 
 from flexjudge.backbones.loader import MODEL_CLASSES
+from flexjudge.backbones.recipes import RECIPES
 from flexjudge.benchmarks.registry import BENCHMARKS
 from flexjudge.core.app import CONF_DIR, compose
 from flexjudge.judge.metrics import METRICS
-from flexjudge.provision import RECIPES
 
 STAGES = ["provision", "curate", "sample", "select", "finetune", "evaluate", "leaderboard", "minis", "twin"]
 GROUP_USERS = {

