@@ -10,9 +10,8 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from flexjudge.core.app import stage_main, to_plain
+from flexjudge.core.app import stage_main, stage_run
 from flexjudge.core.io import read_json, read_jsonl, sha256_file, stable_hash, write_json, write_jsonl
-from flexjudge.core.tracking import start_tracking
 from flexjudge.data.pools import iter_pool
 from flexjudge.data.selection import SelectionConfig, select
 
@@ -68,8 +67,8 @@ def deviations(cfg: DictConfig) -> list[str]:
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Write sft.jsonl and manifest.json to out_dir."""
     out = Path(cfg.out_dir)
-    plain = to_plain(cfg)
-    with start_tracking(cfg.logger, stage="select", name=f"select-{cfg.name}", config=plain) as tracker:
+    with stage_run(cfg, "select", f"select-{cfg.name}") as st:
+        plain = st.config
         pool = {row.id: row for row in iter_pool(cfg.pool)}
         samples = read_jsonl(cfg.samples)
         rows, stats = select(pool, samples, selection_config(cfg), token_counter(cfg.tokenizer))
@@ -102,7 +101,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             "decontamination": curate["decontamination"],
         }
         write_json(out / "manifest.json", manifest)
-        tracker.summary({f"select/{k}": v for k, v in stats["counts"].items()})
+        st.tracker.summary({f"select/{k}": v for k, v in stats["counts"].items()})
     log.info("select: %d rows (%s)", len(rows), stats["counts"])
     return manifest
 

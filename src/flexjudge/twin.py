@@ -11,43 +11,26 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import torch
 from omegaconf import DictConfig
 
+from flexjudge.backbones.twins import make_twin
 from flexjudge.core.app import setup_torch, stage_main
 from flexjudge.core.io import sha256_file, write_json
 
 log = logging.getLogger(__name__)
-PROBE = "Which reply is more helpful, A or B? Think step by step."
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Write out_dir/checkpoint (the twin with the source's LLM) and out_dir/judge.json."""
-    from flexjudge.backbones.build import save_checkpoint, transplant_llm
-    from flexjudge.backbones.loader import load_judge, write_manifest
+    from flexjudge.backbones.build import save_checkpoint
+    from flexjudge.backbones.loader import write_manifest
 
     setup_torch(cfg.threads)
-    source = load_judge(cfg.source, device="cpu")
-    twin = load_judge(cfg.base, device="cpu")
-    copied = transplant_llm(source.model, twin.model)
-    ids = source.tokenizer(PROBE, add_special_tokens=False, return_tensors="pt")
-    if not torch.equal(
-        ids["input_ids"], twin.tokenizer(PROBE, add_special_tokens=False, return_tensors="pt")["input_ids"]
-    ):
-        raise ValueError(f"{cfg.source} and {cfg.base} tokenize text differently; they are not twins")
-    with torch.no_grad():
-        a = source.model(**ids).logits
-        b = twin.model(**ids).logits[..., : a.shape[-1]]
-    diff = (a - b).abs().max().item()
-    if diff > 1e-4:
-        raise RuntimeError(
-            f"twin's text logits differ from the source judge's by {diff:.2e} after the transplant"
-        )
+    source, twin, summary = make_twin(cfg.source, cfg.base)
     out = Path(cfg.out_dir)
     ckpt = save_checkpoint(
         twin.model, twin.tokenizer, out / "checkpoint", twin.image_processor, twin.feature_extractor
     )
-    summary = {"tensors_copied": copied, "text_logit_max_diff": diff, "source_judge": str(cfg.source)}
     write_manifest(
         out,
         **{k: v for k, v in twin.manifest.items() if k not in ("weights", "variant", "provenance")},
