@@ -15,11 +15,11 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from flexjudge.benchmarks.registry import get_benchmark
 from flexjudge.core.app import compose_like_this_run, stage_main, stage_run
 from flexjudge.core.io import write_json, write_jsonl
 from flexjudge.generate.session import JudgeSession
 from flexjudge.judge.runs import judge_benchmark, judge_format, run_ids
-from flexjudge.judge.scoring import headline_metric
 
 log = logging.getLogger(__name__)
 
@@ -99,12 +99,12 @@ def evaluate(cfg: DictConfig, session: JudgeSession) -> dict[str, Any]:
         write_json(out / "config.json", st.config)  # this evaluation's composed config (also in a group)
         write_json(out / "metrics.json", judged.record)
         st.tracker.summary({k: v for k, v in metrics.items() if isinstance(v, int | float)})
-    headline = headline_metric(fmt)
+    headline = get_benchmark(cfg.benchmark.name).headline
     log.info(
-        "%s: %s %.3f, parse failures %.3f (%d items, k=%d, %.0fs)",
+        "%s: %s %s, parse failures %.3f (%d items, k=%d, %.0fs)",
         name,
         headline,
-        metrics[headline],
+        metrics.get(headline),
         metrics["parse_failure_rate"],
         metrics["n_items"],
         cfg.voting.k,

@@ -1,5 +1,6 @@
 # Helpers shared by the rules: grid checks, Hydra command lines, target lists.
 import functools
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -186,8 +187,9 @@ def all_variants():
 
 def sft_size(variant):
     """SFT rows of a fine-tuned variant: sft_size for flex, <size> for flex_n<size>."""
-    if "_n" in variant:
-        return int(variant.split("_n", 1)[1])
+    sized = re.fullmatch(r"flex_n(\d+)", variant)
+    if sized:
+        return int(sized.group(1))
     return positive_int("sft_size", config.get("sft_size", 1000))
 
 

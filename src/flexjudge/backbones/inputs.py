@@ -43,7 +43,7 @@ MEDIA_KEYS = (
 
 @dataclass
 class MediaSettings:
-    """Sizes and rates of media before the encoders (benchmark protocols set these, DESIGN.md)."""
+    """Sizes and rates of media before the encoders (benchmark protocols set these: docs/benchmarks.md)."""
 
     image_min_pixels: int = 56 * 56
     image_max_pixels: int = 448 * 448

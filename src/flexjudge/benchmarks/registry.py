@@ -1,7 +1,7 @@
 """One registry of benchmarks with their metadata and protocol; conf/benchmark/<name>.yaml must agree (tested).
 
 A benchmark names its adapter (how its official files are read, `ADAPTERS`), its judge format, its
-metrics (the first is the headline), the protocol of the paper (DESIGN.md: sampling, votes, order
+metrics (the first is the headline), the protocol of the paper (docs/benchmarks.md: sampling, votes, order
 policy, media sizes) and where its reference numbers are in reference/paper_results.csv.
 """
 
@@ -72,6 +72,11 @@ class BenchmarkSpec:
     tie_rule: str | None = None
     # "subset/metric" in the paper table → our metric, or "<metric>@<subset>" for one of our subsets
     paper_metrics: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def headline(self) -> str:
+        """The metric the benchmark is ranked by: its first (the one definition; leaderboard and logs use it)."""
+        return self.metrics[0]
 
 
 # Every pairwise benchmark is judged in the paper's score-pair protocol: a 1-10 score per answer in its own

@@ -148,7 +148,7 @@ def per_run_metrics(fmt: JudgeFormat, rows: Sequence[dict[str, Any]], subsets: l
     runs = min((len(r["per_run"]) for r in rows), default=0)
     if runs < 2:
         return {}
-    headline = headline_metric(fmt)
+    headline = run_metric(fmt)
     out: dict[str, Any] = {}
     names = [headline, f"macro_{headline}"] if len(subsets) > 1 else [headline]
     values: dict[str, list[float]] = {n: [] for n in names}
@@ -186,8 +186,9 @@ def thinking_stats(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def headline_metric(fmt: JudgeFormat) -> str:
-    """The metric a format is ranked by."""
+def run_metric(fmt: JudgeFormat) -> str:
+    """The metric each run of a k-vote evaluation is scored by (`per_run_metrics`); a benchmark's headline
+    is its registry entry's (`BenchmarkSpec.headline`)."""
     if isinstance(fmt, SingleScore):
         return "pearson"
     if isinstance(fmt, BatchRanking):

@@ -169,7 +169,7 @@ def plot(table: pd.DataFrame, path: Path) -> None:
     for ax in axes.flat[len(benches) :]:
         ax.axis("off")
     for ax, bench in zip(axes.flat, benches, strict=False):
-        metric = get_benchmark(bench).metrics[0]
+        metric = get_benchmark(bench).headline
         group = table[table["benchmark"] == bench]
         ax.set_title(bench, fontsize=9)
         ax.set_ylabel(METRICS[metric].label, fontsize=8)
