@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import stage_cfg
-from flexjudge.benchmarks.minis import FAMILIES, family_of
+from flexjudge.benchmarks.synthetic import FAMILIES, family_of
 from flexjudge.benchmarks.registry import BENCHMARKS
 
 MINI_BENCHMARKS = sorted(b for b in BENCHMARKS if b != "hh_harmless_heldout")

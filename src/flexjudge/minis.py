@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Write the family's files under out_dir and a record of how they were made to out_dir/made/<family>.json."""
-    from flexjudge.benchmarks.minis import FAMILIES
+    from flexjudge.benchmarks.synthetic import FAMILIES
 
     if cfg.family not in FAMILIES:
         raise ValueError(f"family={cfg.family!r}: choose from {sorted(FAMILIES)} (conf/minis.yaml)")
@@ -32,7 +32,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         "family": cfg.family,
         "seed": cfg.seed,
         "n_items": cfg.n_items,
-        "builder": f"flexjudge.benchmarks.minis.{FAMILIES[cfg.family].__name__}",
+        "builder": f"flexjudge.benchmarks.synthetic.{FAMILIES[cfg.family].__name__}",
         **made,
         "config": to_plain(cfg),
         "seconds": round(time.time() - started, 1),

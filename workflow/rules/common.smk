@@ -207,7 +207,7 @@ def decontamination_inputs():
     """What decontamination reads: every mini family when the suite runs on minis (real releases: none)."""
     if config.get("benchmark_data", "minis") != "minis":
         return []
-    from flexjudge.benchmarks.minis import FAMILIES
+    from flexjudge.benchmarks.synthetic import FAMILIES
 
     return [f"results/minis/made/{family}.json" for family in FAMILIES]
 
@@ -236,7 +236,7 @@ def benchmark_input(name):
     if name == "hh_harmless_heldout":
         return "results/curate/heldout.jsonl"
     if config.get("benchmark_data", "minis") == "minis":
-        from flexjudge.benchmarks.minis import family_of
+        from flexjudge.benchmarks.synthetic import family_of
 
         return f"results/minis/made/{family_of(name)}.json"
     return []

@@ -72,6 +72,9 @@ class BenchmarkSpec:
     tie_rule: str | None = None
     # "subset/metric" in the paper table → our metric, or "<metric>@<subset>" for one of our subsets
     paper_metrics: dict[str, str] = field(default_factory=dict)
+    # the family of offline mini benchmarks that builds its mini (benchmarks.synthetic.FAMILIES); None: no
+    # mini (the held-out set is made by curate)
+    mini: str | None = None
 
     @property
     def headline(self) -> str:
@@ -111,6 +114,7 @@ def _mllm(
 ) -> BenchmarkSpec:
     return BenchmarkSpec(
         name=f"mllm_judge_{setting}",
+        mini="mllm_judge",
         modality="image",
         adapter="mllm_judge",
         judge_format=fmt,
@@ -127,6 +131,7 @@ def _mllm(
 def _genai(task: str, modality: str) -> BenchmarkSpec:
     return BenchmarkSpec(
         name=f"genai_bench_{task}",
+        mini="genai_bench",
         modality=modality,
         adapter="genai_bench",
         judge_format="verdict4",
@@ -157,6 +162,7 @@ def _audio(
 ) -> BenchmarkSpec:
     return BenchmarkSpec(
         name=name,
+        mini="voxsim" if name == "voxsim" else "speech",
         modality="audio",
         adapter=adapter,
         judge_format="score",
@@ -243,6 +249,7 @@ BENCHMARKS: dict[str, BenchmarkSpec] = {
         ),
         BenchmarkSpec(
             name="vl_rewardbench",
+            mini="vl_rewardbench",
             modality="image",
             adapter="vl_rewardbench",
             **SCORE_PAIR,
@@ -262,6 +269,7 @@ BENCHMARKS: dict[str, BenchmarkSpec] = {
         *(
             BenchmarkSpec(
                 name=f"mj_bench_{perspective}",
+                mini="mj_bench",
                 modality="image",
                 adapter="mj_bench",
                 **SCORE_PAIR,
@@ -292,6 +300,7 @@ BENCHMARKS: dict[str, BenchmarkSpec] = {
         _genai("video_generation", "video"),
         BenchmarkSpec(
             name="mm_rewardbench",
+            mini="mm_rewardbench",
             modality="image",
             adapter="mm_rewardbench",
             **SCORE_PAIR,
@@ -337,6 +346,7 @@ BENCHMARKS: dict[str, BenchmarkSpec] = {
         ),
         BenchmarkSpec(
             name="judgelm_val",
+            mini="text",
             modality="text",
             adapter="judgelm_val",
             judge_format="pair_scores",
@@ -358,6 +368,7 @@ BENCHMARKS: dict[str, BenchmarkSpec] = {
         ),
         BenchmarkSpec(
             name="pandalm",
+            mini="text",
             modality="text",
             adapter="pandalm",
             **SCORE_PAIR,
@@ -368,6 +379,7 @@ BENCHMARKS: dict[str, BenchmarkSpec] = {
         ),
         BenchmarkSpec(
             name="pampa",
+            mini="molecules",
             modality="molecule",
             adapter="pampa",
             judge_format="score",
