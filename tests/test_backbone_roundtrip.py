@@ -15,8 +15,9 @@ from transformers import (
 
 from conftest import stage_cfg
 from flexjudge import REPO_ROOT
-from flexjudge.backbones.build import save_checkpoint, save_full_omni
+from flexjudge.backbones.checkpoints import save_checkpoint
 from flexjudge.backbones.loader import freeze, load_judge, state_digest, write_manifest
+from flexjudge.backbones.omni import save_full_omni
 from flexjudge.training.sft import IGNORE, encode_chat
 
 CLASSES = {

@@ -4,18 +4,11 @@ import pytest
 import torch
 from transformers import LlamaForCausalLM, Qwen2_5_VLForConditionalGeneration
 
-from flexjudge.backbones.build import (
-    TINY_AUDIO,
-    TINY_VISION,
-    mrope_section,
-    place_llm_in_qwen2_5_omni_thinker,
-    place_llm_in_qwen2_5_vl,
-    tiny_llama_config,
-    tiny_qwen2_5_omni_thinker,
-    tiny_tokenizer,
-)
 from flexjudge.backbones.chat_template import AUDIO_TOKENS, VISION_TOKENS
+from flexjudge.backbones.configs import TINY_AUDIO, TINY_VISION, mrope_section
 from flexjudge.backbones.loader import freeze, load_judge, model_class, read_manifest, state_digest
+from flexjudge.backbones.placement import place_llm_in_qwen2_5_omni_thinker, place_llm_in_qwen2_5_vl
+from flexjudge.backbones.tiny import tiny_llama_config, tiny_qwen2_5_omni_thinker, tiny_tokenizer
 from flexjudge.core.app import CONF_DIR, compose
 from flexjudge.generate.engine import SamplingParams
 from flexjudge.generate.hf import generate

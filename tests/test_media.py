@@ -15,13 +15,10 @@ from scipy.io import wavfile
 from transformers import Qwen2VLImageProcessorPil
 
 from flexjudge.backbones.attention import ATTENTION
-from flexjudge.backbones.build import (
-    omni_feature_extractor,
-    save_checkpoint,
-    tiny_qwen2_5_omni_thinker,
-    tiny_qwen2_5_vl,
-)
+from flexjudge.backbones.checkpoints import save_checkpoint
 from flexjudge.backbones.inputs import MediaPacker, MediaSettings
+from flexjudge.backbones.omni import omni_feature_extractor
+from flexjudge.backbones.tiny import tiny_qwen2_5_omni_thinker, tiny_qwen2_5_vl
 from flexjudge.core.io import DataError
 from flexjudge.data.media import Media, load_audio, load_image, load_media, load_video, resolve_media
 from flexjudge.training.sft import IGNORE, PackCollator, PadCollator, encode_chat, uses_mrope

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from conftest import stage_cfg
-from flexjudge.benchmarks.synthetic import FAMILIES, family_of
 from flexjudge.benchmarks.registry import BENCHMARKS
+from flexjudge.benchmarks.synthetic import FAMILIES, family_of
 
 MINI_BENCHMARKS = sorted(b for b in BENCHMARKS if b != "hh_harmless_heldout")
 

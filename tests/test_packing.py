@@ -8,7 +8,7 @@ import torch
 from transformers import LlamaForCausalLM
 
 from flexjudge.backbones.attention import ATTENTION
-from flexjudge.backbones.build import tiny_llama_config, tiny_qwen2_5_vl, tiny_tokenizer
+from flexjudge.backbones.tiny import tiny_llama_config, tiny_qwen2_5_vl, tiny_tokenizer
 from flexjudge.training.sft import IGNORE, PackCollator, PadCollator, encode_chat, supervised_loss, uses_mrope
 
 CHATS = [

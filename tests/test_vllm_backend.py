@@ -95,7 +95,7 @@ class FakeLLM:
 
 @pytest.fixture(scope="module")
 def tok():
-    from flexjudge.backbones.build import tiny_tokenizer
+    from flexjudge.backbones.tiny import tiny_tokenizer
 
     return tiny_tokenizer()
 

@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Train, verify frozen modules are untouched, save safetensors + judge.json."""
-    from flexjudge.backbones.build import save_checkpoint
+    from flexjudge.backbones.checkpoints import save_checkpoint
     from flexjudge.backbones.loader import write_manifest
 
     out = Path(cfg.out_dir)

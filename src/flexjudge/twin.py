@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Write out_dir/checkpoint (the twin with the source's LLM) and out_dir/judge.json."""
-    from flexjudge.backbones.build import save_checkpoint
+    from flexjudge.backbones.checkpoints import save_checkpoint
     from flexjudge.backbones.loader import write_manifest
 
     setup_torch(cfg.threads)

@@ -38,7 +38,10 @@ def build_recipe(name: str, out: Path, cfg: DictConfig) -> dict[str, Any]:
     provenance (the GGUF and its hash, or the random weights' note). cfg: seed, paths.cache, min/max_pixels."""
     from transformers import Qwen2VLImageProcessorPil
 
-    from flexjudge.backbones import build
+    from flexjudge.backbones.checkpoints import save_checkpoint
+    from flexjudge.backbones.omni import omni_feature_extractor
+    from flexjudge.backbones.placement import place_llm_in_qwen2_5_omni_thinker, place_llm_in_qwen2_5_vl
+    from flexjudge.backbones.tiny import tiny_llama, tiny_qwen2_5_omni_thinker, tiny_qwen2_5_vl
 
     if name not in RECIPES:
         raise ValueError(f"recipe {name!r} unknown; choose one of {sorted(RECIPES)}")
@@ -49,16 +52,16 @@ def build_recipe(name: str, out: Path, cfg: DictConfig) -> dict[str, Any]:
         gguf = fetch_gguf(Path(cfg.paths.cache) / "smollm2")
         llm, tokenizer = load_smollm2(gguf)
         place = {
-            "qwen2_5_vl": build.place_llm_in_qwen2_5_vl,
-            "qwen2_5_omni_thinker": build.place_llm_in_qwen2_5_omni_thinker,
+            "qwen2_5_vl": place_llm_in_qwen2_5_vl,
+            "qwen2_5_omni_thinker": place_llm_in_qwen2_5_omni_thinker,
         }
         model = place[r.body](llm, tokenizer, seed=cfg.seed)
         provenance = {"gguf": str(gguf), "gguf_sha256": GGUF_SHA256, "license": LICENSE_NOTE}
     else:
         tiny = {
-            "qwen2_5_vl": build.tiny_qwen2_5_vl,
-            "qwen2_5_omni_thinker": build.tiny_qwen2_5_omni_thinker,
-            "llama": build.tiny_llama,
+            "qwen2_5_vl": tiny_qwen2_5_vl,
+            "qwen2_5_omni_thinker": tiny_qwen2_5_omni_thinker,
+            "llama": tiny_llama,
         }
         model, tokenizer = tiny[r.body](seed=cfg.seed)
         provenance = {"license": RANDOM_LICENSE}
@@ -67,8 +70,8 @@ def build_recipe(name: str, out: Path, cfg: DictConfig) -> dict[str, Any]:
         if r.body == "llama"
         else Qwen2VLImageProcessorPil(min_pixels=cfg.min_pixels, max_pixels=cfg.max_pixels)
     )
-    audio = build.omni_feature_extractor() if r.body == "qwen2_5_omni_thinker" else None
-    build.save_checkpoint(model, tokenizer, out, image, audio)
+    audio = omni_feature_extractor() if r.body == "qwen2_5_omni_thinker" else None
+    save_checkpoint(model, tokenizer, out, image, audio)
     return provenance
 
 

@@ -15,8 +15,8 @@ MAX_LOGIT_DIFF = 1e-4
 
 def make_twin(source_manifest: str, base_manifest: str) -> tuple[Any, Any, dict[str, Any]]:
     """The judge at `base_manifest` with the LLM of the judge at `source_manifest`: (source, twin, summary)."""
-    from flexjudge.backbones.build import transplant_llm
     from flexjudge.backbones.loader import load_judge
+    from flexjudge.backbones.placement import transplant_llm
 
     source = load_judge(source_manifest, device="cpu")
     twin = load_judge(base_manifest, device="cpu")
