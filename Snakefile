@@ -1,11 +1,14 @@
 # flexjudge: text-only judge rationales → a multimodal judge, evaluated and put on a leaderboard.
 # Table of contents only: the grid is in workflow/config.yaml, the rules in workflow/rules/.
-from snakemake.utils import min_version
+from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
 
 configfile: "workflow/config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
 
 
 include: "workflow/rules/common.smk"

@@ -276,6 +276,25 @@ def test_bad_grid_name_fails_at_start(tmp_path):
     assert "voting option 'k7'" in result.stdout + result.stderr
 
 
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("threds=2", "'threds' was unexpected"),
+        ("threads=0", "0 is not valid under any of the given schemas"),
+        ("variants=[base,flexi]", "'flexi' is not one of ['base', 'flex']"),
+        ("precision=fp16", "'fp16' is not one of ['fp32', 'bf16', 'auto']"),
+    ],
+)
+def test_the_config_schema_names_a_bad_key_or_value(tmp_path, override, message):
+    """workflow/schemas/config.schema.yaml: a misspelt key or a wrong value stops the run before any job."""
+    result = subprocess.run(
+        [*SNAKEMAKE, "--directory", str(tmp_path), "-n", "--config", override], capture_output=True, text=True
+    )
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "Error validating config file" in out and message in out, out[-2000:]
+
+
 def test_data_size_sweep_adds_one_judge_per_size(tmp_path):
     """data_sizes adds flex_n<size> judges: one select (target = size), fine-tune and twin each, evaluated
     like flex; the teacher's samples are shared."""
