@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmark_fixtures import FIXTURES, png
 from conftest import stage_cfg
+from fixtures.benchmarks import FIXTURES, png
 from flexjudge.benchmarks.base import MissingMedia, Source, load_benchmark
 from flexjudge.benchmarks.registry import ADAPTERS, BENCHMARKS
 from flexjudge.core.io import DataError

@@ -214,12 +214,9 @@ def test_on_batch_per_batch_and_none_outside_the_batches(tok):
 
 
 @pytest.mark.slow
+@pytest.mark.gpu
 def test_real_vllm_smoke(request):
     pytest.importorskip("vllm")
-    import torch
-
-    if not torch.cuda.is_available():
-        pytest.skip("vLLM needs a CUDA GPU")
     from flexjudge.backbones.loader import read_manifest
 
     manifest = request.getfixturevalue("tiny_manifest")  # provisioned only when the test can run

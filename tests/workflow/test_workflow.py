@@ -25,7 +25,7 @@ SNAKEMAKE = [
     "--cores",
     "2",
     "--configfile",
-    str(REPO_ROOT / "tests" / "data" / "workflow_tiny.yaml"),
+    str(REPO_ROOT / "tests" / "fixtures" / "workflow_tiny.yaml"),
 ]
 
 
