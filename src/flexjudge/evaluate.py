@@ -19,7 +19,7 @@ from flexjudge.benchmarks.registry import get_benchmark
 from flexjudge.core.app import compose_like_this_run, stage_main, stage_run
 from flexjudge.core.io import write_json, write_jsonl
 from flexjudge.generate.session import JudgeSession
-from flexjudge.judge.runs import judge_benchmark, judge_format, run_ids
+from flexjudge.judge.runs import judge_benchmark, judge_format, open_session, run_ids
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     """One evaluation, or with `evaluations` a group of them sharing one loaded judge."""
     if cfg.get("evaluations"):
         return run_group(cfg)
-    return evaluate(cfg, JudgeSession(cfg.judge, cfg.backend))
+    return evaluate(cfg, open_session(cfg))
 
 
 def parse_evaluation(entry: str) -> tuple[str, str, str]:
@@ -61,7 +61,7 @@ def run_group(cfg: DictConfig) -> dict[str, Any]:
     judges = {str(c.judge) for c in configs}
     if len(judges) != 1:
         raise ValueError(f"evaluations of one group must share one judge, got {sorted(judges)}")
-    session = JudgeSession(cfg.judge, cfg.backend)
+    session = open_session(cfg)
     records = []
     for i, member in enumerate(configs, 1):
         b = member.benchmark.name
@@ -77,7 +77,7 @@ def run_group(cfg: DictConfig) -> dict[str, Any]:
             }
             for r in records
         ],
-        "weight_loads": session.loads,
+        "weight_loads": session.loads if session else 0,
         "seconds": round(time.time() - started, 1),
     }
     write_json(Path(cfg.out_dir) / "group.json", summary)
@@ -85,7 +85,7 @@ def run_group(cfg: DictConfig) -> dict[str, Any]:
     return summary
 
 
-def evaluate(cfg: DictConfig, session: JudgeSession) -> dict[str, Any]:
+def evaluate(cfg: DictConfig, session: JudgeSession | None) -> dict[str, Any]:
     """Judge every benchmark item with k sampled votes per view; write predictions.jsonl and metrics.json."""
     fmt = judge_format(cfg.benchmark)
     out = Path(cfg.out_dir)

@@ -119,3 +119,21 @@ class BatchedEngine:
                     on_batch(list(batch), gens)
                 bar.update(sum(len(requests[i].votes) for i in batch))
         return results
+
+
+#: The judging backends (conf/backend/<name>.yaml sets `name`) and what each runs on. A JudgeSession drives
+#: the two with a model; the simulated judge needs each item's gold, so evaluate drives it itself.
+BACKENDS = {
+    "hf": "a transformers model in our own decoding loop (generate.hf.Engine): CPU or GPU, text and media",
+    "vllm": "a vLLM engine (generate.vllm_backend.VLLMEngine): GPU, text prompts",
+    "simulated": "no model: set error, position-bias and parse-failure rates (generate.simulated.SimulatedJudge)",
+}
+MODEL_BACKENDS = ("hf", "vllm")
+
+
+def backend_name(backend) -> str:
+    """The backend config's name, checked against `BACKENDS`."""
+    name = backend.name
+    if name not in BACKENDS:
+        raise ValueError(f"backend.name={name!r}: choose one of {sorted(BACKENDS)} (conf/backend/)")
+    return name

@@ -12,7 +12,7 @@ from omegaconf import DictConfig
 
 from flexjudge.core.io import stable_hash
 from flexjudge.generate.budget import Budget
-from flexjudge.generate.engine import Generation, Request, SamplingParams
+from flexjudge.generate.engine import MODEL_BACKENDS, Generation, Request, SamplingParams, backend_name
 from flexjudge.generate.hf import Engine
 from flexjudge.generate.runner import Shard, VoteCounts, generate_votes
 from flexjudge.generate.store import GenerationStore, vote_key
@@ -33,6 +33,10 @@ class JudgeSession:
     """A judge loaded once (on first use) for any number of `votes` calls."""
 
     def __init__(self, judge_path: str, backend: DictConfig):
+        if backend_name(backend) not in MODEL_BACKENDS:
+            raise ValueError(
+                f"backend {backend.name!r} has no model to load; a session takes {MODEL_BACKENDS}"
+            )
         self.judge_path = str(judge_path)
         self.backend = backend
         self._judge = None  # hf: the loaded model, tokenizer and processors

@@ -13,7 +13,7 @@ from omegaconf import DictConfig
 
 from flexjudge.benchmarks.registry import get_benchmark
 from flexjudge.generate.budget import Budget
-from flexjudge.generate.engine import SamplingParams
+from flexjudge.generate.engine import SamplingParams, backend_name
 from flexjudge.generate.runner import Shard, VoteCounts
 from flexjudge.generate.session import JudgeSession
 from flexjudge.generate.simulated import SimulatedJudge
@@ -86,9 +86,18 @@ def load_items(cfg: DictConfig):
     return loaded
 
 
-def sample_votes(cfg: DictConfig, session: JudgeSession, fmt: JudgeFormat, views: list[View], name: str):
+def open_session(cfg: DictConfig) -> JudgeSession | None:
+    """The judge session of a model backend (loaded on first use), or None for the simulated judge."""
+    if backend_name(cfg.backend) == "simulated":
+        return None
+    return JudgeSession(cfg.judge, cfg.backend)
+
+
+def sample_votes(
+    cfg: DictConfig, session: JudgeSession | None, fmt: JudgeFormat, views: list[View], name: str
+):
     """k generations per view from the configured backend: (generations or None on shards > 0, manifest, counts)."""
-    if cfg.backend.name == "simulated":
+    if backend_name(cfg.backend) == "simulated":
         sim = SimulatedJudge(
             cfg.backend.error_rate,
             cfg.backend.position_bias,
@@ -144,7 +153,9 @@ class Judged:
     record: dict[str, Any]
 
 
-def judge_benchmark(cfg: DictConfig, session: JudgeSession, fmt: JudgeFormat, name: str) -> Judged | dict:
+def judge_benchmark(
+    cfg: DictConfig, session: JudgeSession | None, fmt: JudgeFormat, name: str
+) -> Judged | dict:
     """Judge every item with k sampled votes per view and score them; on a shard other than 0 only its
     vote counts (the votes are in the cache and shard 0 writes the results)."""
     started = time.time()
