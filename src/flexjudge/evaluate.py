@@ -19,7 +19,7 @@ from flexjudge.benchmarks.registry import get_benchmark
 from flexjudge.core.app import compose_like_this_run, stage_main, stage_run
 from flexjudge.core.io import write_json, write_jsonl
 from flexjudge.generate.session import JudgeSession
-from flexjudge.judge.runs import judge_benchmark, judge_format, open_session, run_ids
+from flexjudge.judge.runs import judge_benchmark, judge_protocol, open_session, run_ids
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ def run_group(cfg: DictConfig) -> dict[str, Any]:
     started = time.time()
     configs = group_configs(cfg)
     for member in configs:  # every member's format checked before any judging starts
-        judge_format(member.benchmark)
+        judge_protocol(member.benchmark)
     judges = {str(c.judge) for c in configs}
     if len(judges) != 1:
         raise ValueError(f"evaluations of one group must share one judge, got {sorted(judges)}")
@@ -87,11 +87,11 @@ def run_group(cfg: DictConfig) -> dict[str, Any]:
 
 def evaluate(cfg: DictConfig, session: JudgeSession | None) -> dict[str, Any]:
     """Judge every benchmark item with k sampled votes per view; write predictions.jsonl and metrics.json."""
-    fmt = judge_format(cfg.benchmark)
+    protocol = judge_protocol(cfg.benchmark)
     out = Path(cfg.out_dir)
     name = "eval-" + "-".join(run_ids(cfg).values())
     with stage_run(cfg, "evaluate", name, torch_threads=True) as st:
-        judged = judge_benchmark(cfg, session, fmt, name)
+        judged = judge_benchmark(cfg, session, protocol, name)
         if isinstance(judged, dict):  # a shard other than 0
             return judged
         metrics = judged.record["metrics"]

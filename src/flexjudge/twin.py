@@ -14,7 +14,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from flexjudge.backbones.twins import make_twin
-from flexjudge.core.app import setup_torch, stage_main
+from flexjudge.core.app import stage_main, stage_run
 from flexjudge.core.io import sha256_file, write_json
 
 log = logging.getLogger(__name__)
@@ -25,24 +25,24 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     from flexjudge.backbones.checkpoints import save_checkpoint
     from flexjudge.backbones.loader import write_manifest
 
-    setup_torch(cfg.threads)
-    source, twin, summary = make_twin(cfg.source, cfg.base)
-    out = Path(cfg.out_dir)
-    ckpt = save_checkpoint(
-        twin.model, twin.tokenizer, out / "checkpoint", twin.image_processor, twin.feature_extractor
-    )
-    write_manifest(
-        out,
-        **{k: v for k, v in twin.manifest.items() if k not in ("weights", "variant", "provenance")},
-        variant=source.manifest["variant"],
-        weights=str(ckpt),
-        weights_sha256=sha256_file(ckpt / "model.safetensors"),
-        sft_data=source.manifest.get("sft_data"),
-        sft_provenance=source.manifest.get("sft_provenance"),
-        training={**source.manifest.get("training", {}), "twin": summary},
-    )
-    write_json(out / "twin_report.json", summary)
-    log.info("twin: %s", summary)
+    with stage_run(cfg, "twin", torch_threads=True):
+        source, twin, summary = make_twin(cfg.source, cfg.base)
+        out = Path(cfg.out_dir)
+        ckpt = save_checkpoint(
+            twin.model, twin.tokenizer, out / "checkpoint", twin.image_processor, twin.feature_extractor
+        )
+        write_manifest(
+            out,
+            **{k: v for k, v in twin.manifest.items() if k not in ("weights", "variant", "provenance")},
+            variant=source.manifest["variant"],
+            weights=str(ckpt),
+            weights_sha256=sha256_file(ckpt / "model.safetensors"),
+            sft_data=source.manifest.get("sft_data"),
+            sft_provenance=source.manifest.get("sft_provenance"),
+            training={**source.manifest.get("training", {}), "twin": summary},
+        )
+        write_json(out / "twin_report.json", summary)
+        log.info("twin: %s", summary)
     return summary
 
 

@@ -44,7 +44,9 @@ def build_recipe(name: str, out: Path, cfg: DictConfig) -> dict[str, Any]:
     from flexjudge.backbones.tiny import tiny_llama, tiny_qwen2_5_omni_thinker, tiny_qwen2_5_vl
 
     if name not in RECIPES:
-        raise ValueError(f"recipe {name!r} unknown; choose one of {sorted(RECIPES)}")
+        raise ValueError(
+            f"recipe {name!r} unknown (backbone.recipe, conf/backbone/); choose one of {sorted(RECIPES)}"
+        )
     r = RECIPES[name]
     if r.llm == "smollm2":
         from flexjudge.backbones.smollm2 import GGUF_SHA256, LICENSE_NOTE, fetch_gguf, load_smollm2
@@ -83,10 +85,6 @@ def provision_backbone(cfg: DictConfig, out: Path) -> Path:
     bb = cfg.backbone
     extra: dict[str, Any] = {}
     if bb.source == "provision":
-        if bb.recipe not in RECIPES:
-            raise ValueError(
-                f"backbone {bb.name}: recipe {bb.recipe!r} unknown; choose one of {sorted(RECIPES)}"
-            )
         weights = out / "checkpoint"
         extra = build_recipe(bb.recipe, weights, cfg)
         extra["weights_sha256"] = sha256_file(weights / "model.safetensors")

@@ -44,9 +44,18 @@ def protocol_deviations(benchmark: DictConfig) -> list[str]:
     return deviations
 
 
-def judge_format(benchmark: DictConfig) -> JudgeFormat:
-    """The benchmark's judge format, checked against the registry and its failure policy."""
-    protocol_deviations(benchmark)
+@dataclass(frozen=True)
+class Protocol:
+    """A benchmark's judge format, checked once against the registry and its failure policy, and what the
+    run changes from the registered protocol (recorded in metrics.json)."""
+
+    fmt: JudgeFormat
+    deviations: list[str]
+
+
+def judge_protocol(benchmark: DictConfig) -> Protocol:
+    """The benchmark's checked protocol: its judge format and its deviations from the registry."""
+    deviations = protocol_deviations(benchmark)
     fmt = make_format(
         benchmark.judge_format,
         benchmark.get("scale"),
@@ -54,7 +63,7 @@ def judge_format(benchmark: DictConfig) -> JudgeFormat:
         benchmark.get("allow_tie", True),
     )
     fmt.check_policy(benchmark.failure_policy)
-    return fmt
+    return Protocol(fmt, deviations)
 
 
 def media_settings(benchmark: DictConfig):
@@ -154,11 +163,12 @@ class Judged:
 
 
 def judge_benchmark(
-    cfg: DictConfig, session: JudgeSession | None, fmt: JudgeFormat, name: str
+    cfg: DictConfig, session: JudgeSession | None, protocol: Protocol, name: str
 ) -> Judged | dict:
     """Judge every item with k sampled votes per view and score them; on a shard other than 0 only its
     vote counts (the votes are in the cache and shard 0 writes the results)."""
     started = time.time()
+    fmt = protocol.fmt
     ids = run_ids(cfg)
     loaded = load_items(cfg)
     views = build_views(loaded.items, cfg.benchmark.order, cfg.benchmark.seed)
@@ -187,7 +197,7 @@ def judge_benchmark(
         "backend": cfg.backend.name,
         "k": cfg.voting.k,
         "judge_format": fmt.name,
-        "protocol_deviations": protocol_deviations(cfg.benchmark),
+        "protocol_deviations": protocol.deviations,
         "metrics": metrics,
         "generated_tokens": sum(v["n_tokens"] for r in rows for v in r["votes"]),
         "votes": asdict(counts),
