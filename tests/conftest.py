@@ -12,7 +12,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from flexjudge import REPO_ROOT  # noqa: E402
+from flexjudge.benchmarks import config as benchmark_configs  # noqa: E402
 from flexjudge.core.app import compose  # noqa: E402
+
+benchmark_configs.register()  # `benchmark=<name>` composes the registry's node (as the evaluate stage does)
 
 HH_DATA = REPO_ROOT / "data" / "hh-rlhf-harmless-base" / "test.jsonl.gz"
 

@@ -13,8 +13,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
+from flexjudge.benchmarks import config as benchmark_configs
 from flexjudge.benchmarks.registry import get_benchmark
 from flexjudge.core.app import compose_like_this_run, stage_main, stage_run
 from flexjudge.core.io import write_json, write_jsonl
@@ -22,13 +23,26 @@ from flexjudge.generate.session import JudgeSession
 from flexjudge.judge.runs import judge_benchmark, judge_protocol, open_session, run_ids
 
 log = logging.getLogger(__name__)
+benchmark_configs.register()  # the `benchmark` config group: one node per registry entry
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
     """One evaluation, or with `evaluations` a group of them sharing one loaded judge."""
     if cfg.get("evaluations"):
         return run_group(cfg)
-    return evaluate(cfg, open_session(cfg))
+    return evaluate(with_benchmark_overrides(cfg), open_session(cfg))
+
+
+def with_benchmark_overrides(cfg: DictConfig) -> DictConfig:
+    """cfg with `benchmark_overrides[<its benchmark>]` ("key=value" strings) set on its benchmark node; the
+    node is typed, so a misspelt key or a wrong type is an error naming it."""
+    own = list((cfg.get("benchmark_overrides") or {}).get(cfg.benchmark.name) or [])
+    if not own:
+        return cfg
+    try:
+        return OmegaConf.merge(cfg, OmegaConf.from_dotlist([f"benchmark.{kv}" for kv in own]))
+    except Exception as e:
+        raise ValueError(f"benchmark_overrides.{cfg.benchmark.name}={own}: {e}") from e
 
 
 def parse_evaluation(entry: str) -> tuple[str, str, str]:
@@ -48,7 +62,8 @@ def group_configs(cfg: DictConfig) -> list[DictConfig]:
     for entry in cfg.evaluations:
         benchmark, voting, budget = parse_evaluation(entry)
         chosen = [f"benchmark={benchmark}", f"voting={voting}", f"budget={budget}"]
-        configs.append(compose_like_this_run("evaluate", chosen, drop={"evaluations", "out_dir"}))
+        member = compose_like_this_run("evaluate", chosen, drop={"evaluations", "out_dir"})
+        configs.append(with_benchmark_overrides(member))
     return configs
 
 

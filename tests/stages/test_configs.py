@@ -26,6 +26,9 @@ GROUP_USERS = {
 
 
 def options(group):
+    """A config group's options: its conf/<group>/*.yaml, or for `benchmark` the registry's nodes."""
+    if group == "benchmark":
+        return sorted(BENCHMARKS)
     return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
 
 
@@ -55,10 +58,13 @@ def test_backbone_configs(name):
     assert bb.trust_remote_code is False
 
 
-def test_benchmark_registry_and_configs_agree():
-    assert set(options("benchmark")) == set(BENCHMARKS)
+def test_a_benchmark_is_declared_once_in_the_registry():
+    """`benchmark=<name>` composes the registry's node: no conf/benchmark/ file restates it, the
+    composed keys are the spec's, and its ${paths...} resolve against the run's paths."""
+    assert not (CONF_DIR / "benchmark").exists()
     for name, spec in BENCHMARKS.items():
-        cfg = OmegaConf.to_container(compose("evaluate", [f"benchmark={name}"]).benchmark)
+        cfg = compose("evaluate", [f"benchmark={name}", "paths.benchmarks=/data/official"])
+        b = OmegaConf.to_container(cfg.benchmark, resolve=True)
         registry = {
             "name": spec.name,
             "modality": spec.modality,
@@ -66,14 +72,38 @@ def test_benchmark_registry_and_configs_agree():
             "options": spec.options,
             "judge_format": spec.judge_format,
             "allow_tie": spec.allow_tie,
+            "tie_rule": spec.tie_rule,
             "scale": list(spec.scale) if spec.scale else None,
             "decimals": spec.decimals,
             "aggregation": spec.aggregation,
             **{k: getattr(spec.protocol, k) for k in spec.protocol.__dataclass_fields__},
         }
-        drift = {k: (cfg.get(k), v) for k, v in registry.items() if cfg.get(k) != v}
-        assert not drift, f"conf/benchmark/{name}.yaml disagrees with the registry: {drift}"
+        drift = {k: (b.get(k), v) for k, v in registry.items() if b.get(k) != v}
+        assert not drift, f"benchmark={name} composes other values than its registry entry: {drift}"
+        root = str(cfg.paths.results) if spec.curated else "/data/official"
+        assert b["path"].startswith(root) and b["media_root"].startswith(root), (name, b["path"])
         assert all(m in METRICS for m in spec.metrics), name
+
+
+def test_benchmark_nodes_are_typed():
+    """A misspelt benchmark key or a wrong type fails at composition, naming the key."""
+    with pytest.raises(Exception, match="on_mising"):
+        compose("evaluate", ["benchmark=nisqa", "benchmark.on_mising=skip"])
+    with pytest.raises(Exception, match="votes"):
+        compose("evaluate", ["benchmark=nisqa", "benchmark.votes=many"])
+
+
+def test_benchmark_overrides_set_one_benchmark_of_a_run():
+    from flexjudge.evaluate import with_benchmark_overrides
+
+    cfg = compose(
+        "evaluate", ["benchmark=nisqa", "benchmark_overrides={nisqa:['on_missing=skip'],bvcc:['seed=3']}"]
+    )
+    assert with_benchmark_overrides(cfg).benchmark.on_missing == "skip"
+    assert with_benchmark_overrides(cfg).benchmark.seed == 0
+    bad = compose("evaluate", ["benchmark=nisqa", "benchmark_overrides={nisqa:['on_mising=skip']}"])
+    with pytest.raises(ValueError, match=r"benchmark_overrides.nisqa=\['on_mising=skip'\]"):
+        with_benchmark_overrides(bad)
 
 
 def test_voting_options_match_their_names():
@@ -130,6 +160,5 @@ def test_pairwise_benchmarks_use_the_papers_score_pair_with_a_sourced_tie_rule()
         assert spec.judge_format == "pair_scores" and spec.scale == (1.0, 10.0), name
         assert spec.tie_rule and "equal scores" in spec.tie_rule, name
         assert "pair_verdict" in spec.alt_formats, name
-        conf = (CONF_DIR / "benchmark" / f"{name}.yaml").read_text()
-        assert "# tie rule: " in conf, f"conf/benchmark/{name}.yaml does not state its tie rule"
+        assert compose("evaluate", [f"benchmark={name}"]).benchmark.tie_rule == spec.tie_rule, name
     assert {s.judge_format for n, s in BENCHMARKS.items() if n.startswith("genai_bench")} == {"verdict4"}

@@ -240,19 +240,18 @@ def test_changed_option_file_of_a_stage_reruns_that_stage(run_dir):
     assert "provision" not in planned and "curate" not in planned
 
 
-def test_changed_benchmark_conf_reruns_its_group_from_the_cache(run_dir):
-    """A benchmark's conf is an input of its group's jobs only; a change that leaves the votes as they were
-    reruns those jobs, and every vote of the rerun comes from the cache."""
+def test_changed_benchmark_config_reruns_its_group_from_the_cache(run_dir):
+    """A benchmark's config (its registry node and `benchmark_overrides`) is a parameter of its group's jobs
+    only; a change that leaves the votes as they were reruns those jobs, and every vote of the rerun comes
+    from the cache."""
     workdir, conf = run_dir
-    path = conf / "benchmark" / "nisqa.yaml"
-    text = path.read_text()
-    path.write_text(text.replace("on_missing: error", "on_missing: skip"))
-    assert planned_jobs(snakemake(workdir, conf, "-n")) == {
+    changed = ("--config", "benchmark_overrides={nisqa: [on_missing=skip]}")
+    assert planned_jobs(snakemake(workdir, conf, "-n", *changed)) == {
         "evaluate_suite_audio": 2,
         "leaderboard": 1,
         "all": 1,
     }
-    result = snakemake(workdir, conf)
+    result = snakemake(workdir, conf, *changed)
     assert result.returncode == 0, result.stderr[-3000:]
     for variant in ("base", "flex"):
         group = json.loads(
@@ -262,8 +261,22 @@ def test_changed_benchmark_conf_reruns_its_group_from_the_cache(run_dir):
         )
         (votes,) = [e["votes"] for e in group["evaluations"]]
         assert votes["generated"] == 0 and votes["cached"] == votes["total"] == 3
-    path.write_text(text)
+        config = json.loads(
+            (
+                workdir / "results" / "eval" / "tiny_omni" / variant / "nisqa" / "k1" / "none" / "config.json"
+            ).read_text()
+        )
+        assert config["benchmark"]["on_missing"] == "skip"
     assert snakemake(workdir, conf).returncode == 0
+
+
+def test_a_benchmark_override_names_a_bad_key(run_dir):
+    workdir, conf = run_dir
+    result = snakemake(workdir, conf, "-n", "--config", "benchmark_overrides={nisqa2: [on_missing=skip]}")
+    assert (
+        result.returncode != 0
+        and "benchmark 'nisqa2' is not in the registry" in result.stdout + result.stderr
+    )
 
 
 def test_bad_grid_name_fails_at_start(tmp_path):

@@ -10,7 +10,7 @@ import yaml
 REPO = Path(workflow.basedir)
 CONF = Path(os.environ.get("FLEXJUDGE_CONF", REPO / "conf"))
 PYTHON = config.get("python") or sys.executable
-GRID_GROUPS = {"backbones": "backbone", "benchmarks": "benchmark", "voting": "voting", "budgets": "budget"}
+GRID_GROUPS = {"backbones": "backbone", "voting": "voting", "budgets": "budget"}  # benchmarks: the registry
 STAGES = ("provision", "curate", "sample", "select", "finetune", "evaluate", "leaderboard", "minis", "twin", "effect")
 FLEX_VARIANT = r"flex(_n[0-9]+)?"  # flex: sft_size rows; flex_n<size>: a point of the data-size sweep
 
@@ -24,14 +24,47 @@ def conf_file(group, name):
     return str(path)
 
 
+def benchmark_spec(name):
+    """A benchmark's registry entry (flexjudge.benchmarks.registry), or a WorkflowError listing the names."""
+    from flexjudge.benchmarks.registry import BENCHMARKS
+
+    if name not in BENCHMARKS:
+        raise WorkflowError(
+            f"workflow config: benchmark {name!r} is not in the registry (flexjudge.benchmarks.registry); "
+            f"choose from {sorted(BENCHMARKS)}"
+        )
+    return BENCHMARKS[name]
+
+
+def benchmark_node(name):
+    """The config a benchmark's evaluations compose (its registry node, then `benchmark_overrides`), as
+    JSON: a rule parameter, so a change to one benchmark reruns only the jobs that judge it."""
+    import json
+    from dataclasses import asdict
+
+    from flexjudge.benchmarks.config import benchmark_config
+
+    node = asdict(benchmark_config(benchmark_spec(name)))
+    return json.dumps({**node, "overrides": benchmark_overrides().get(name, [])}, sort_keys=True)
+
+
+def benchmark_overrides():
+    """{benchmark: ["key=value", ...]} of the workflow config, each benchmark checked against the registry."""
+    own = config.get("benchmark_overrides") or {}
+    for name in own:
+        benchmark_spec(name)
+    return {name: [str(kv) for kv in kvs] for name, kvs in own.items()}
+
+
 def check_grid():
-    """Fail at start-up if a grid value names no Hydra option (keys and types are the schema's:
-    workflow/schemas/config.schema.yaml, checked by the Snakefile before this)."""
+    """Fail at start-up if a grid value names no Hydra option or registered benchmark (keys and types are
+    the schema's: workflow/schemas/config.schema.yaml, checked by the Snakefile before this)."""
     for key, group in GRID_GROUPS.items():
         for name in config[key]:
             conf_file(group, name)
-    for name in config.get("suite") or []:
-        conf_file("benchmark", name)
+    for name in [*config["benchmarks"], *(config.get("suite") or [])]:
+        benchmark_spec(name)
+    benchmark_overrides()
     conf_file("voting", config.get("suite_voting", "k1"))
     eval_groups()
     precision()
@@ -205,10 +238,8 @@ def twin_source(twin):
 
 
 def benchmark_modality(name):
-    """A benchmark's modality, read from its conf file."""
-    import yaml
-
-    return yaml.safe_load(Path(conf_file("benchmark", name)).read_text())["modality"]
+    """A benchmark's modality (its registry entry)."""
+    return benchmark_spec(name).modality
 
 
 def backbone_conf(name):
@@ -219,9 +250,10 @@ def backbone_conf(name):
 
 
 def benchmark_input(name):
-    """What an evaluation of a benchmark reads: the held-out set, or the built mini family."""
-    if name == "hh_harmless_heldout":
-        return "results/curate/heldout.jsonl"
+    """What an evaluation of a benchmark reads: the split curate writes, or the built mini family."""
+    spec = benchmark_spec(name)
+    if spec.curated:
+        return spec.path.replace("${paths.results}", "results")
     if config.get("benchmark_data", "minis") == "minis":
         from flexjudge.benchmarks.synthetic import family_of
 
@@ -278,9 +310,18 @@ def group_evaluations(group):
 
 
 def group_overrides(group):
-    """Extra evaluate overrides of an eval group: the suite's item limit for suite groups."""
+    """Extra evaluate overrides of an eval group: the suite's item limit for suite groups, and the
+    `benchmark_overrides` of its members."""
+    extra = {}
     limit = config.get("suite_limit")
-    return {"limit": limit} if group.startswith("suite_") and limit is not None else {}
+    if group.startswith("suite_") and limit is not None:
+        extra["limit"] = limit
+    own = {b: kvs for b, kvs in benchmark_overrides().items() if b in {m[0] for m in eval_groups()[group]}}
+    if own:
+        extra["benchmark_overrides"] = "{" + ",".join(
+            f"{b}:[" + ",".join("'" + kv.replace("'", "\\'") + "'" for kv in kvs) + "]" for b, kvs in own.items()
+        ) + "}"
+    return extra
 
 
 def group_priority(group):

@@ -1,7 +1,8 @@
 # One job per judge and eval group (workflow/config.yaml: the grid, and the suite split by suite_groups):
 # the judge is loaded once for the whole group, and every evaluation still writes its own folder.
-# A changed benchmark, voting or budget conf reruns its group; the per-vote cache makes the unchanged
-# members of a rerun group cheap (their votes come from the cache).
+# A changed benchmark (its registry entry or `benchmark_overrides`: the `benchmarks` param), voting or
+# budget conf reruns its group; the per-vote cache makes the unchanged members of a rerun group cheap
+# (their votes come from the cache).
 for _group in eval_groups():
 
     rule:
@@ -15,7 +16,7 @@ for _group in eval_groups():
                 {
                     conf_file(kind, name)
                     for member in eval_groups()[group]
-                    for kind, name in zip(("benchmark", "voting", "budget"), member)
+                    for kind, name in zip(("voting", "budget"), member[1:])
                 }
             ),
         output:
@@ -30,6 +31,7 @@ for _group in eval_groups():
         log:
             f"results/logs/evaluate/{{backbone}}/{{variant}}/{_group}.log",
         params:
+            benchmarks=lambda w, group=_group: [benchmark_node(b) for b in sorted({m[0] for m in eval_groups()[group]})],
             args=lambda w, input, output, group=_group: hydra_args(
                 "evaluate",
                 str(Path(output.summary).parent),

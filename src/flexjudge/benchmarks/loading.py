@@ -1,5 +1,6 @@
-"""A benchmark as configured (conf/benchmark/<name>.yaml, composed by Hydra or read for one name): its
-items through its adapter, with the missing-media policy; the one loader evaluate and curate share."""
+"""A benchmark as configured (its registry entry, composed by Hydra as `benchmark=<name>` or made here for
+one name): its items through its adapter, with the missing-media policy; the one loader evaluate and
+curate share."""
 
 from __future__ import annotations
 
@@ -11,16 +12,19 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from flexjudge.benchmarks.base import Loaded, Source, load_benchmark
+from flexjudge.benchmarks.config import benchmark_config
 from flexjudge.benchmarks.registry import ADAPTERS, BENCHMARKS
-from flexjudge.core.app import CONF_DIR, to_plain
+from flexjudge.core.app import to_plain
 from flexjudge.core.io import DataError
 
 log = logging.getLogger(__name__)
 
 
 def configured(name: str, paths: DictConfig) -> DictConfig:
-    """conf/benchmark/<name>.yaml with its ${paths...} resolved against `paths`."""
-    return OmegaConf.merge({"paths": paths}, OmegaConf.load(CONF_DIR / "benchmark" / f"{name}.yaml"))
+    """Benchmark `name`'s config node (as `benchmark=<name>` composes it), its ${paths...} resolved
+    against `paths`."""
+    node = OmegaConf.structured(benchmark_config(BENCHMARKS[name]))
+    return OmegaConf.merge({"paths": paths}, node)
 
 
 def load_configured(
@@ -40,7 +44,7 @@ def benchmark_prompts(names, paths: DictConfig, on_missing: str, report: dict[st
     listed in report["unchecked"]. Counts go to report["checked"]."""
     names = sorted(BENCHMARKS) if names == "all" else list(names)
     for name in names:
-        if name == "hh_harmless_heldout":  # curate's own held-out split: disjoint by construction
+        if BENCHMARKS[name].curated:  # curate's own held-out split: disjoint by construction
             continue
         conf = configured(name, paths)
         if not Path(conf.path).exists():

@@ -1,4 +1,5 @@
-"""One registry of benchmarks with their metadata and protocol; conf/benchmark/<name>.yaml must agree (tested).
+"""One registry of benchmarks with their metadata, protocol and data location: a benchmark is declared here
+once, and `benchmark=<name>` composes its node (flexjudge.benchmarks.config).
 
 A benchmark names its adapter (how its official files are read, `ADAPTERS`), its judge format, its
 metrics (the first is the headline), the protocol of the paper (docs/benchmarks.md: sampling, votes, order
@@ -29,6 +30,8 @@ ADAPTERS: dict[str, Adapter] = {
     "pampa": molecules.PAMPA,
 }
 
+#: The folder of the official copies (or the built minis), a Hydra interpolation resolved per run.
+BENCHMARKS_DIR = "${paths.benchmarks}"
 IMAGE_448 = 448 * 448
 IMAGE_336 = 336 * 336
 VIDEO_224 = 224 * 224
@@ -75,6 +78,18 @@ class BenchmarkSpec:
     # the family of offline mini benchmarks that builds its mini (benchmarks.synthetic.FAMILIES); None: no
     # mini (the held-out set is made by curate)
     mini: str | None = None
+    # where its files are: the official file or folder, and the folder media paths are relative to
+    # (${paths.benchmarks}: the folder of official copies, or the built minis; laid out as each release is)
+    path: str = ""
+    media_root: str = ""
+    # the split the curate stage writes (the held-out pairs): no mini, and disjoint from the pool by construction
+    curated: bool = False
+
+    def __post_init__(self):
+        if not (self.path and self.media_root):
+            raise ValueError(f"benchmark {self.name}: the registry entry needs path and media_root")
+        if self.curated == (self.mini is not None):
+            raise ValueError(f"benchmark {self.name}: exactly one of curated and mini (its data's maker)")
 
     @property
     def headline(self) -> str:
@@ -124,6 +139,8 @@ def _mllm(
         options={"setting": setting},
         paper_key="mllm_as_a_judge",
         paper_metrics=paper,
+        path=f"{BENCHMARKS_DIR}/MLLM-Judge/Dataset/Benchmark/{setting}.jsonl",
+        media_root=f"{BENCHMARKS_DIR}/MLLM-Judge/Dataset/image",
         **kw,
     )
 
@@ -148,6 +165,8 @@ def _genai(task: str, modality: str) -> BenchmarkSpec:
         options={"task": task, "split": "test_v1", **({"source_fps": 1.0} if modality == "video" else {})},
         paper_key="genai_bench",
         paper_metrics={f"{task}/accuracy": "accuracy"},
+        path=f"{BENCHMARKS_DIR}/GenAI-Bench",
+        media_root=f"{BENCHMARKS_DIR}/GenAI-Bench" + ("/videos" if modality == "video" else ""),
     )
 
 
@@ -158,7 +177,9 @@ def _audio(
     description: str,
     options: dict[str, Any],
     paper: dict[str, str],
+    folder: str,
     scale: tuple[float, float] = (1.0, 5.0),
+    media: str | None = None,
 ) -> BenchmarkSpec:
     return BenchmarkSpec(
         name=name,
@@ -175,6 +196,8 @@ def _audio(
         decimals=1,
         paper_key=name,
         paper_metrics=paper,
+        path=f"{BENCHMARKS_DIR}/{folder}",
+        media_root=f"{BENCHMARKS_DIR}/{media or folder}",
     )
 
 
@@ -183,6 +206,9 @@ BENCHMARKS: dict[str, BenchmarkSpec] = {
     for b in (
         BenchmarkSpec(
             name="hh_harmless_heldout",
+            curated=True,
+            path="${paths.results}/curate/heldout.jsonl",
+            media_root="${paths.results}/curate",
             modality="text",
             adapter="hh_heldout",
             **SCORE_PAIR,
@@ -249,6 +275,8 @@ BENCHMARKS: dict[str, BenchmarkSpec] = {
         ),
         BenchmarkSpec(
             name="vl_rewardbench",
+            path=f"{BENCHMARKS_DIR}/VL-RewardBench/data/test-00000-of-00001.parquet",
+            media_root=f"{BENCHMARKS_DIR}/VL-RewardBench",
             mini="vl_rewardbench",
             modality="image",
             adapter="vl_rewardbench",
@@ -269,6 +297,8 @@ BENCHMARKS: dict[str, BenchmarkSpec] = {
         *(
             BenchmarkSpec(
                 name=f"mj_bench_{perspective}",
+                path=f"{BENCHMARKS_DIR}/MJ-Bench",
+                media_root=f"{BENCHMARKS_DIR}/MJ-Bench",
                 mini="mj_bench",
                 modality="image",
                 adapter="mj_bench",
@@ -300,6 +330,8 @@ BENCHMARKS: dict[str, BenchmarkSpec] = {
         _genai("video_generation", "video"),
         BenchmarkSpec(
             name="mm_rewardbench",
+            path=f"{BENCHMARKS_DIR}/multimodal_rewardbench/data/all_data.json",
+            media_root=f"{BENCHMARKS_DIR}/multimodal_rewardbench/data",
             mini="mm_rewardbench",
             modality="image",
             adapter="mm_rewardbench",
@@ -318,6 +350,7 @@ BENCHMARKS: dict[str, BenchmarkSpec] = {
             "NISQA test sets FOR, LIVETALK and P501 pooled: speech quality MOS (1-5)",
             {"dbs": ["NISQA_TEST_FOR", "NISQA_TEST_LIVETALK", "NISQA_TEST_P501"]},
             {"utterance/lcc": "pearson", "utterance/srcc": "spearman"},
+            "NISQA_Corpus",
         ),
         _audio(
             "bvcc",
@@ -326,6 +359,7 @@ BENCHMARKS: dict[str, BenchmarkSpec] = {
             "BVCC (VoiceMOS 2022 main track): naturalness MOS of synthesized speech; utterance and system level",
             {"list": "sets/test_mos_list.txt", "audio_dir": "wav"},
             {"utterance/lcc": "pearson", "system/lcc": "sys_lcc"},
+            "BVCC/DATA",
         ),
         _audio(
             "somos",
@@ -334,6 +368,7 @@ BENCHMARKS: dict[str, BenchmarkSpec] = {
             "SOMOS: naturalness MOS of neural TTS (LJ Speech voice); utterance and system level",
             {"list": "training_files/split1/clean/test_mos_list.txt", "audio_dir": "audios"},
             {"utterance/lcc": "pearson", "system/lcc": "sys_lcc"},
+            "somos",
         ),
         _audio(
             "voxsim",
@@ -342,10 +377,14 @@ BENCHMARKS: dict[str, BenchmarkSpec] = {
             "VoxSim: perceived speaker similarity of two recordings on the raters' 1-6 scale",
             {"list": "data/voxsim_test_list.txt"},
             {"utterance/lcc": "pearson"},
+            "voxsim",
             scale=(1.0, 6.0),
+            media="voxceleb1/wav",
         ),
         BenchmarkSpec(
             name="judgelm_val",
+            path=f"{BENCHMARKS_DIR}/JudgeLM-100K",
+            media_root=f"{BENCHMARKS_DIR}/JudgeLM-100K",
             mini="text",
             modality="text",
             adapter="judgelm_val",
@@ -368,6 +407,8 @@ BENCHMARKS: dict[str, BenchmarkSpec] = {
         ),
         BenchmarkSpec(
             name="pandalm",
+            path=f"{BENCHMARKS_DIR}/PandaLM/data/testset-v1.json",
+            media_root=f"{BENCHMARKS_DIR}/PandaLM/data",
             mini="text",
             modality="text",
             adapter="pandalm",
@@ -379,6 +420,8 @@ BENCHMARKS: dict[str, BenchmarkSpec] = {
         ),
         BenchmarkSpec(
             name="pampa",
+            path=f"{BENCHMARKS_DIR}/pampa",
+            media_root=f"{BENCHMARKS_DIR}/pampa",
             mini="molecules",
             modality="molecule",
             adapter="pampa",

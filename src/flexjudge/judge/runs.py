@@ -1,4 +1,4 @@
-"""One judge on one benchmark configuration (conf/benchmark/ + voting + budget): the format checked
+"""One judge on one benchmark configuration (benchmark=<name>: the registry's node, + voting + budget): the format checked
 against the registry, the items through the benchmark's adapter, k votes per view from the configured
 backend, and the scored rows with their metrics and run record. The evaluate stage writes what this returns."""
 
@@ -38,7 +38,7 @@ def protocol_deviations(benchmark: DictConfig) -> list[str]:
             f" (or one of {list(spec.alt_formats)})" if key == "judge_format" and spec.alt_formats else ""
         )
         raise ValueError(
-            f"conf/benchmark/{benchmark.name}.yaml: {key} {benchmark[key]!r} but the registry "
+            f"benchmark {benchmark.name}: {key} {benchmark[key]!r} but the registry "
             f"(flexjudge.benchmarks.registry) says {getattr(spec, key)!r}{allowed}"
         )
     return deviations
@@ -67,7 +67,7 @@ def judge_protocol(benchmark: DictConfig) -> Protocol:
 
 
 def media_settings(benchmark: DictConfig):
-    """The benchmark protocol's media sizes and rates (conf/benchmark/<name>.yaml)."""
+    """The benchmark protocol's media sizes and rates (its registry entry)."""
     from flexjudge.backbones.inputs import MediaSettings
 
     return MediaSettings(
