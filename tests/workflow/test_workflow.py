@@ -240,6 +240,28 @@ def test_changed_option_file_of_a_stage_reruns_that_stage(run_dir):
     assert "provision" not in planned and "curate" not in planned
 
 
+def test_changed_stage_overrides_rerun_that_stage_and_what_follows(run_dir):
+    """A stage's `overrides` in the workflow config are recorded with its jobs (the `settings` parameter):
+    a changed select override reruns select and what is built from its SFT set, nothing upstream and no
+    base evaluation; a changed suite_limit reruns the suite groups only."""
+    workdir, conf = run_dir
+    select = "overrides={select: [min_pair_tokens=1, min_single_tokens=1, rescale_share=0.1]}"
+    assert planned_jobs(snakemake(workdir, conf, "-n", "--config", select)) == {
+        "select": 1,
+        "finetune": 1,
+        "twin": 1,
+        **FLEX_GROUPS,
+        "leaderboard": 1,
+        "all": 1,
+    }
+    assert planned_jobs(snakemake(workdir, conf, "-n", "--config", "suite_limit=2")) == {
+        "evaluate_suite_vision": 2,
+        "evaluate_suite_audio": 2,
+        "leaderboard": 1,
+        "all": 1,
+    }
+
+
 def test_changed_benchmark_config_reruns_its_group_from_the_cache(run_dir):
     """A benchmark's config (its registry node and `benchmark_overrides`) is a parameter of its group's jobs
     only; a change that leaves the votes as they were reruns those jobs, and every vote of the rerun comes

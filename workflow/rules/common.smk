@@ -175,6 +175,16 @@ def precision_overrides(stage):
     return {"sample": ["backend.dtype=bfloat16"], "evaluate": ["backend.dtype=bfloat16"], "finetune": ["trainer.bf16=true"]}.get(stage, [])
 
 
+def job_settings(stage, **extra):
+    """What a stage's results depend on in the workflow config beyond its input files: its `overrides`, the
+    precision and the `extra` values its command line takes from the config. A rule parameter that names
+    no input or output, so Snakemake records it and a change reruns exactly that stage's jobs (a parameter
+    computed from input or output, like `args`, is not recorded). Threads and the logger are left out:
+    they change no result."""
+    own = list((config.get("overrides") or {}).get(stage) or []) + precision_overrides(stage)
+    return own + [f"{k}={v}" for k, v in sorted(extra.items())]
+
+
 def hydra_args(stage, out_dir, **overrides):
     """Command-line overrides for one job: grid choices, paths, precision, per-stage extras, the run dir."""
     args = [f"{k}={v}" for k, v in overrides.items()]

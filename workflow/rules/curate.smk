@@ -11,6 +11,7 @@ rule curate:
     log:
         "results/logs/curate.log",
     params:
+        settings=job_settings("curate", benchmarks=benchmark_root()),
         args=lambda w, input: hydra_args(
             "curate", "results/curate", **{"pool.path": input.data, "paths.benchmarks": benchmark_root()}
         ),

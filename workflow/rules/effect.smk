@@ -11,6 +11,7 @@ rule effect:
     log:
         "results/logs/effect/{backbone}.log",
     params:
+        settings=lambda w: job_settings("effect", control=config["effect"]["control"], treated=config["effect"]["treated"]),
         args=lambda w, input: hydra_args(
             "effect",
             f"results/effect/{w.backbone}",

@@ -32,6 +32,9 @@ for _group in eval_groups():
             f"results/logs/evaluate/{{backbone}}/{{variant}}/{_group}.log",
         params:
             benchmarks=lambda w, group=_group: [benchmark_node(b) for b in sorted({m[0] for m in eval_groups()[group]})],
+            settings=lambda w, group=_group: job_settings(
+                "evaluate", benchmarks=benchmark_root(), **{k: v for k, v in group_overrides(group).items() if k == "limit"}
+            ),
             args=lambda w, input, output, group=_group: hydra_args(
                 "evaluate",
                 str(Path(output.summary).parent),

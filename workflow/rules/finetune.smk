@@ -12,6 +12,7 @@ rule finetune:
     log:
         "results/logs/finetune/{backbone}/{variant}.log",
     params:
+        settings=job_settings("finetune"),
         launcher=finetune_launcher(),
         args=lambda w, input: hydra_args(
             "finetune",

@@ -10,6 +10,7 @@ rule leaderboard:
     log:
         "results/logs/leaderboard.log",
     params:
+        settings=job_settings("leaderboard"),
         args=hydra_args("leaderboard", "results/leaderboard"),
     shell:
         "{PYTHON} -m flexjudge.leaderboard {params.args} 2>&1 | tee {log}"

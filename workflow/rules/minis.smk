@@ -7,6 +7,7 @@ rule minis:
     log:
         "results/logs/minis/{family}.log",
     params:
+        settings=job_settings("minis", n_items=config.get("minis_items", 12)),
         args=lambda w: hydra_args(
             "minis", "results/minis", family=w.family, n_items=config.get("minis_items", 12)
         ),

@@ -7,6 +7,7 @@ rule provision:
     log:
         "results/logs/provision/{backbone}.log",
     params:
+        settings=job_settings("provision"),
         args=lambda w: hydra_args("provision", f"results/backbones/{w.backbone}", backbone=w.backbone),
     threads: config["threads"]
     priority: 10  # the path to the fine-tuned judge first; evaluations fill the other core

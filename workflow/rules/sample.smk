@@ -10,6 +10,7 @@ rule sample:
     log:
         "results/logs/sample/{teacher}.log",
     params:
+        settings=job_settings("sample"),
         args=lambda w, input: hydra_args(
             "sample", f"results/sample/{w.teacher}", teacher=w.teacher, judge=input.judge, pool=input.pool
         ),
@@ -34,6 +35,7 @@ rule select:
     log:
         "results/logs/select/{backbone}/{variant}.log",
     params:
+        settings=lambda w: job_settings("select", target=sft_size(w.variant), teacher=teacher_of(w.backbone)),
         args=lambda w, input, output: hydra_args(
             "select",
             str(Path(output.sft).parent),

@@ -9,6 +9,7 @@ rule twin:
     log:
         "results/logs/twin/{twin}/{variant}.log",
     params:
+        settings=job_settings("twin"),
         args=lambda w, input: hydra_args(
             "twin", f"results/twins/{w.twin}/{w.variant}", source=input.source, base=input.base
         ),
