@@ -126,9 +126,9 @@ def test_dag_writes_leaderboard_for_base_and_flex(run_dir):
 def test_one_offline_wandb_run_per_job(run_dir):
     workdir, _ = run_dir
     runs = list((workdir / "results" / "wandb" / "wandb").glob("offline-run-*"))
-    # 2 × provision (the VL backbone and its Omni twin), curate, sample, select, finetune, 4 + 6 ×
-    # evaluate, leaderboard (the minis and twin jobs track nothing)
-    assert len(runs) == 17
+    # 2 × provision (the VL backbone and its Omni twin), curate, sample, select, finetune, twin, 4 + 6 ×
+    # evaluate, leaderboard (the minis jobs track nothing)
+    assert len(runs) == 18
 
 
 def test_rerun_does_nothing(run_dir):
