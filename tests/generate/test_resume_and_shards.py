@@ -121,3 +121,21 @@ def test_two_process_sharded_run_matches_one_process(tmp_path, tiny_manifest, he
     assert (tmp_path / "eval" / "predictions.jsonl").read_bytes() == (
         reference / "predictions.jsonl"
     ).read_bytes()
+
+
+def test_a_votes_seed_follows_media_content_not_where_the_checkout_lies(tmp_path):
+    """The same image (or folder of frames) in two checkouts seeds the same votes; other bytes do not."""
+    from flexjudge.generate.session import media_content
+
+    for name in ("a", "b"):
+        (tmp_path / name / "frames").mkdir(parents=True)
+        (tmp_path / name / "img.png").write_bytes(b"\x89PNG same bytes")
+        (tmp_path / name / "frames" / "0001.jpg").write_bytes(b"frame one")
+    parts = lambda root: [  # noqa: E731
+        {"type": "image", "path": str(root / "img.png")},
+        {"type": "video", "path": str(root / "frames")},
+    ]
+    assert media_content(parts(tmp_path / "a")) == media_content(parts(tmp_path / "b"))
+    assert str(tmp_path) not in str(media_content(parts(tmp_path / "a")))
+    (tmp_path / "b" / "frames" / "0001.jpg").write_bytes(b"frame two")
+    assert media_content(parts(tmp_path / "a")) != media_content(parts(tmp_path / "b"))

@@ -10,7 +10,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from flexjudge.core.io import stable_hash
+from flexjudge.core.io import sha256_file, stable_hash
 from flexjudge.generate.budget import Budget
 from flexjudge.generate.engine import MODEL_BACKENDS, Generation, Request, SamplingParams, backend_name
 from flexjudge.generate.hf import Engine
@@ -26,6 +26,21 @@ def media_identity(parts) -> list[tuple[str, int, int]]:
     for part in parts:
         stat = Path(part["path"]).stat()
         out.append((part["path"], stat.st_size, stat.st_mtime_ns))
+    return out
+
+
+def media_content(parts) -> list[dict[str, Any]]:
+    """Each media part with its path replaced by the sha256 of its bytes (of every file, by name, for a
+    folder of video frames): what seeds a vote, so the same item draws the same votes wherever the
+    checkout lies."""
+    out = []
+    for part in parts:
+        path = Path(part["path"])
+        if path.is_dir():
+            digest = stable_hash(*[(f.name, sha256_file(f)) for f in sorted(path.iterdir()) if f.is_file()])
+        else:
+            digest = sha256_file(path)
+        out.append({**part, "path": digest})
     return out
 
 
@@ -130,7 +145,7 @@ class JudgeSession:
             for m, prefix in zip(messages, prefixes, strict=True)
         ]
         requests = [
-            Request(p, stable_hash("prompt", p, m), tuple(range(params.n)), prefill_think, m)
+            Request(p, stable_hash("prompt", p, media_content(m)), tuple(range(params.n)), prefill_think, m)
             for p, m in zip(prompts, media, strict=True)
         ]
         store = GenerationStore(cache) if cache else None
