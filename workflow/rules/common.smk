@@ -319,6 +319,11 @@ def group_evaluations(group):
     return [f"{b}/{v}/{g}" for b, v, g in eval_groups()[group]]
 
 
+def group_benchmarks(group):
+    """The benchmarks an eval group judges, sorted."""
+    return sorted({b for b, _, _ in eval_groups()[group]})
+
+
 def group_overrides(group):
     """Extra evaluate overrides of an eval group: the suite's item limit for suite groups, and the
     `benchmark_overrides` of its members."""
@@ -326,7 +331,7 @@ def group_overrides(group):
     limit = config.get("suite_limit")
     if group.startswith("suite_") and limit is not None:
         extra["limit"] = limit
-    own = {b: kvs for b, kvs in benchmark_overrides().items() if b in {m[0] for m in eval_groups()[group]}}
+    own = {b: kvs for b, kvs in benchmark_overrides().items() if b in group_benchmarks(group)}
     if own:
         extra["benchmark_overrides"] = "{" + ",".join(
             f"{b}:[" + ",".join("'" + kv.replace("'", "\\'") + "'" for kv in kvs) + "]" for b, kvs in own.items()

@@ -10,7 +10,7 @@ for _group in eval_groups():
             f"evaluate_{_group}"
         input:
             judge=lambda w: judge_manifest(w.backbone, w.variant),
-            data=lambda w, group=_group: sorted({d for b, _, _ in eval_groups()[group] for d in [benchmark_input(b)] if d}),
+            data=lambda w, group=_group: sorted({d for b in group_benchmarks(group) for d in [benchmark_input(b)] if d}),
             conf=lambda w, group=_group: stage_conf("evaluate", backbone=w.backbone)
             + sorted(
                 {
@@ -31,10 +31,8 @@ for _group in eval_groups():
         log:
             f"results/logs/evaluate/{{backbone}}/{{variant}}/{_group}.log",
         params:
-            benchmarks=lambda w, group=_group: [benchmark_node(b) for b in sorted({m[0] for m in eval_groups()[group]})],
-            settings=lambda w, group=_group: job_settings(
-                "evaluate", benchmarks=benchmark_root(), **{k: v for k, v in group_overrides(group).items() if k == "limit"}
-            ),
+            benchmarks=lambda w, group=_group: [benchmark_node(b) for b in group_benchmarks(group)],
+            settings=lambda w, group=_group: job_settings("evaluate", benchmarks=benchmark_root(), **group_overrides(group)),
             args=lambda w, input, output, group=_group: hydra_args(
                 "evaluate",
                 str(Path(output.summary).parent),

@@ -45,7 +45,7 @@ def protocol_deviations(benchmark: DictConfig) -> list[str]:
 
 
 @dataclass(frozen=True)
-class Protocol:
+class JudgeProtocol:
     """A benchmark's judge format, checked once against the registry and its failure policy, and what the
     run changes from the registered protocol (recorded in metrics.json)."""
 
@@ -53,7 +53,7 @@ class Protocol:
     deviations: list[str]
 
 
-def judge_protocol(benchmark: DictConfig) -> Protocol:
+def judge_protocol(benchmark: DictConfig) -> JudgeProtocol:
     """The benchmark's checked protocol: its judge format and its deviations from the registry."""
     deviations = protocol_deviations(benchmark)
     fmt = make_format(
@@ -63,7 +63,7 @@ def judge_protocol(benchmark: DictConfig) -> Protocol:
         benchmark.get("allow_tie", True),
     )
     fmt.check_policy(benchmark.failure_policy)
-    return Protocol(fmt, deviations)
+    return JudgeProtocol(fmt, deviations)
 
 
 def media_settings(benchmark: DictConfig):
@@ -163,7 +163,7 @@ class Judged:
 
 
 def judge_benchmark(
-    cfg: DictConfig, session: JudgeSession | None, protocol: Protocol, name: str
+    cfg: DictConfig, session: JudgeSession | None, protocol: JudgeProtocol, name: str
 ) -> Judged | dict:
     """Judge every item with k sampled votes per view and score them; on a shard other than 0 only its
     vote counts (the votes are in the cache and shard 0 writes the results)."""
