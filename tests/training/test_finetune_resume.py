@@ -166,6 +166,44 @@ def test_two_processes_follow_the_single_process_loss_curve(tmp_path, tiny_manif
     assert max(abs(x - y) for x, y in zip(a, b, strict=True)) < 1e-3
 
 
+def test_one_example_per_micro_batch_follows_the_packed_batch_loss_curve(tmp_path, tiny_manifest, sft_data):
+    """The demo recipe packs one example per micro-batch (8 accumulated) rather than 4 into one row (2
+    accumulated): the same examples make each optimizer step and the loss is normalised over the step's
+    supervised tokens, so the two follow one loss curve; bench/sft_throughput.py measures the speed."""
+    import json
+
+    packed, single = tmp_path / "packed", tmp_path / "single"
+    common = ("backend.device=cpu", "trainer.save_steps=0")
+    _run(
+        _cmd(
+            packed,
+            tiny_manifest,
+            sft_data,
+            *common,
+            "trainer.per_device_batch_size=4",
+            "trainer.grad_accumulation=1",
+        )
+    )
+    _run(
+        _cmd(
+            single,
+            tiny_manifest,
+            sft_data,
+            *common,
+            "trainer.per_device_batch_size=1",
+            "trainer.grad_accumulation=4",
+        )
+    )
+
+    def losses(out: Path) -> list[float]:
+        report = json.loads((out / "train_report.json").read_text())
+        return [e["loss"] for e in report["log_history"] if "loss" in e]
+
+    a, b = losses(packed), losses(single)
+    assert len(a) == len(b) == 6 and a[0] != a[-1]
+    assert max(abs(x - y) for x, y in zip(a, b, strict=True)) < 1e-3
+
+
 def test_lora_trains_adapters_on_the_llm_and_saves_merged_weights(tmp_path, tiny_manifest, sft_data):
     import json
 
