@@ -5,6 +5,7 @@ its seeds, the config hash, the hashes of every input file, and length statistic
 from __future__ import annotations
 
 import logging
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -33,18 +34,8 @@ def token_counter(judge_manifest: str):
 
 
 def selection_config(cfg: DictConfig) -> SelectionConfig:
-    return SelectionConfig(
-        target=cfg.target,
-        single_share=cfg.single_share,
-        min_pair_tokens=cfg.min_pair_tokens,
-        min_single_tokens=cfg.min_single_tokens,
-        rescale_share=cfg.rescale_share,
-        use_rationalized=cfg.use_rationalized,
-        seed=cfg.seed,
-        batch_share=cfg.batch_share,
-        batch_size=cfg.batch_size,
-        score_line=cfg.score_line,
-    )
+    """The selection's settings, each field read from conf/select.yaml by its name."""
+    return SelectionConfig(**{f.name: cfg[f.name] for f in fields(SelectionConfig)})
 
 
 def deviations(cfg: DictConfig) -> list[str]:
@@ -53,7 +44,7 @@ def deviations(cfg: DictConfig) -> list[str]:
     if cfg.batch_share:
         found.append(
             f"batch_share {cfg.batch_share}: batch-ranking items (3 to {cfg.batch_size} replies: the pair plus "
-            "replies from other conversations, scored below it) are added to the paper's single-score and "
+            "replies from other conversations, scored below it, in a seeded order) are added to the paper's single-score and "
             "pairwise mix"
         )
     if cfg.score_line:
