@@ -1,5 +1,4 @@
-"""SFT throughput: our finetune (packed, no padding) vs TRL's SFTTrainer with its default padded collator,
-and our recipe's one example per micro-batch vs four packed into one row (the same effective batch).
+"""SFT throughput: our finetune (packed, no padding) vs TRL's SFTTrainer with its default padded collator.
 
 Same model (the embedded default, vision tower frozen in both), same chat examples (the demo's SFT set
 when the demo has run), same effective batch and recipe (conf/trainer/demo.yaml: optimizer, fp32,
@@ -7,8 +6,7 @@ gradient checkpointing as the recipe says; TRL's own SFTConfig defaults for bf16
 overridden to match), same number of optimizer steps, on CPU. Run once with the demo recipe (fp32) and
 once with bf16 autocast (faster than fp32 on CPUs with bf16 units), both trainers each time. The first optimizer step of each
 is a warm-up and not timed. Prints the non-pad tokens each processed per second (counted at the
-model's input) and their ratios. Four examples packed into one row attend over the row's whole length
-(a block-diagonal mask), which is why the demo recipe packs one per micro-batch and accumulates 8.
+model's input) and their ratio.
 
     .venv/bin/python bench/sft_throughput.py            # fp32 and bf16 recipes, 1 warm-up + 4 timed steps (~8 min)
     .venv/bin/python bench/sft_throughput.py --precisions fp32 --steps 8
@@ -17,7 +15,6 @@ model's input) and their ratios. Four examples packed into one row attend over t
 from __future__ import annotations
 
 import argparse
-import copy
 import time
 from pathlib import Path
 
@@ -165,17 +162,8 @@ def main() -> None:
             flush=True,
         )
         a = ours(manifest, rows, steps, cfg)
-        four = copy.deepcopy(cfg)
-        four.trainer.per_device_batch_size, four.trainer.grad_accumulation = 4, batch // 4
-        p = ours(manifest, rows, steps, four)
         b = trl_default(manifest, rows, steps, cfg)
-        micro = f"{cfg.trainer.per_device_batch_size} per micro-batch"
-        arms = (
-            (f"flexjudge ({micro})", a),
-            ("flexjudge (4 packed in a row)", p),
-            ("TRL SFTTrainer (padded)", b),
-        )
-        for name, c in arms:
+        for name, c in (("flexjudge (packed)", a), ("TRL SFTTrainer (padded)", b)):
             print(
                 f"[{precision}] {name:25s} {c.tokens} non-pad tokens ({c.positions} positions) in "
                 f"{c.seconds:.1f}s = {c.tokens / c.seconds:.1f} tok/s",
@@ -183,8 +171,6 @@ def main() -> None:
             )
         ratios[precision] = (a.tokens / a.seconds) / (b.tokens / b.seconds)
         print(f"[{precision}] ratio flexjudge/TRL: {ratios[precision]:.2f}x", flush=True)
-        rate = (a.tokens / a.seconds) / (p.tokens / p.seconds)
-        print(f"[{precision}] ratio {micro} / 4 packed in a row: {rate:.2f}x", flush=True)
     print("ratios flexjudge/TRL, same recipe: " + ", ".join(f"{k} {v:.2f}x" for k, v in ratios.items()))
 
 

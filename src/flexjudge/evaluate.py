@@ -2,7 +2,8 @@
 
 With `evaluations=[<benchmark>/<voting>/<budget>, ...]` one process judges a whole group with the judge
 loaded once: each evaluation is composed exactly as its own run would be (the group's overrides plus its
-benchmark, voting and budget) and writes to its own folder, so outputs do not depend on the grouping.
+benchmark, voting and budget) and writes to its own folder. The group's votes are first generated in shared
+batches into the per-vote cache (`judge.runs.prefetch_votes`), from which each evaluation then reads them.
 The judging itself is `flexjudge.judge.runs`.
 """
 
@@ -13,14 +14,22 @@ import time
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from flexjudge.benchmarks import config as benchmark_configs
+from flexjudge.benchmarks.config import with_benchmark_overrides
 from flexjudge.benchmarks.registry import get_benchmark
-from flexjudge.core.app import compose_like_this_run, stage_main, stage_run
+from flexjudge.core.app import stage_main, stage_run
 from flexjudge.core.io import write_json, write_jsonl
 from flexjudge.generate.session import JudgeSession
-from flexjudge.judge.runs import judge_benchmark, judge_protocol, open_session, run_ids
+from flexjudge.judge.runs import (
+    group_configs,
+    judge_benchmark,
+    judge_protocol,
+    open_session,
+    prefetch_votes,
+    run_ids,
+)
 
 log = logging.getLogger(__name__)
 benchmark_configs.register()  # the `benchmark` config group: one node per registry entry
@@ -33,40 +42,6 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     return evaluate(with_benchmark_overrides(cfg), open_session(cfg))
 
 
-def with_benchmark_overrides(cfg: DictConfig) -> DictConfig:
-    """cfg with `benchmark_overrides[<its benchmark>]` ("key=value" strings) set on its benchmark node; the
-    node is typed, so a misspelt key or a wrong type is an error naming it."""
-    own = list((cfg.get("benchmark_overrides") or {}).get(cfg.benchmark.name) or [])
-    if not own:
-        return cfg
-    try:
-        return OmegaConf.merge(cfg, OmegaConf.from_dotlist([f"benchmark.{kv}" for kv in own]))
-    except Exception as e:
-        raise ValueError(f"benchmark_overrides.{cfg.benchmark.name}={own}: {e}") from e
-
-
-def parse_evaluation(entry: str) -> tuple[str, str, str]:
-    """'<benchmark>/<voting>/<budget>' → its three option names."""
-    parts = str(entry).split("/")
-    if len(parts) != 3 or not all(parts):
-        raise ValueError(
-            f"evaluations entry {entry!r}: expected <benchmark>/<voting>/<budget>, e.g. nisqa/k1/none"
-        )
-    return parts[0], parts[1], parts[2]
-
-
-def group_configs(cfg: DictConfig) -> list[DictConfig]:
-    """Each evaluation of a group, composed as its own run would be: this run's command-line overrides
-    (less `evaluations` and `out_dir`) plus its benchmark, voting and budget."""
-    configs = []
-    for entry in cfg.evaluations:
-        benchmark, voting, budget = parse_evaluation(entry)
-        chosen = [f"benchmark={benchmark}", f"voting={voting}", f"budget={budget}"]
-        member = compose_like_this_run("evaluate", chosen, drop={"evaluations", "out_dir"})
-        configs.append(with_benchmark_overrides(member))
-    return configs
-
-
 def run_group(cfg: DictConfig) -> dict[str, Any]:
     """Judge every evaluation of the group with one session; write group.json beside the hydra config."""
     started = time.time()
@@ -77,6 +52,7 @@ def run_group(cfg: DictConfig) -> dict[str, Any]:
     if len(judges) != 1:
         raise ValueError(f"evaluations of one group must share one judge, got {sorted(judges)}")
     session = open_session(cfg)
+    pooled = prefetch_votes(configs, session)  # the group's votes in shared batches, into the cache
     records = []
     for i, member in enumerate(configs, 1):
         b = member.benchmark.name
@@ -92,6 +68,7 @@ def run_group(cfg: DictConfig) -> dict[str, Any]:
             }
             for r in records
         ],
+        "pooled_votes": pooled,
         "weight_loads": session.loads if session else 0,
         "seconds": round(time.time() - started, 1),
     }

@@ -44,7 +44,7 @@ def deviations(cfg: DictConfig) -> list[str]:
     if cfg.batch_share:
         found.append(
             f"batch_share {cfg.batch_share}: batch-ranking items (3 to {cfg.batch_size} replies: the pair plus "
-            "replies from other conversations, scored below it, in a seeded order) are added to the paper's single-score and "
+            "replies from other conversations, scored below it) are added to the paper's single-score and "
             "pairwise mix"
         )
     if cfg.score_line:

@@ -358,61 +358,6 @@ def test_batch_items_are_off_by_default_and_built_from_unused_prompts(tmp_path, 
         SelectionConfig(batch_share=0.1, batch_size=2)
 
 
-def test_batch_items_from_structured_reasoning_put_the_replies_in_a_seeded_order(tmp_path, pool_file):
-    """A batch item whose reasoning is the structured "Reply A: ... / Reply B: ..." is shuffled: each reply
-    keeps its score and its own paragraph under its new label, so the gold ranking is no longer "A, B first"
-    and every paragraph sits above the tag it scores; other reasoning keeps the pair first (counted)."""
-    from flexjudge.data.selection import SCALE_5, Survivor, batch_row, structured_parts
-    from flexjudge.generate.teacher import STRUCTURE
-    from flexjudge.protocol.formats import BatchRanking
-
-    curate(tmp_path, pool_file)
-    pool = {r.id: r for r in iter_pool(tmp_path / "curate" / "pool.jsonl")}
-    two = f"{STRUCTURE[0]} It gives a time.\n\n{STRUCTURE[1]} It is vague."
-    assert structured_parts(two) == ("It gives a time.", "It is vague.")
-    assert structured_parts("Reply A gives a time. Reply B is vague.") is None
-    q4 = Survivor("judgelm-4", 13, "rationalized", two, (6.0, 4.0), 9)
-    extra = ["Eggs are food.", "About nine minutes."]
-    row = batch_row(pool["judgelm-4"], q4, extra, [1, 3], SCALE_10, order=[3, 0, 2, 1])
-    assert row["scores"] == ["3", "6", "1", "4"]  # label i holds reply order[i]: D's 3, A's 6, C's 1, B's 4
-    user = row["messages"][1]["content"]
-    assert user.split("[Reply A]\n")[1].startswith("About nine minutes.")
-    assert user.split("[Reply B]\n")[1].startswith(pool["judgelm-4"].answers[0])
-    parsed = BatchRanking(SCALE_10).parse(row["messages"][2]["content"], 4)
-    assert parsed.ok and parsed.value.ranking == "BDAC"
-    assert parsed.think == (
-        f"Reply A: {BORROWED_REPLY}\n\nReply B: It gives a time.\n\n"
-        f"Reply C: {BORROWED_REPLY}\n\nReply D: It is vague."
-    )
-    assert batch_row(pool["judgelm-4"], q4, extra, [1, 3], SCALE_5, order=[3, 0, 2, 1])["scores"] == [
-        "1.5",
-        "3.0",
-        "0.5",
-        "2.0",
-    ]
-    for bad in ([0, 0, 1, 2], [0, 1, 2]):
-        with pytest.raises(ValueError, match="permutation"):
-            batch_row(pool["judgelm-4"], q4, extra, [1, 3], SCALE_10, order=bad)
-    flat = Survivor("judgelm-4", 13, "on_policy", "Reply A gives a time. Reply B is vague.", (6.0, 4.0), 9)
-    with pytest.raises(ValueError, match="two-part reasoning"):
-        batch_row(pool["judgelm-4"], flat, extra, [1, 3], SCALE_10, order=[3, 0, 2, 1])
-    # through select: a structured survivor comes out shuffled (seeded: the same twice), the flat one in order
-    samples = [*SAMPLES[:4], {"id": "judgelm-4", "seed": 13, "text": teacher(two, 6, 4)}]
-    cfg = SelectionConfig(target=2, single_share=0.0, batch_share=0.5, min_pair_tokens=10, seed=3)
-    rows, stats = select(pool, samples, cfg, words)
-    assert rows == select(pool, samples, cfg, words)[0]
-    (batch,) = [r for r in rows if r["kind"] == "batch"]
-    think = batch["messages"][2]["content"].split("</think>")[0]
-    assert (
-        think.strip()
-        == f"<think>\nReply A: {BORROWED_REPLY}\n\nReply B: It gives a time.\n\nReply C: It is vague."
-    )
-    assert batch["scores"] == ["3", "6", "4"]  # the borrowed reply drew A's place (seed 3)
-    assert "batch_in_order" not in stats["counts"]
-    _, flat_stats = select(pool, SAMPLES, cfg, words)
-    assert flat_stats["counts"]["batch_in_order"] == 1
-
-
 def test_a_structured_rationale_cuts_before_its_reply_b_part():
     from flexjudge.generate.teacher import STRUCTURE
 

@@ -12,7 +12,10 @@ from conftest import stage_cfg
 GROUP = "[hh_harmless_heldout/k1/none,hh_harmless_heldout/k3/none,hh_harmless_heldout/k3/wait1]"
 
 
-def evaluate(tmp_path, *overrides: str) -> subprocess.CompletedProcess:
+SIMULATED = ("backend=simulated", "backend.error_rate=0.3")
+
+
+def evaluate(tmp_path, *overrides: str, backend=SIMULATED) -> subprocess.CompletedProcess:
     """The evaluate stage as a real Hydra app (a group needs the command line it was given)."""
     return subprocess.run(
         [
@@ -22,8 +25,7 @@ def evaluate(tmp_path, *overrides: str) -> subprocess.CompletedProcess:
             f"paths.results={tmp_path}",
             "logger=none",
             "progress=false",
-            "backend=simulated",
-            "backend.error_rate=0.3",
+            *backend,
             f"hydra.run.dir={tmp_path / 'hydra'}",
             *overrides,
         ],
@@ -82,3 +84,31 @@ def test_another_judge_format_is_a_recorded_deviation(results):
     assert run(stage_cfg("evaluate", results, "backend=simulated"))["protocol_deviations"] == []
     with pytest.raises(ValueError, match=r"registry .* says 'pair_scores' \(or one of \['pair_verdict'\]\)"):
         run(stage_cfg("evaluate", results, "backend=simulated", "benchmark.judge_format=score"))
+
+
+def test_a_group_pools_its_votes_into_shared_batches_first(results, tmp_path_factory, tiny_manifest):
+    """With a model backend a group first generates its evaluations' votes together (each prompt once, with
+    the most votes asked of it) into the per-vote cache; every evaluation then finds all its votes there,
+    and writes what it writes alone (here the pooled batches hold the same rows as a run alone)."""
+    model = ("backend=hf", "backbone=tiny_vl", f"judge={tiny_manifest}", "max_new_tokens=24", "threads=1")
+    hf = {"backend": ()}
+    entries = "[hh_harmless_heldout/k1/none,hh_harmless_heldout/k3/none]"
+    group = evaluate(results, *model, f"evaluations={entries}", f"out_dir={results / 'group'}", **hf)
+    assert group.returncode == 0, group.stderr[-2000:]
+    summary = json.loads((results / "group" / "group.json").read_text())
+    assert summary["pooled_votes"] == {
+        "pools": 1,
+        "calls": [{"prompts": 6, "k": 3, "total": 18, "cached": 0, "generated": 18}],
+    }
+    assert [e["votes"] for e in summary["evaluations"]] == [
+        {"total": 6, "cached": 6, "generated": 0},
+        {"total": 18, "cached": 18, "generated": 0},
+    ]
+    alone = tmp_path_factory.mktemp("alone_hf")
+    shutil.copytree(results / "curate", alone / "curate")
+    single = evaluate(alone, *model, "voting=k3", "budget=none", **hf)
+    assert single.returncode == 0, single.stderr[-2000:]
+    leaf = "eval/tiny_vl/base/hh_harmless_heldout/k3/none"
+    assert (results / leaf / "predictions.jsonl").read_text() == (
+        alone / leaf / "predictions.jsonl"
+    ).read_text()

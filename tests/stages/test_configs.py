@@ -94,7 +94,7 @@ def test_benchmark_nodes_are_typed():
 
 
 def test_benchmark_overrides_set_one_benchmark_of_a_run():
-    from flexjudge.evaluate import with_benchmark_overrides
+    from flexjudge.benchmarks.config import with_benchmark_overrides
 
     cfg = compose(
         "evaluate", ["benchmark=nisqa", "benchmark_overrides={nisqa:['on_missing=skip'],bvcc:['seed=3']}"]

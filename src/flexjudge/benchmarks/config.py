@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
+from omegaconf import DictConfig, OmegaConf
 
 from flexjudge.benchmarks.registry import BENCHMARKS, BenchmarkSpec
 
@@ -62,3 +63,15 @@ def register() -> None:
     store = ConfigStore.instance()
     for spec in BENCHMARKS.values():
         store.store(group="benchmark", name=spec.name, node=benchmark_config(spec))
+
+
+def with_benchmark_overrides(cfg: DictConfig) -> DictConfig:
+    """cfg with `benchmark_overrides[<its benchmark>]` ("key=value" strings) set on its benchmark node; the
+    node is typed, so a misspelt key or a wrong type is an error naming it."""
+    own = list((cfg.get("benchmark_overrides") or {}).get(cfg.benchmark.name) or [])
+    if not own:
+        return cfg
+    try:
+        return OmegaConf.merge(cfg, OmegaConf.from_dotlist([f"benchmark.{kv}" for kv in own]))
+    except Exception as e:
+        raise ValueError(f"benchmark_overrides.{cfg.benchmark.name}={own}: {e}") from e

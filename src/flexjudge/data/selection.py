@@ -14,13 +14,9 @@
 5. Off by default, and a deviation from the paper's two formats wherever it is on: `batch_share` of the
    items become batch-ranking items. From prompts not used above, a pairwise sample keeps its replies as
    A and B with their scores and gets 1 to `batch_size` - 2 more replies (a seeded count) taken from
-   other conversations, given distinct scores drawn at random below both (seeded), so no two scores are
-   equal, as the batch prompt asks, and no fixed run of low scores ends every item. The reasoning is one
-   paragraph per reply: the sample's own for its two replies, one fixed sentence for each borrowed reply
-   (`BORROWED_REPLY`). When the sample's reasoning is in the structured two parts ("Reply A: ...",
-   "Reply B: ..."), the replies are also shuffled into a seeded order and the paragraphs relabelled to
-   match, so the best reply is not always A or B and each score goes with its own paragraph; otherwise
-   the pair stays A and B and the borrowed replies follow as C, D, ... (counted as `batch_in_order`).
+   other conversations, labelled C, D, ... and given distinct scores drawn at random below both (seeded), so
+   no two scores are equal, as the batch prompt asks, and no fixed run of low scores ends every item; the
+   reasoning is the sample's own plus one fixed sentence per borrowed reply (`BORROWED_REPLY`).
 6. Off by default, and a deviation wherever it is on: `score_line` ends every item's reasoning with one line
    that names each reply's score by its label ("Scores: A 8, B 3, C 1."), so the answer tags that follow
    copy a list whose length the labels fix, instead of a count the judge must keep in mind.
@@ -150,46 +146,21 @@ def batch_row(
     low: Sequence[int],
     scale: ScoreScale,
     with_line: bool = False,
-    order: Sequence[int] | None = None,
 ) -> dict[str, Any]:
-    """A batch-ranking SFT row: the pair with the survivor's scores and `extra` replies from other
-    conversations with the scores `low` (1-10 scale, distinct, below both; halved on the 0.5-5 scale).
-    Without `order` the pair is A and B and the borrowed replies follow as C, D, ...; the reasoning is the
-    survivor's, then one paragraph per borrowed reply. `order` (a permutation of pair + extra, as
-    `reply_order` draws it) places reply `order[i]` at label i; it needs the survivor's reasoning in its two
-    structured paragraphs, which are relabelled and placed with their replies. Either way there is a
+    """A batch-ranking SFT row: the pair as A and B with the survivor's scores, then `extra` replies from
+    other conversations as C, D, ... with the scores `low` (1-10 scale, distinct, below both; halved on the
+    0.5-5 scale). The reasoning is the survivor's, then one paragraph per borrowed reply, so there is a
     paragraph for every answer."""
     if len(low) != len(extra) or len(set(low)) != len(low) or max(low, default=0) >= min(s.scores):
         raise ValueError(
             f"{s.id}: borrowed replies need distinct scores below the pair's {s.scores}, got {low}"
         )
     ten = [*s.scores, *low]
-    replies = [*row.answers, *extra]
-    letters = answer_letters(len(replies))
-    if order is None:
-        reasoning = s.reasoning.strip() + "".join(f"\n\nReply {x}: {BORROWED_REPLY}" for x in letters[2:])
-    else:
-        parts = structured_parts(s.reasoning)
-        if parts is None or sorted(order) != list(range(len(replies))):
-            raise ValueError(f"{s.id}: a shuffled batch item needs a permutation and a two-part reasoning")
-        paragraphs = [*parts, *[BORROWED_REPLY] * len(extra)]
-        ten, replies = [ten[j] for j in order], [replies[j] for j in order]
-        reasoning = "\n\n".join(f"Reply {x}: {paragraphs[j]}" for x, j in zip(letters, order, strict=True))
     scores = [v if scale is SCALE_10 else v / 2 for v in ten]
-    messages = BatchRanking(scale).messages(row.question, replies)
+    messages = BatchRanking(scale).messages(row.question, [*row.answers, *extra])
+    letters = answer_letters(2 + len(extra))[2:]
+    reasoning = s.reasoning.strip() + "".join(f"\n\nReply {x}: {BORROWED_REPLY}" for x in letters)
     return _sft_row(row, s, "batch", messages, reasoning, [scale.format(v) for v in scores], scale, with_line)
-
-
-_STRUCTURED = re.compile(r"Reply A:\s*(?P<a>\S.*?)\n\nReply B:\s*(?P<b>\S.*)", re.DOTALL)
-
-
-def structured_parts(reasoning: str) -> tuple[str, str] | None:
-    """Reply A's and reply B's paragraphs of a reasoning written as "Reply A: ...\n\nReply B: ..." (the
-    sample stage's structured rationales), or None when it is not in that shape."""
-    m = _STRUCTURED.fullmatch(reasoning.strip())
-    if m is None or "Reply A:" in m["b"] or "Reply B:" in m["a"]:
-        return None
-    return m["a"].strip(), m["b"].strip()
 
 
 def score_line(answers: Sequence[str]) -> str:
@@ -317,8 +288,8 @@ def select(
         elif kind == "single":
             rows.append(single_row(row, s, cuts[s.id] or "", scale, cfg.score_line))
         else:
-            extra, low, order = extras[s.id]
-            rows.append(batch_row(row, s, extra, low, scale, cfg.score_line, order))
+            extra, low = extras[s.id]
+            rows.append(batch_row(row, s, extra, low, scale, cfg.score_line))
     count.update(
         selected_pair=len(pairs),
         selected_single=len(singles),
@@ -337,8 +308,8 @@ def select(
 
 
 def _batch_items(pool, best, taken: set[str], n_batch: int, cfg: SelectionConfig, rank, count: Counter):
-    """The survivors made into batch items and, for each, its replies from other conversations, their
-    scores (distinct, drawn below the pair's lower score) and the replies' order (None: pair first)."""
+    """The survivors made into batch items and, for each, its replies from other conversations and their
+    scores (distinct, drawn below the pair's lower score)."""
     if n_batch == 0:
         return [], {}
     rng = random.Random(f"batch-{cfg.seed}")
@@ -358,12 +329,7 @@ def _batch_items(pool, best, taken: set[str], n_batch: int, cfg: SelectionConfig
         if len(extra) < size - 2:
             break  # the pool is too small to lend replies
         picked.append(s)
-        order = None
-        if structured_parts(s.reasoning) is not None:  # shuffled, paragraphs relabelled (module docstring)
-            order = rng.sample(range(size), size)
-        else:
-            count["batch_in_order"] += 1
-        extras[s.id] = (extra, rng.sample(range(1, room + 1), size - 2), order)
+        extras[s.id] = (extra, rng.sample(range(1, room + 1), size - 2))
     return picked, extras
 
 

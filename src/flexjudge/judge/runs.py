@@ -1,17 +1,22 @@
 """One judge on one benchmark configuration (benchmark=<name>: the registry's node, + voting + budget): the format checked
 against the registry, the items through the benchmark's adapter, k votes per view from the configured
-backend, and the scored rows with their metrics and run record. The evaluate stage writes what this returns."""
+backend, and the scored rows with their metrics and run record. The evaluate stage writes what this returns.
+A group of evaluations (`evaluations=[...]`) is composed member by member here (`group_configs`), and its
+votes are generated in shared batches first (`prefetch_votes`)."""
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from omegaconf import DictConfig
 
+from flexjudge.benchmarks.config import with_benchmark_overrides
 from flexjudge.benchmarks.registry import get_benchmark
+from flexjudge.core.app import compose_like_this_run
+from flexjudge.core.io import stable_hash
 from flexjudge.generate.budget import Budget
 from flexjudge.generate.engine import SamplingParams, backend_name
 from flexjudge.generate.runner import Shard, VoteCounts
@@ -119,6 +124,42 @@ def sample_votes(
         ]
         n = len(views) * cfg.voting.k
         return gens, None, VoteCounts(total=n, cached=0, generated=n)
+    ask = vote_ask(cfg, fmt, views)
+    return session.votes(
+        ask.messages,
+        ask.params,
+        media=ask.media,
+        media_settings=ask.media_settings,
+        budget=ask.budget,
+        prefill_think=ask.prefill_think,
+        cache=cfg.cache,
+        shard=Shard.resolve(cfg.shard.index, cfg.shard.count),
+        wait_s=cfg.shard.wait_s,
+        desc=name,
+        progress=cfg.progress,
+    )
+
+
+@dataclass
+class VoteAsk:
+    """What one evaluation asks a model backend for: a chat and its media per view, the sampling
+    settings (k votes each), the thinking budget and the media sizes."""
+
+    messages: list[list[dict[str, Any]]]
+    media: list[tuple[dict[str, Any], ...]]
+    params: SamplingParams
+    budget: Budget
+    media_settings: Any
+    prefill_think: bool
+
+    def batch_key(self) -> str:
+        """Evaluations with equal keys can share decoding batches (k aside: votes are keyed one by one)."""
+        settings = asdict(self.media_settings)
+        return stable_hash(self.params.key(), self.budget.key(), settings, self.prefill_think)
+
+
+def vote_ask(cfg: DictConfig, fmt: JudgeFormat, views: list[View]) -> VoteAsk:
+    """The requests of one evaluation on a model backend (its budget checked against max_new_tokens)."""
     budget = Budget.from_conf(cfg.budget)
     budget.check(cfg.max_new_tokens, f"conf/budget/{cfg.budget.name}.yaml with max_new_tokens")
     params = SamplingParams(
@@ -128,19 +169,61 @@ def sample_votes(
         n=cfg.voting.k,
         seed=cfg.seed,
     )
-    return session.votes(
+    return VoteAsk(
         [fmt.messages(v.item.question, v.answers, v.item.media, answer_media=v.answer_media) for v in views],
+        [v.media for v in views],
         params,
-        media=[v.media for v in views],
-        media_settings=media_settings(cfg.benchmark),
-        budget=budget,
-        prefill_think=cfg.prefill_think,
-        cache=cfg.cache,
-        shard=Shard.resolve(cfg.shard.index, cfg.shard.count),
-        wait_s=cfg.shard.wait_s,
-        desc=name,
-        progress=cfg.progress,
+        budget,
+        media_settings(cfg.benchmark),
+        cfg.prefill_think,
     )
+
+
+def prefetch_votes(configs: list[DictConfig], session: JudgeSession | None) -> dict[str, Any]:
+    """Generate the votes of a group's evaluations in shared decoding batches, into the per-vote cache.
+
+    Small benchmarks each fill one short batch, and a batch costs about as many decoding steps as it has
+    tokens to write, however few rows it has; so the group's requests with the same sampling, budget and
+    media settings are pooled (each prompt once, with the most votes any evaluation asks of it). The keys
+    are the ones each evaluation's own call computes, so every evaluation then reads all its votes from the
+    cache. Batches are made of other rows than in a run alone, which can change a vote by float rounding.
+    Skipped for the simulated judge, without a cache, or on shards."""
+    if session is None or len(configs) < 2:
+        return {"skipped": "simulated judge" if session is None else "one evaluation"}
+    if any(c.cache is None for c in configs) or len({str(c.cache) for c in configs}) != 1:
+        return {"skipped": "no shared per-vote cache"}
+    if any(Shard.resolve(c.shard.index, c.shard.count).count > 1 for c in configs):
+        return {"skipped": "sharded run"}
+    pools: dict[str, tuple[VoteAsk, dict[str, int], list[int]]] = {}
+    for c in configs:
+        fmt = judge_protocol(c.benchmark).fmt
+        ask = vote_ask(c, fmt, build_views(load_items(c).items, c.benchmark.order, c.benchmark.seed))
+        pooled, index, ks = pools.setdefault(ask.batch_key(), (replace(ask, messages=[], media=[]), {}, []))
+        for chat, media in zip(ask.messages, ask.media, strict=True):
+            key = stable_hash(chat, media)
+            if key not in index:
+                index[key] = len(pooled.messages)
+                pooled.messages.append(chat)
+                pooled.media.append(media)
+                ks.append(0)
+            ks[index[key]] = max(ks[index[key]], ask.params.n)
+    counts = []
+    for i, (ask, _, ks) in enumerate(pools.values(), 1):
+        for k in sorted(set(ks)):  # one call per vote count (usually one)
+            rows = [j for j, n in enumerate(ks) if n == k]
+            _, _, got = session.votes(
+                [ask.messages[j] for j in rows],
+                replace(ask.params, n=k),
+                media=[ask.media[j] for j in rows],
+                media_settings=ask.media_settings,
+                budget=ask.budget,
+                prefill_think=ask.prefill_think,
+                cache=configs[0].cache,
+                desc=f"group pool {i}/{len(pools)}",
+                progress=configs[0].progress,
+            )
+            counts.append({"prompts": len(rows), "k": k, **asdict(got)})
+    return {"pools": len(pools), "calls": counts}
 
 
 def run_ids(cfg: DictConfig) -> dict[str, str]:
@@ -208,3 +291,25 @@ def judge_benchmark(
         "sft_manifest": (manifest or {}).get("sft_provenance"),
     }
     return Judged(rows, record)
+
+
+def parse_evaluation(entry: str) -> tuple[str, str, str]:
+    """'<benchmark>/<voting>/<budget>' → its three option names."""
+    parts = str(entry).split("/")
+    if len(parts) != 3 or not all(parts):
+        raise ValueError(
+            f"evaluations entry {entry!r}: expected <benchmark>/<voting>/<budget>, e.g. nisqa/k1/none"
+        )
+    return parts[0], parts[1], parts[2]
+
+
+def group_configs(cfg: DictConfig) -> list[DictConfig]:
+    """Each evaluation of a group, composed as its own run would be: this run's command-line overrides
+    (less `evaluations` and `out_dir`) plus its benchmark, voting and budget."""
+    configs = []
+    for entry in cfg.evaluations:
+        benchmark, voting, budget = parse_evaluation(entry)
+        chosen = [f"benchmark={benchmark}", f"voting={voting}", f"budget={budget}"]
+        member = compose_like_this_run("evaluate", chosen, drop={"evaluations", "out_dir"})
+        configs.append(with_benchmark_overrides(member))
+    return configs
