@@ -139,3 +139,17 @@ def test_a_votes_seed_follows_media_content_not_where_the_checkout_lies(tmp_path
     assert str(tmp_path) not in str(media_content(parts(tmp_path / "a")))
     (tmp_path / "b" / "frames" / "0001.jpg").write_bytes(b"frame two")
     assert media_content(parts(tmp_path / "a")) != media_content(parts(tmp_path / "b"))
+
+
+def test_a_votes_cache_key_follows_the_media_settings(tmp_path):
+    """The same image at another resolution is another request for the cache (a benchmark override of
+    image_max_pixels must judge again); a text-only request's key ignores media settings."""
+    from flexjudge.backbones.inputs import MediaSettings
+    from flexjudge.generate.session import media_key
+
+    (tmp_path / "img.png").write_bytes(b"\x89PNG bytes")
+    parts = [{"type": "image", "path": str(tmp_path / "img.png")}]
+    small, large = MediaSettings(image_max_pixels=112 * 112), MediaSettings(image_max_pixels=448 * 448)
+    assert media_key(parts, small) != media_key(parts, large)
+    assert media_key(parts, None) == media_key(parts, MediaSettings())
+    assert media_key((), small) == media_key((), large) == []

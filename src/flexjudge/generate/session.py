@@ -5,11 +5,13 @@ several benchmarks (or seeds, or passes) keeps one session, so the weights are l
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig
 
+from flexjudge.backbones.inputs import MediaSettings
 from flexjudge.core.io import sha256_file, stable_hash
 from flexjudge.generate.budget import Budget
 from flexjudge.generate.engine import MODEL_BACKENDS, Generation, Request, SamplingParams, backend_name
@@ -27,6 +29,15 @@ def media_identity(parts) -> list[tuple[str, int, int]]:
         stat = Path(part["path"]).stat()
         out.append((part["path"], stat.st_size, stat.st_mtime_ns))
     return out
+
+
+def media_key(parts, settings=None) -> Any:
+    """What a vote's cache key records of its media: each file's identity (`media_identity`) and the sizes
+    and rates the media are prepared at (`MediaSettings`), so the same image judged at another resolution
+    is judged again. Nothing for a text-only request (its keys do not depend on media settings)."""
+    if not parts:
+        return []
+    return {"files": media_identity(parts), "settings": asdict(settings or MediaSettings())}
 
 
 def media_content(parts) -> list[dict[str, Any]]:
@@ -163,7 +174,7 @@ class JudgeSession:
                     backend=self.backend.name,
                     model=model_id,
                     prompt=r.prompt,
-                    media=media_identity(r.media),
+                    media=media_key(r.media, media_settings),
                     sampling=params.key(),
                     budget=budget.key(),
                     vote=i,
