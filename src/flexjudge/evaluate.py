@@ -26,6 +26,7 @@ from flexjudge.judge.runs import (
     group_configs,
     judge_benchmark,
     judge_protocol,
+    load_items,
     open_session,
     prefetch_votes,
     run_ids,
@@ -52,12 +53,13 @@ def run_group(cfg: DictConfig) -> dict[str, Any]:
     if len(judges) != 1:
         raise ValueError(f"evaluations of one group must share one judge, got {sorted(judges)}")
     session = open_session(cfg)
-    pooled = prefetch_votes(configs, session)  # the group's votes in shared batches, into the cache
+    loaded = [load_items(member) for member in configs]  # each benchmark's items read once
+    pooled = prefetch_votes(configs, loaded, session)  # the group's votes in shared batches, into the cache
     records = []
-    for i, member in enumerate(configs, 1):
+    for i, (member, items) in enumerate(zip(configs, loaded, strict=True), 1):
         b = member.benchmark.name
         log.info("group %d/%d: %s/%s/%s", i, len(configs), b, member.voting.name, member.budget.name)
-        records.append(evaluate(member, session))
+        records.append(evaluate(member, session, items))
     keep = ("benchmark", "voting", "budget")
     summary = {
         "evaluations": [
@@ -77,13 +79,14 @@ def run_group(cfg: DictConfig) -> dict[str, Any]:
     return summary
 
 
-def evaluate(cfg: DictConfig, session: JudgeSession | None) -> dict[str, Any]:
-    """Judge every benchmark item with k sampled votes per view; write predictions.jsonl and metrics.json."""
+def evaluate(cfg: DictConfig, session: JudgeSession | None, loaded=None) -> dict[str, Any]:
+    """Judge every benchmark item with k sampled votes per view; write predictions.jsonl and metrics.json
+    (`loaded`: the items, if read already)."""
     protocol = judge_protocol(cfg.benchmark)
     out = Path(cfg.out_dir)
     name = "eval-" + "-".join(run_ids(cfg).values())
     with stage_run(cfg, "evaluate", name, torch_threads=True) as st:
-        judged = judge_benchmark(cfg, session, protocol, name)
+        judged = judge_benchmark(cfg, session, protocol, name, loaded)
         if isinstance(judged, dict):  # a shard other than 0
             return judged
         metrics = judged.record["metrics"]

@@ -179,8 +179,11 @@ def vote_ask(cfg: DictConfig, fmt: JudgeFormat, views: list[View]) -> VoteAsk:
     )
 
 
-def prefetch_votes(configs: list[DictConfig], session: JudgeSession | None) -> dict[str, Any]:
-    """Generate the votes of a group's evaluations in shared decoding batches, into the per-vote cache.
+def prefetch_votes(
+    configs: list[DictConfig], loaded: list[Any], session: JudgeSession | None
+) -> dict[str, Any]:
+    """Generate the votes of a group's evaluations (`loaded[i]`: the items of `configs[i]`) in shared
+    decoding batches, into the per-vote cache.
 
     Small benchmarks each fill one short batch, and a batch costs about as many decoding steps as it has
     tokens to write, however few rows it has; so the group's requests with the same sampling, budget and
@@ -194,27 +197,24 @@ def prefetch_votes(configs: list[DictConfig], session: JudgeSession | None) -> d
         return {"skipped": "no shared per-vote cache"}
     if any(Shard.resolve(c.shard.index, c.shard.count).count > 1 for c in configs):
         return {"skipped": "sharded run"}
-    pools: dict[str, tuple[VoteAsk, dict[str, int], list[int]]] = {}
-    for c in configs:
-        fmt = judge_protocol(c.benchmark).fmt
-        ask = vote_ask(c, fmt, build_views(load_items(c).items, c.benchmark.order, c.benchmark.seed))
-        pooled, index, ks = pools.setdefault(ask.batch_key(), (replace(ask, messages=[], media=[]), {}, []))
+    pools: dict[
+        str, tuple[VoteAsk, dict[str, list]]
+    ] = {}  # batch key -> (an ask, prompt -> [chat, media, k])
+    for c, items in zip(configs, loaded, strict=True):
+        views = build_views(items.items, c.benchmark.order, c.benchmark.seed)
+        ask = vote_ask(c, judge_protocol(c.benchmark).fmt, views)
+        _, prompts = pools.setdefault(ask.batch_key(), (ask, {}))
         for chat, media in zip(ask.messages, ask.media, strict=True):
-            key = stable_hash(chat, media)
-            if key not in index:
-                index[key] = len(pooled.messages)
-                pooled.messages.append(chat)
-                pooled.media.append(media)
-                ks.append(0)
-            ks[index[key]] = max(ks[index[key]], ask.params.n)
+            entry = prompts.setdefault(stable_hash(chat, media), [chat, media, 0])
+            entry[2] = max(entry[2], ask.params.n)
     counts = []
-    for i, (ask, _, ks) in enumerate(pools.values(), 1):
-        for k in sorted(set(ks)):  # one call per vote count (usually one)
-            rows = [j for j, n in enumerate(ks) if n == k]
+    for i, (ask, prompts) in enumerate(pools.values(), 1):
+        for k in sorted({n for _, _, n in prompts.values()}):  # one call per vote count (usually one)
+            rows = [(chat, media) for chat, media, n in prompts.values() if n == k]
             _, _, got = session.votes(
-                [ask.messages[j] for j in rows],
+                [chat for chat, _ in rows],
                 replace(ask.params, n=k),
-                media=[ask.media[j] for j in rows],
+                media=[media for _, media in rows],
                 media_settings=ask.media_settings,
                 budget=ask.budget,
                 prefill_think=ask.prefill_think,
@@ -246,14 +246,15 @@ class Judged:
 
 
 def judge_benchmark(
-    cfg: DictConfig, session: JudgeSession | None, protocol: JudgeProtocol, name: str
+    cfg: DictConfig, session: JudgeSession | None, protocol: JudgeProtocol, name: str, loaded=None
 ) -> Judged | dict:
     """Judge every item with k sampled votes per view and score them; on a shard other than 0 only its
-    vote counts (the votes are in the cache and shard 0 writes the results)."""
+    vote counts (the votes are in the cache and shard 0 writes the results). `loaded`: the items, when
+    the caller has read them already (`load_items`)."""
     started = time.time()
     fmt = protocol.fmt
     ids = run_ids(cfg)
-    loaded = load_items(cfg)
+    loaded = load_items(cfg) if loaded is None else loaded
     views = build_views(loaded.items, cfg.benchmark.order, cfg.benchmark.seed)
     gens, manifest, counts = sample_votes(cfg, session, fmt, views, name)
     log.info(
