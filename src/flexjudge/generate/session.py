@@ -4,6 +4,7 @@ several benchmarks (or seeds, or passes) keeps one session, so the weights are l
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -48,11 +49,23 @@ def media_content(parts) -> list[dict[str, Any]]:
     for part in parts:
         path = Path(part["path"])
         if path.is_dir():
-            digest = stable_hash(*[(f.name, sha256_file(f)) for f in sorted(path.iterdir()) if f.is_file()])
+            digest = stable_hash(*[(f.name, _file_digest(f)) for f in sorted(path.iterdir()) if f.is_file()])
         else:
-            digest = sha256_file(path)
+            digest = _file_digest(path)
         out.append({**part, "path": digest})
     return out
+
+
+def _file_digest(path: Path) -> str:
+    """sha256 of a file, read once per process while its size and mtime stay the same (a group asks for
+    the same media twice: its pooled votes, then each evaluation)."""
+    stat = path.stat()
+    return _digest_of(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=65536)
+def _digest_of(path: str, size: int, mtime_ns: int) -> str:
+    return sha256_file(path)
 
 
 class JudgeSession:
