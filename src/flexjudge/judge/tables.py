@@ -4,6 +4,7 @@ benchmark's registered metrics, the paper's numbers beside ours, parse rates and
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -65,45 +66,75 @@ def paper_numbers(reference: pd.DataFrame, bench: str) -> pd.DataFrame:
     return table.reset_index()
 
 
-def to_markdown(table: pd.DataFrame, reference: pd.DataFrame | None = None, here: Path | None = None) -> str:
-    """A readable report: one table per benchmark with the paper's numbers beside ours (labelled),
-    metric directions and meanings below."""
-    parts = [
-        "# flexjudge leaderboard",
-        "",
-        "Rebuilt from `results/eval/**/metrics.json` by `python -m flexjudge.leaderboard`. Under each "
-        "benchmark, **paper** rows are the numbers the FLEX-Judge paper reports (its 7B judges and "
-        "baselines on the full benchmarks; percentages shown as fractions), not runs of this repository.",
-        "",
-    ]
+#: What the paper rows are, above the tables (markdown and html).
+PAPER_NOTE = (
+    "Under each benchmark, **paper** rows are the numbers the FLEX-Judge paper reports (its 7B judges and "
+    "baselines on the full benchmarks; percentages shown as fractions), not runs of this repository."
+)
+PARSE_RATE_NOTE = (
+    "Share of single votes whose answer tags parse (1 − parse_failure_rate), per judge "
+    "(variant, voting/budget). A benchmark judged by an audio twin is in the same row."
+)
+
+
+@dataclass
+class BenchmarkTables:
+    """One benchmark's section of the leaderboard: our rows and the paper's, with labelled metric columns
+    (`paper` is empty when the paper does not report the benchmark)."""
+
+    name: str
+    description: str
+    ours: pd.DataFrame
+    paper: pd.DataFrame
+    paper_key: str | None
+
+
+def benchmark_tables(table: pd.DataFrame, reference: pd.DataFrame | None = None) -> list[BenchmarkTables]:
+    """Each benchmark's tables, in name order: one row per evaluation, and the paper's numbers."""
     reference = reference if reference is not None else pd.DataFrame()
-    parts += parse_rates(table)
+    out = []
     for bench, group in table.groupby("benchmark", sort=True):
         spec = get_benchmark(bench)
         metrics = [*spec.metrics, *subset_columns(bench)]
         cols = [c for c in ["backbone", "variant", "voting", "budget", *metrics] if c in group]
         shown = group[cols].rename(columns={m: column_label(m) for m in metrics})
-        parts += [f"## {bench}", "", spec.description, "", shown.to_markdown(index=False, floatfmt=".3f"), ""]
         paper = paper_numbers(reference, bench)
         if not paper.empty:
             paper.insert(0, "reported", "paper")
             paper = paper.rename(
                 columns={m: column_label(m) for m in paper.columns if m in METRICS or "@" in m}
             )
-            parts += [f"Paper ({spec.paper_key}):", "", paper.to_markdown(index=False, floatfmt=".3f"), ""]
+        out.append(BenchmarkTables(bench, spec.description, shown, paper, spec.paper_key))
+    return out
+
+
+def to_markdown(table: pd.DataFrame, reference: pd.DataFrame | None = None, here: Path | None = None) -> str:
+    """A readable report: one table per benchmark with the paper's numbers beside ours (labelled),
+    metric directions and meanings below."""
+    parts = [
+        "# flexjudge leaderboard",
+        "",
+        "Rebuilt from `results/eval/**/metrics.json` by `python -m flexjudge.leaderboard`. " + PAPER_NOTE,
+        "",
+    ]
+    parts += parse_rates(table)
+    for b in benchmark_tables(table, reference):
+        parts += [f"## {b.name}", "", b.description, "", b.ours.to_markdown(index=False, floatfmt=".3f"), ""]
+        if not b.paper.empty:
+            parts += [f"Paper ({b.paper_key}):", "", b.paper.to_markdown(index=False, floatfmt=".3f"), ""]
     parts += training_data(table, here or Path.cwd())
     parts += ["## Metrics", ""] + [f"- **{m.label}**: {m.description}" for m in METRICS.values()]
     return "\n".join(parts) + "\n"
 
 
-def parse_rates(table: pd.DataFrame) -> list[str]:
-    """A section with the share of votes that parsed, one row per benchmark (and format), one column per
-    judge and setting, so the base and the fine-tuned judge read side by side."""
+def parse_rate_table(table: pd.DataFrame) -> pd.DataFrame | None:
+    """The share of votes that parsed, one row per benchmark (and format), one column per judge and
+    setting, so the base and the fine-tuned judge read side by side (None without parse rates)."""
     if "parse_failure_rate" not in table:
-        return []
+        return None
     t = table.dropna(subset=["parse_failure_rate"]).copy()
     if t.empty:
-        return []
+        return None
     t["judge"] = t["variant"] + " " + t["voting"] + "/" + t["budget"]
     t["format"] = [get_benchmark(b).judge_format for b in t["benchmark"]]
     wide = t.pivot_table(
@@ -111,44 +142,74 @@ def parse_rates(table: pd.DataFrame) -> list[str]:
     )
     wide = (1 - wide).reset_index()
     wide.columns.name = None
-    return [
-        "## Votes that parse",
-        "",
-        "Share of single votes whose answer tags parse (1 − parse_failure_rate), per judge "
-        "(variant, voting/budget). A benchmark judged by an audio twin is in the same row.",
-        "",
-        wide.to_markdown(index=False, floatfmt=".2f"),
-        "",
-    ]
+    return wide
+
+
+def parse_rates(table: pd.DataFrame) -> list[str]:
+    """The parse-rate section of the markdown (`parse_rate_table`)."""
+    wide = parse_rate_table(table)
+    if wide is None:
+        return []
+    return ["## Votes that parse", "", PARSE_RATE_NOTE, "", wide.to_markdown(index=False, floatfmt=".2f"), ""]
+
+
+TRAINING_COLUMNS = (
+    "judge",
+    "SFT rows",
+    "pair / single / batch / rescaled",
+    "teacher, seeds",
+    "removed as contaminated",
+    "deviations from the paper's mix",
+    "manifest",
+)
+
+
+def training_summary(table: pd.DataFrame, here: Path) -> list[dict[str, Any]]:
+    """Per fine-tuned judge, what its SFT set holds (from the select stage's provenance manifest): one dict
+    per judge with TRAINING_COLUMNS as keys, blanks when the manifest is missing, and `link`, the manifest's
+    path relative to `here` (the folder of the page that links it; None when missing)."""
+    judges = table.dropna(subset=["sft_manifest"]).drop_duplicates(["backbone", "variant"])
+    out = []
+    for _, row in judges.iterrows():
+        path = Path(row["sft_manifest"])
+        entry: dict[str, Any] = dict.fromkeys(TRAINING_COLUMNS, "")
+        entry.update(judge=f"{row['backbone']}/{row['variant']}", manifest=str(path), link=None)
+        if path.exists():
+            m = read_json(path)
+            c = m["counts"]["select"]
+            entry.update(
+                {
+                    "SFT rows": m["rows"],
+                    "pair / single / batch / rescaled": f"{c.get('selected_pair', 0)} / "
+                    f"{c.get('selected_single', 0)} / {c.get('selected_batch', 0)} / {c.get('rescaled', 0)}",
+                    "teacher, seeds": f"{m['teacher']}, {m['seeds']}",
+                    "removed as contaminated": m["decontamination"].get("removed", 0),
+                    "deviations from the paper's mix": "; ".join(m.get("deviations") or []) or "none",
+                    "link": os.path.relpath(path.resolve(), here.resolve()),
+                }
+            )
+        out.append(entry)
+    return out
 
 
 def training_data(table: pd.DataFrame, here: Path) -> list[str]:
     """A section linking each fine-tuned judge to the provenance manifest of its SFT set (select stage),
     by a link relative to `here` (the folder of the markdown file)."""
-    judges = table.dropna(subset=["sft_manifest"]).drop_duplicates(["backbone", "variant"])
-    if judges.empty:
+    judges = training_summary(table, here)
+    if not judges:
         return []
     lines = [
         "## Training data",
         "",
-        "| judge | SFT rows | pair / single / batch / rescaled | teacher, seeds | "
-        "removed as contaminated | deviations from the paper's mix | manifest |",
-        "|---|---|---|---|---|---|---|",
+        "| " + " | ".join(TRAINING_COLUMNS) + " |",
+        "|" + "---|" * len(TRAINING_COLUMNS),
     ]
-    for _, row in judges.iterrows():
-        path = Path(row["sft_manifest"])
-        if not path.exists():
-            lines.append(f"| {row['backbone']}/{row['variant']} | | | | | | `{path}` (missing) |")
+    for j in judges:
+        if j["link"] is None:
+            lines.append(f"| {j['judge']} | | | | | | `{j['manifest']}` (missing) |")
             continue
-        m = read_json(path)
-        c = m["counts"]["select"]
-        lines.append(
-            f"| {row['backbone']}/{row['variant']} | {m['rows']} | {c.get('selected_pair', 0)} / "
-            f"{c.get('selected_single', 0)} / {c.get('selected_batch', 0)} / {c.get('rescaled', 0)} | "
-            f"{m['teacher']}, {m['seeds']} | {m['decontamination'].get('removed', 0)} | "
-            f"{'; '.join(m.get('deviations') or []) or 'none'} | "
-            f"[`{path}`]({os.path.relpath(path.resolve(), here.resolve())}) |"
-        )
+        cells = [str(j[c]) for c in TRAINING_COLUMNS[:-1]]
+        lines.append("| " + " | ".join(cells) + f" | [`{j['manifest']}`]({j['link']}) |")
     return [*lines, ""]
 
 
