@@ -1,4 +1,5 @@
-"""Stage `leaderboard`: rebuild csv/md tables and a plot from every results/eval/**/metrics.json on disk."""
+"""Stage `leaderboard`: rebuild csv/md tables, plots and the HTML report (index.html, `judge.report`) from every
+results/eval/**/metrics.json and predictions.jsonl on disk."""
 
 from __future__ import annotations
 
@@ -9,13 +10,15 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from flexjudge.core.app import stage_main, stage_run
-from flexjudge.judge.tables import collect, plot, to_markdown
+from flexjudge.judge.report import build_report
+from flexjudge.judge.tables import collect, to_markdown
 
 log = logging.getLogger(__name__)
 
 
 def run(cfg: DictConfig) -> pd.DataFrame:
-    """Write leaderboard.csv, leaderboard.md and leaderboard.png under cfg.out_dir."""
+    """Write leaderboard.csv, leaderboard.md and under cfg.out_dir the HTML report: index.html, its plots
+    (leaderboard.png and the others of `judge.report.PLOTS`), items/ and media/."""
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     with stage_run(cfg, "leaderboard") as st:
@@ -23,7 +26,7 @@ def run(cfg: DictConfig) -> pd.DataFrame:
         table.to_csv(out / "leaderboard.csv", index=False)
         reference = pd.read_csv(cfg.paper_results) if cfg.paper_results else pd.DataFrame()
         (out / "leaderboard.md").write_text(to_markdown(table, reference, out), encoding="utf-8")
-        plot(table, out / "leaderboard.png")
+        build_report(table, reference, out, cfg.report_items)
         if st.tracker.active:
             import wandb
 

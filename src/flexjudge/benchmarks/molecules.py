@@ -19,11 +19,19 @@ from flexjudge.core.io import DataError
 from flexjudge.data.schemas import JudgeItem
 
 RIGHT, WRONG = 10.0, 1.0  # gold scores on the 1.0–10.0 scale
+SMILES_PREFIX = "Molecule (SMILES): "
 
 
 def molecule_question(smiles: str, prompt: str) -> str:
     """What the judge reads: the molecule as SMILES, then the policy's prompt."""
-    return f"Molecule (SMILES): {smiles}\n\n{prompt.strip()}"
+    return f"{SMILES_PREFIX}{smiles}\n\n{prompt.strip()}"
+
+
+def question_smiles(question: str) -> str | None:
+    """The SMILES of a question written by `molecule_question` (None for any other question)."""
+    if not question.startswith(SMILES_PREFIX):
+        return None
+    return question[len(SMILES_PREFIX) :].split("\n", 1)[0].strip() or None
 
 
 def _label(row: dict[str, Any], where: str) -> int:
