@@ -7,11 +7,12 @@ BIN    := $(VENV)/bin
 CORES  ?= 2
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup system-deps demo effect test test-fast bench lint dry-run unlock clean-results
+.PHONY: setup system-deps demo effect report test test-fast bench lint dry-run unlock clean-results
 
 setup: $(STAMP) system-deps
 
-## system-deps: espeak-ng (speech for the audio mini benchmarks); installed with apt when missing and root
+## system-deps: espeak-ng (speech for the audio mini benchmarks) and chromium (the HTML report's browser test);
+## installed with apt when missing and root. Without chromium the report test is skipped, with that reason.
 system-deps:
 	@command -v espeak-ng >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
@@ -20,12 +21,19 @@ system-deps:
 	  else \
 	    echo "espeak-ng is missing: the audio mini benchmarks need it (sudo apt-get install espeak-ng)"; exit 1; \
 	  fi; }
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium (apt)"; \
+	    apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; \
+	  else \
+	    echo "chromium is missing: the HTML report's browser test will be skipped (sudo apt-get install chromium)"; \
+	  fi; }
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev,slurm]"
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev,slurm,serve]"
 	touch $(STAMP)
 
 ## demo: run the whole pipeline on the embedded default (SmolLM2-135M inside Qwen2.5-VL), on CPU
@@ -37,6 +45,11 @@ demo: setup
 effect: setup
 	mkdir -p results/effect
 	$(BIN)/snakemake --profile workflow/profiles/default --cores $(CORES) --configfile workflow/effect.yaml --directory results/effect
+
+## report: rebuild the leaderboard and its HTML report (results/leaderboard/index.html) from whatever is under
+## results/eval; the same command as the workflow's leaderboard rule (workflow/rules/leaderboard.smk)
+report: setup
+	$(BIN)/python -m flexjudge.leaderboard out_dir=results/leaderboard logger=wandb threads=1 hydra.run.dir=results/leaderboard
 
 ## test: the full test suite, including a Snakemake run of the DAG on tiny random backbones
 test: setup

@@ -373,7 +373,7 @@ def effect_predictions(backbone, variant):
 
 def final_targets():
     """The final targets: the leaderboard, and with an `effect` comparison configured its report per backbone."""
-    targets = expand("results/leaderboard/leaderboard.{ext}", ext=["csv", "md", "png"])
+    targets = expand("results/leaderboard/leaderboard.{ext}", ext=["csv", "md", "png"]) + ["results/leaderboard/index.html"]
     if config.get("effect"):
         targets += expand("results/effect/{backbone}/effect.{ext}", backbone=config["backbones"], ext=["json", "md", "png"])
     return targets
