@@ -453,7 +453,7 @@ th{background:#f1f3f5}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .note{color:#555;font-size:13px}.missing{color:#a33;font-size:12px}
 figure{margin:10px 0 22px}figure img{max-width:100%;border:1px solid #ddd}figcaption{color:#444;font-size:13px}
 .figs{display:grid;grid-template-columns:repeat(auto-fit,minmax(560px,1fr));gap:14px}
-nav a{margin-right:10px}pre{white-space:pre-wrap;word-break:break-word;background:#f7f7f7;padding:6px;margin:4px 0}
+nav{display:flex;flex-wrap:wrap;gap:4px 12px}figure.wide{grid-column:1/-1}pre{white-space:pre-wrap;word-break:break-word;background:#f7f7f7;padding:6px;margin:4px 0}
 .item{border:1px solid #ccc;border-radius:6px;padding:8px 12px;margin:14px 0}
 .item img{max-height:220px;margin:3px}.media{display:flex;flex-wrap:wrap;gap:6px;align-items:center}
 .flip{background:#fde2b4;color:#7a4a00;border-radius:4px;padding:1px 6px;font-weight:600}
@@ -523,7 +523,8 @@ def _index(
         '<h2 id="plots">Plots</h2>',
         '<div class="figs">',
         *(
-            f'<figure><a href="{n}"><img src="{n}" alt="{_e(t)}"></a><figcaption>{_e(t)}</figcaption></figure>'
+            f'<figure{" class=wide" if n == "leaderboard.png" else ""}><a href="{n}"><img src="{n}" '
+            f'alt="{_e(t)}"></a><figcaption>{_e(t)}</figcaption></figure>'
             for n, t in PLOTS.items()
         ),
         "</div>",
