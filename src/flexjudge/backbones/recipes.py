@@ -118,11 +118,11 @@ def provision_backbone(cfg: DictConfig, out: Path) -> Path:
 
 
 def embedded_default_manifest(repo_root: Path) -> Path:
-    """judge.json of the embedded default: the demo's if it ran, else provisioned once into .cache/bench."""
+    """judge.json of the embedded default: the demo's if it ran, else provisioned once into .cache/embedded."""
     demo = repo_root / "results" / "backbones" / "smollm2_vl" / "judge.json"
     if demo.exists():
         return demo
-    results = repo_root / ".cache" / "bench"
+    results = repo_root / ".cache" / "embedded"
     manifest = results / "backbones" / "smollm2_vl" / "judge.json"
     if not manifest.exists():
         from flexjudge.core.app import compose, seed_everything

@@ -126,9 +126,10 @@ class BatchedEngine:
 BACKENDS = {
     "hf": "a transformers model in our own decoding loop (generate.hf.Engine): CPU or GPU, text and media",
     "vllm": "a vLLM engine (generate.vllm_backend.VLLMEngine): GPU, text prompts",
+    "openai": "any OpenAI-compatible chat endpoint (generate.openai_backend.OpenAIEngine): a served judge or an API",
     "simulated": "no model: set error, position-bias and parse-failure rates (generate.simulated.SimulatedJudge)",
 }
-MODEL_BACKENDS = ("hf", "vllm")
+MODEL_BACKENDS = ("hf", "vllm", "openai")
 
 
 def backend_name(backend) -> str:

@@ -5,6 +5,7 @@ several benchmarks (or seeds, or passes) keeps one session, so the weights are l
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -17,9 +18,10 @@ from flexjudge.core.io import sha256_file, stable_hash
 from flexjudge.generate.budget import Budget
 from flexjudge.generate.engine import MODEL_BACKENDS, Generation, Request, SamplingParams, backend_name
 from flexjudge.generate.hf import Engine
+from flexjudge.generate.openai_backend import request_prompt
 from flexjudge.generate.runner import Shard, VoteCounts, generate_votes
 from flexjudge.generate.store import GenerationStore, vote_key
-from flexjudge.protocol.prompts import render_prompt
+from flexjudge.protocol.prompts import THINK_PREFILL, render_prompt
 
 
 def media_identity(parts) -> list[tuple[str, int, int]]:
@@ -87,12 +89,24 @@ class JudgeSession:
     @property
     def dtype(self) -> str | None:
         """A dtype that overrides the manifest's (backend.dtype; None: the manifest's)."""
-        return self.backend.get("dtype") if self.backend.name != "vllm" else None
+        return self.backend.get("dtype") if self.backend.name == "hf" else None
 
     def _load(self) -> None:
         from flexjudge.backbones.loader import load_judge, load_tokenizer, read_manifest
 
         if self._manifest is not None:
+            return
+        if self.backend.name == "openai":  # the server holds the weights; a tokenizer only to count tokens
+            if not self.backend.get("model"):
+                raise ValueError("backend=openai: set backend.model to the served model's name")
+            self._manifest = {"weights": None, "backbone": self.backend.model, "variant": "served"}
+            if self.backend.get("tokenizer"):
+                self._tokenizer = load_tokenizer({"weights": self.backend.tokenizer})
+            elif self.backend.continuation == "completions":
+                raise ValueError(
+                    "backend=openai with continuation=completions renders the chat template here: set "
+                    "backend.tokenizer to the served model's folder or hub id"
+                )
             return
         if self.backend.name == "vllm":  # vLLM loads the weights itself; here only the tokenizer
             self._manifest = read_manifest(self.judge_path)
@@ -109,6 +123,28 @@ class JudgeSession:
 
     def _engine(self, budget: Budget, media_settings, has_media: bool, desc: str):
         backend = self.backend
+        if backend.name == "openai":
+            from flexjudge.generate.openai_backend import OpenAIEngine
+
+            if has_media and backend.continuation == "completions":
+                raise NotImplementedError(
+                    f"{desc}: requests carry media, which /v1/completions cannot take; use "
+                    "backend.continuation=none or vllm (chat requests with image and audio parts)"
+                )
+
+            return OpenAIEngine(
+                backend.model,
+                base_url=backend.base_url or os.environ.get("OPENAI_BASE_URL"),
+                api_key_env=backend.api_key_env,
+                budget=budget,
+                batch_size=backend.batch_size,
+                concurrency=backend.concurrency,
+                max_retries=backend.max_retries,
+                timeout_s=backend.timeout_s,
+                continuation=backend.continuation,
+                tokenizer=self._tokenizer,
+                media_settings=media_settings or MediaSettings(),
+            )
         if backend.name == "vllm":
             if has_media:
                 raise NotImplementedError(
@@ -164,21 +200,30 @@ class JudgeSession:
         self._load()
         engine = self._engine(budget, media_settings, any(media), desc)
         tokenizer, manifest = self._tokenizer, self.manifest
-        prompts = [
-            render_prompt(tokenizer, m, prefill_think) + prefix
-            for m, prefix in zip(messages, prefixes, strict=True)
-        ]
+        if (
+            self.backend.name == "openai" and self.backend.continuation != "completions"
+        ):  # the server templates
+            opening = THINK_PREFILL if prefill_think else ""
+            prompts = [request_prompt(m, opening + p) for m, p in zip(messages, prefixes, strict=True)]
+        else:
+            prompts = [
+                render_prompt(tokenizer, m, prefill_think) + prefix
+                for m, prefix in zip(messages, prefixes, strict=True)
+            ]
         requests = [
             Request(p, stable_hash("prompt", p, media_content(m)), tuple(range(params.n)), prefill_think, m)
             for p, m in zip(prompts, media, strict=True)
         ]
         store = GenerationStore(cache) if cache else None
         weights = manifest["weights"]
-        model_id = (
-            store.weights_digest(weights)
-            if store is not None and Path(weights).is_dir()
-            else f"hub:{weights}"
-        )
+        if self.backend.name == "openai":  # what the server calls the model, at its address
+            model_id = (
+                f"openai:{self.backend.base_url or os.environ.get('OPENAI_BASE_URL')}:{self.backend.model}"
+            )
+        elif store is not None and Path(weights).is_dir():
+            model_id = store.weights_digest(weights)
+        else:
+            model_id = f"hub:{weights}"
         if self.dtype:  # the same weights in another dtype give other votes
             model_id = f"{model_id}@{self.dtype}"
         keys = [
@@ -196,7 +241,11 @@ class JudgeSession:
             ]
             for r in requests
         ]
-        lengths = [len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
+        lengths = (
+            [len(p) for p in prompts]  # characters: the server tokenizes (lengths only plan the batches)
+            if self.backend.name == "openai" and tokenizer is None
+            else [len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
+        )
         try:
             gens, counts = generate_votes(
                 engine,

@@ -48,7 +48,8 @@ class SimulatedJudge:
                 raise ValueError(f"simulated judge: {name}={getattr(self, name)} must lie in [0, 1]")
 
     def judge(self, fmt: JudgeFormat, key: str, gold_shown: Any, n_answers: int, k: int) -> list[Generation]:
-        """k votes on one presentation whose gold value (in shown order) is `gold_shown`."""
+        """k votes on one presentation whose gold value (in shown order) is `gold_shown` (None: the item
+        has no gold, and each parsed vote is drawn uniformly from the format's values)."""
         votes = []
         for i in range(k):
             rng = random.Random(stable_hash("simulated", self.seed, key, i))
@@ -58,6 +59,8 @@ class SimulatedJudge:
             else:
                 if u < self.parse_failure_rate + self.position_bias:
                     value = first_position_value(fmt, n_answers)
+                elif gold_shown is None:  # an item without gold (a user's own row): any valid value
+                    value = rng.choice(wrong_values(fmt, None, n_answers))
                 elif rng.random() < self.error_rate:
                     value = rng.choice(wrong_values(fmt, gold_shown, n_answers))
                 else:

@@ -196,7 +196,8 @@ def run_metric(fmt: JudgeFormat) -> str:
     return "accuracy"
 
 
-def _failure_stats(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def failure_stats(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Parse accounting over judged rows: failure rate per vote, unparsed items, counts by reason."""
     votes = [v for r in rows for v in r["votes"]]
     failures = Counter(v["failure"] for v in votes if v["failure"])
     n = len(rows)
@@ -234,7 +235,7 @@ def _verdict_summary(rows, n_boot: int, seed: int) -> dict[str, Any]:
         "accuracy_decisive": M.accuracy_decisive(pred, gold),
         "macro_f1": M.f1_macro(pred, gold),
         "accuracy_parsed": M.accuracy([p for p, _ in answered], [g for _, g in answered]),
-        **_failure_stats(rows),
+        **failure_stats(rows),
         "tie_rate": sum(p is not None and p.startswith("tie") for p in pred) / len(rows)
         if rows
         else float("nan"),
@@ -257,7 +258,7 @@ def _score_summary(rows, n_boot: int, seed: int) -> dict[str, Any]:
     gold = [float(r["gold"]) for r in rows]
     systems = [r["system"] for r in rows]
     corr = M.utterance_and_system_correlations(pred, gold, systems if all(systems) else None)
-    out = {"pearson": corr["lcc"], "spearman": corr["srcc"], "kendall": corr["ktau"], **_failure_stats(rows)}
+    out = {"pearson": corr["lcc"], "spearman": corr["srcc"], "kendall": corr["ktau"], **failure_stats(rows)}
     out.update({k: v for k, v in corr.items() if k in ("sys_lcc", "sys_srcc", "n_unscored")})
     scored = [p for p in pred if p is not None]
     out["mean_score"] = statistics.fmean(scored) if scored else float("nan")
@@ -282,7 +283,7 @@ def _batch_summary(rows, n_boot: int, seed: int) -> dict[str, Any]:
         if rows
         else float("nan"),
         "tied_ranking_rate": sum(tied) / len(tied) if tied else float("nan"),
-        **_failure_stats(rows),
+        **failure_stats(rows),
     }
     if n_boot and rows:
         out["normalized_levenshtein_ci95"] = list(
