@@ -115,6 +115,15 @@ def _parser() -> argparse.ArgumentParser:
         help="a bad row stops the run naming file:line and field (error, default) or is skipped and counted",
     )
     o.add_argument("--quiet", action="store_true", help="no progress bar")
+    e = sub.add_parser(
+        "export-llm",
+        help="write a judge's LLM as a plain text checkpoint (for transformers serve and other text servers)",
+        description="Write the LLM inside a judge (e.g. a fine-tuned Qwen2.5-VL judge from results/) as a "
+        "plain LlamaForCausalLM checkpoint with the judge's tokenizer and chat template; its text logits are "
+        "checked against the judge's. Serve it with: transformers serve OUT --port 8000",
+    )
+    e.add_argument("judge", help="'embedded', a results/ judge folder or judge.json, or a checkpoint folder")
+    e.add_argument("out", help="the folder to write")
     return parser
 
 
@@ -185,8 +194,19 @@ def _report(summary: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s")
-    from flexjudge.apply.judge import Judge
+    logging.basicConfig(
+        level=logging.WARNING if getattr(args, "quiet", False) else logging.INFO, format="%(message)s"
+    )
+    from flexjudge.apply.judge import Judge, export_text_judge
+
+    if args.command == "export-llm":
+        try:
+            done = export_text_judge(args.judge, args.out)
+        except (DataError, ValueError, FileNotFoundError, RuntimeError) as exc:
+            print(f"flexjudge export-llm: error: {exc}", file=sys.stderr)
+            return 1
+        print(f"wrote {done['out']} (text logits equal the judge's to {done['text_logit_max_diff']:.1e})")
+        return 0
 
     try:
         options = options_from(args)
@@ -200,6 +220,11 @@ def main(argv: list[str] | None = None) -> int:
         summary = judge.judge_file(args.input, args.out, options, on_error=args.on_error)
     except (DataError, ValueError, FileNotFoundError, NotImplementedError) as exc:
         print(f"flexjudge judge: error: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a server's refusal (openai.APIError) after the client's retries
+        if not type(exc).__module__.startswith("openai"):
+            raise
+        print(f"flexjudge judge: the server answered with an error: {exc}", file=sys.stderr)
         return 1
     print(_report(summary))
     return 0

@@ -308,6 +308,31 @@ class Judge:
         )
 
 
+def export_text_judge(judge: str | Path, out: str | Path) -> dict[str, Any]:
+    """Write the judge's LLM as a plain LlamaForCausalLM checkpoint (safetensors, with the judge's tokenizer
+    and chat template) into `out`, for text-only servers (`transformers serve`, llama.cpp converters);
+    the text logits of the copy are checked against the judge's own. Returns what was checked."""
+    import torch
+
+    from flexjudge.backbones.checkpoints import save_checkpoint
+    from flexjudge.backbones.loader import load_judge
+    from flexjudge.backbones.placement import text_llm
+    from flexjudge.backbones.twins import MAX_LOGIT_DIFF, PROBE
+
+    loaded = load_judge(resolve_judge(judge, REPO_ROOT / ".cache"), device="cpu", dtype="float32")
+    llama = text_llm(loaded.model)
+    # servers that take their defaults from the checkpoint (transformers serve) sample only when it says
+    # so; a request's temperature 0 still asks for greedy decoding
+    llama.generation_config.do_sample = True
+    ids = loaded.tokenizer(PROBE, add_special_tokens=False, return_tensors="pt")
+    with torch.no_grad():
+        diff = (loaded.model(**ids).logits - llama(**ids).logits).abs().max().item()
+    if diff > MAX_LOGIT_DIFF:
+        raise RuntimeError(f"the exported LLM's text logits differ from the judge's by {diff:.2e}")
+    save_checkpoint(llama, loaded.tokenizer, out)
+    return {"out": str(out), "text_logit_max_diff": diff, "judge": str(judge)}
+
+
 def check_gold(fmt: JudgeFormat, item) -> None:
     """A row's optional gold must be a value of the format (e.g. A/B/tie for a pair; a ranking for batch)."""
     gold, n = item.gold, len(item.answers)

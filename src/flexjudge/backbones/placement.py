@@ -156,3 +156,48 @@ def transplant_llm(source: torch.nn.Module, target: torch.nn.Module) -> int:
                 f"{name}: source shape {tuple(tensor.shape)} does not fit target {tuple(into.shape)}"
             )
     return len(src)
+
+
+@torch.no_grad()
+def text_llm(model: torch.nn.Module) -> LlamaForCausalLM:
+    """The LLM inside a Qwen2.5-VL / Omni-thinker judge as a plain LlamaForCausalLM (its whole vocabulary,
+    media tokens included, so the judge's tokenizer still fits): what text-only servers load. Only an LLM
+    that is a Llama (all q/k/v biases zero, as placed by this module) can be taken out this way."""
+    from transformers import LlamaConfig
+
+    text = getattr(model.config, "text_config", model.config)
+    rope = dict(getattr(text, "rope_parameters", None) or {})
+    config = LlamaConfig(
+        vocab_size=text.vocab_size,
+        hidden_size=text.hidden_size,
+        intermediate_size=text.intermediate_size,
+        num_hidden_layers=text.num_hidden_layers,
+        num_attention_heads=text.num_attention_heads,
+        num_key_value_heads=text.num_key_value_heads,
+        max_position_embeddings=text.max_position_embeddings,
+        rms_norm_eps=text.rms_norm_eps,
+        hidden_act=text.hidden_act,
+        rope_parameters={"rope_type": "default", "rope_theta": float(rope.get("rope_theta", 10000.0))},
+        tie_word_embeddings=bool(getattr(text, "tie_word_embeddings", model.config.tie_word_embeddings)),
+        bos_token_id=text.bos_token_id,
+        eos_token_id=text.eos_token_id,
+        pad_token_id=text.pad_token_id,
+        attention_bias=False,
+        mlp_bias=False,
+    )
+    llama = LlamaForCausalLM(config).eval()
+    src, dst = llm_state(model), llm_state(llama)
+    extra = set(src) - set(dst)
+    biased = [
+        n for n in extra if not n.endswith(("q_proj.bias", "k_proj.bias", "v_proj.bias")) or src[n].any()
+    ]
+    if biased or set(dst) - set(src):
+        raise ValueError(
+            f"{type(model).__name__}: its LLM is not a Llama (non-zero or unknown tensors {sorted(biased)[:3]}, "
+            f"missing {sorted(set(dst) - set(src))[:3]}); serve the multimodal checkpoint itself (vLLM)"
+        )
+    for name, tensor in dst.items():
+        tensor.copy_(src[name])
+    if config.tie_word_embeddings:
+        llama.tie_weights()
+    return llama

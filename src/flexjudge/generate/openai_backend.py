@@ -196,7 +196,7 @@ class OpenAIEngine(BatchedEngine):
             kwargs["top_p"] = params.top_p
         if stop:
             kwargs["stop"] = stop
-        if self.continuation in ("vllm", "completions"):  # vLLM's names; other servers ignore them
+        if self.continuation == "vllm":  # vLLM's own request fields (strict servers refuse unknown ones)
             kwargs["extra_body"] = {
                 "include_stop_str_in_output": True,
                 **(
