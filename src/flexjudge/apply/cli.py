@@ -182,6 +182,8 @@ def _report(summary: dict[str, Any]) -> str:
     for key, label in (("flip_rate", "flip rate"), ("tie_rate", "tie rate"), ("accuracy", "accuracy")):
         if summary.get(key) is not None:
             lines.append(f"  {label:<14} {pct(summary[key])}")
+    if summary.get("mean_abs_error") is not None:
+        lines.append(f"  mean |error|   {summary['mean_abs_error']:.2f} (against gold)")
     if summary.get("mean_score") is not None:
         lines.append(f"  mean score     {summary['mean_score']:.2f}")
     if summary.get("verdicts"):

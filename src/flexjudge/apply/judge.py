@@ -244,6 +244,8 @@ class Judge:
         fmt = options.judge_format()
         for item in items:
             check_gold(fmt, item)
+        if self.manifest is not None:
+            check_media(items, self.manifest)
         views = build_views(items, options.order, options.seed)
         gens, _, counts = sample_votes(self._run_conf(options), self._open(), fmt, views, "judge")
         judged = judge_items(
@@ -331,6 +333,24 @@ def export_text_judge(judge: str | Path, out: str | Path) -> dict[str, Any]:
         raise RuntimeError(f"the exported LLM's text logits differ from the judge's by {diff:.2e}")
     save_checkpoint(llama, loaded.tokenizer, out)
     return {"out": str(out), "text_logit_max_diff": diff, "judge": str(judge)}
+
+
+def check_media(items, manifest: Path) -> None:
+    """Every row's media must be of a kind the judge takes (its judge.json's `processor`)."""
+    from flexjudge.backbones.loader import read_manifest
+
+    processor = str(read_manifest(manifest).get("processor", "image"))
+    takes = {"image", "video"} if "image" in processor else set()
+    takes |= {"audio"} if "audio" in processor else set()
+    for item in items:
+        kinds = {m["type"] for m in (*item.media, *(m for a in item.answer_media for m in a))}
+        if kinds - takes:
+            hint = " an audio judge, e.g. --judge results/backbones/smollm2_omni," if "audio" in kinds else ""
+            raise DataError(
+                f"{item.source}: the row has {sorted(kinds - takes)} media, but the judge {manifest} takes "
+                f"{sorted(takes) or 'text only'} (processor={processor!r}); use{hint or ' a judge that does'}"
+                " or leave such rows out"
+            )
 
 
 def check_gold(fmt: JudgeFormat, item) -> None:

@@ -1,7 +1,7 @@
 """A judging engine over any OpenAI-compatible chat endpoint (vLLM, SGLang, `transformers serve`, a hosted API).
 
     flexjudge judge pairs.jsonl --backend openai --judge my-judge --base-url http://gpu-node:8000/v1
-    python -m flexjudge.evaluate backend=openai backend.model=gpt-4o judge=none   # key from $OPENAI_API_KEY
+    python -m flexjudge.evaluate backend=openai backend.model=gpt-4o   # the key from $OPENAI_API_KEY
 
 Each vote is one chat request with n=1 and the vote's own seed (`vote_seed`), so k votes are k requests
 (servers differ on `n`; some ignore it). Requests run `concurrency` at a time; the OpenAI client retries
