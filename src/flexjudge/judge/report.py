@@ -47,6 +47,7 @@ PLOTS = {
     "stability.png": "Stability: one vote against the vote, vote agreement, order flips",
 }
 BUDGET_ORDER = ("none", "think64", "wait1", "wait2", "wait4")
+MARKERS = "osD^vP*X"
 STABILITY_COLUMNS = ("accuracy", "vote_accuracy", "vote_agreement", "flip_rate", "first_shown_rate")
 TEXT_CAP = 6000  # characters of one question, answer or vote shown; the rest is cut with a note
 
@@ -223,9 +224,10 @@ def plot_budget(frame: pd.DataFrame, path: Path) -> None:
             line = line.assign(at=[budgets.index(b) for b in line["budget"]]).sort_values("at")
             (drawn,) = left.plot(line["at"], line["value"], marker="o", label=f"{judge} {voting}")
             tokens = line.dropna(subset=["mean_think_tokens"])
-            right.plot(tokens["mean_think_tokens"], tokens["value"], marker="o", color=drawn.get_color())
-            for _, point in tokens.iterrows():
-                right.annotate(point["budget"], (point["mean_think_tokens"], point["value"]), fontsize=7)
+            right.plot(tokens["mean_think_tokens"], tokens["value"], color=drawn.get_color(), lw=1)
+            for _, point in tokens.iterrows():  # the budget by the marker's shape
+                marker = MARKERS[budgets.index(point["budget"]) % len(MARKERS)]
+                right.plot(point["mean_think_tokens"], point["value"], marker=marker, color=drawn.get_color())
         left.set_xticks(range(len(budgets)), budgets)
         left.set_title(f"{bench}: against the budget", fontsize=9)
         left.set_xlabel("thinking budget")
@@ -236,6 +238,12 @@ def plot_budget(frame: pd.DataFrame, path: Path) -> None:
         right.set_ylabel(_metric_label(headline))
         if group["mean_think_tokens"].isna().all():
             right.text(0.5, 0.5, "no think-token counts", ha="center", va="center", transform=right.transAxes)
+        else:
+            shapes = [
+                right.plot([], [], ls="", marker=MARKERS[i % len(MARKERS)], color="grey", label=b)[0]
+                for i, b in enumerate(budgets)
+            ]
+            right.legend(handles=shapes, fontsize=7, title="budget", title_fontsize=7)
     fig.suptitle(title, fontsize=10)
     _save(fig, path)
 
@@ -251,11 +259,13 @@ def plot_position_bias(frame: pd.DataFrame, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(9, 1.4 + 0.24 * len(shown)))
     labels = [f"{r.benchmark} · {r.judge} {r.voting}/{r.budget}" for r in shown.itertuples()]
     ax.barh(range(len(shown)), shown["first_shown_rate"], color="#4878a8")
+    for i, v in enumerate(shown["first_shown_rate"]):
+        ax.text(v + 0.01, i, f"{v:.2f}", va="center", fontsize=7)
     ax.axvline(0.5, color="#c44", ls="--")
     ax.set_yticks(range(len(shown)), labels, fontsize=7)
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
-    ax.set_xlabel(xlabel + " (dashed: 0.5, no preference between two answers)")
+    ax.set_xlabel(xlabel + "\n(dashed: 0.5, no preference between two answers)")
     ax.set_ylabel("evaluation (benchmark · judge setting)")
     ax.set_title(title, fontsize=10)
     _save(fig, path)
@@ -453,7 +463,7 @@ th{background:#f1f3f5}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .note{color:#555;font-size:13px}.missing{color:#a33;font-size:12px}
 figure{margin:10px 0 22px}figure img{max-width:100%;border:1px solid #ddd}figcaption{color:#444;font-size:13px}
 .figs{display:grid;grid-template-columns:repeat(auto-fit,minmax(560px,1fr));gap:14px}
-nav{display:flex;flex-wrap:wrap;gap:4px 12px}figure.wide{grid-column:1/-1}pre{white-space:pre-wrap;word-break:break-word;background:#f7f7f7;padding:6px;margin:4px 0}
+nav{display:flex;flex-wrap:wrap;gap:4px 12px}figure.wide{grid-column:1/-1}.wide-table{overflow-x:auto;max-width:100%}pre{white-space:pre-wrap;word-break:break-word;background:#f7f7f7;padding:6px;margin:4px 0}
 .item{border:1px solid #ccc;border-radius:6px;padding:8px 12px;margin:14px 0}
 .item img{max-height:220px;margin:3px}.media{display:flex;flex-wrap:wrap;gap:6px;align-items:center}
 .flip{background:#fde2b4;color:#7a4a00;border-radius:4px;padding:1px 6px;font-weight:600}
@@ -491,7 +501,7 @@ def _table(frame: pd.DataFrame, digits: int = 3) -> str:
             else:
                 cells.append(f"<td>{'' if v is None else _e(v)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return f'<div class="wide-table"><table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
 
 
 def _anchor(name: str) -> str:
@@ -568,7 +578,9 @@ def _index(
                 + "".join(f"<td>{_e(j[c])}</td>" for c in TRAINING_COLUMNS[:-1])
                 + f"<td>{manifest}</td></tr>"
             )
-        body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(lines)}</tbody></table>")
+        body.append(
+            f'<div class="wide-table"><table><thead><tr>{head}</tr></thead><tbody>{"".join(lines)}</tbody></table></div>'
+        )
     body += ['<h2 id="metrics">Metrics</h2>', "<ul>"]
     body += [
         f"<li><b>{_e(m.label)}</b>: {_e(m.description)}</li>"
