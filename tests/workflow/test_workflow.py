@@ -93,6 +93,11 @@ def test_dag_writes_leaderboard_for_base_and_flex(run_dir):
     # decontaminated against every mini benchmark the DAG built first
     assert len(manifest["decontamination"]["checked"]) == 18 and not manifest["decontamination"]["unchecked"]
     assert (workdir / "results" / "leaderboard" / "leaderboard.png").stat().st_size > 1000
+    # the HTML report: its plots beside it, one item page per evaluation
+    report = workdir / "results" / "leaderboard"
+    assert "hh_harmless_heldout" in (report / "index.html").read_text()
+    assert all((report / name).stat().st_size > 1000 for name in ("votes.png", "budget.png", "stability.png"))
+    assert len(list((report / "items").glob("*.html"))) == len(table)
     for job in (
         "backbones/tiny_vl",
         "curate",
@@ -121,6 +126,15 @@ def test_dag_writes_leaderboard_for_base_and_flex(run_dir):
     assert vision["weight_loads"] == 1  # the judge was loaded once for the whole group
     checkpoint = workdir / "results" / "finetune" / "tiny_vl" / "flex" / "checkpoint"
     assert (checkpoint / "model.safetensors").exists() and not list(checkpoint.glob("*.bin"))
+
+
+def test_snakemake_report_holds_the_leaderboard_and_its_plots(run_dir, tmp_path):
+    workdir, conf = run_dir
+    result = snakemake(workdir, conf, "--report", str(tmp_path / "report.html"))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    html = (tmp_path / "report.html").read_text()
+    for name in ("leaderboard.csv", "leaderboard.png", "votes.png", "position_bias.png", "stability.png"):
+        assert name in html
 
 
 def test_one_offline_wandb_run_per_job(run_dir):
