@@ -34,6 +34,7 @@ from flexjudge.core.io import DataError, write_json, write_jsonl
 from flexjudge.generate.engine import BACKENDS
 from flexjudge.judge.runs import sample_votes
 from flexjudge.judge.scoring import build_views, failure_stats, judge_items, thinking_stats
+from flexjudge.judge.stability import flips
 from flexjudge.protocol.formats import BatchRanking, JudgeFormat, PairScores, SingleScore, make_format
 from flexjudge.protocol.parsing import parse_answers
 from flexjudge.protocol.prompts import generated_with_prefill
@@ -425,7 +426,7 @@ def output_row(fmt: JudgeFormat, item, judged: dict[str, Any], o: JudgeOptions) 
         "scores": [mean(col) for col in zip(*per_response, strict=True)] if per_response else None,
         "parsed_votes": sum(v["parsed"] for v in votes),
         "votes": votes,
-        "flipped": _flipped(judged) if o.order == "both" else None,
+        "flipped": flips(judged),  # None unless judged in both orders
     }
     if item.gold is not None:
         row["gold"] = item.gold
@@ -433,14 +434,6 @@ def output_row(fmt: JudgeFormat, item, judged: dict[str, Any], o: JudgeOptions) 
         if isinstance(fmt, SingleScore):
             row["abs_error"] = None if verdict is None else abs(verdict - item.gold)
     return row
-
-
-def _flipped(judged: dict[str, Any]) -> bool | None:
-    """Whether the verdict changes with the answer order (None when either order has no parsed vote)."""
-    views = [v.ranking if hasattr(v, "ranking") else v for v in judged["per_view"]]
-    if len(views) < 2 or any(v is None for v in views):
-        return None
-    return views[0] != views[1]
 
 
 def summarize_rows(
