@@ -10,7 +10,7 @@ from dataclasses import fields
 from typing import Any
 
 from flexjudge.apply.inputs import RESPONSES
-from flexjudge.apply.judge import ORDERS, JudgeOptions
+from flexjudge.apply.judge import ORDERS, JudgeOptions, backend_options
 from flexjudge.core.io import DataError
 
 EPILOG = """\
@@ -55,7 +55,11 @@ def _parser() -> argparse.ArgumentParser:
         "folder, a hub id, or the served model's name with --backend openai (default: embedded)",
     )
     g.add_argument(
-        "--backend", default="hf", choices=["hf", "vllm", "openai", "simulated"], help="default: hf"
+        "--backend",
+        default="hf",
+        choices=backend_options(),
+        help="hf (default), vllm, openai (any OpenAI-compatible server), simulated, or an API baseline "
+        "config (gpt4o, gemini: key from the environment)",
     )
     g.add_argument("--device", help="hf: auto | cpu | cuda (default: auto)")
     g.add_argument("--batch-size", type=int, help="prompts decoded together (hf default 16)")

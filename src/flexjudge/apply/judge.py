@@ -93,13 +93,25 @@ class JudgeOptions:
         return self.aggregation or next(iter(self.judge_format().aggregations))
 
 
-def backend_conf(name: str, **overrides: Any) -> DictConfig:
-    """conf/backend/<name>.yaml with `overrides` on top (an unknown key is an error)."""
+def backend_options() -> list[str]:
+    """The backend configs there are (conf/backend/*.yaml): hf, vllm, openai, simulated, API baselines."""
     from flexjudge.core.app import CONF_DIR
 
-    if name not in BACKENDS:
-        raise ValueError(f"backend {name!r}: choose one of {sorted(BACKENDS)}")
+    return sorted(p.stem for p in (CONF_DIR / "backend").glob("*.yaml"))
+
+
+def backend_conf(name: str, **overrides: Any) -> DictConfig:
+    """conf/backend/<name>.yaml (after the configs its `defaults` name) with `overrides` on top (an unknown
+    key is an error)."""
+    from flexjudge.core.app import CONF_DIR
+
+    if name not in backend_options():
+        raise ValueError(f"backend {name!r}: choose one of {backend_options()} (conf/backend/)")
     conf = OmegaConf.load(CONF_DIR / "backend" / f"{name}.yaml")
+    bases = [d for d in conf.pop("defaults", []) if d != "_self_"]
+    conf = OmegaConf.merge(*[backend_conf(b) for b in bases], conf)
+    if conf.name not in BACKENDS:
+        raise ValueError(f"conf/backend/{name}.yaml: name {conf.name!r} is none of {sorted(BACKENDS)}")
     unknown = sorted(set(overrides) - set(conf))
     if unknown:
         raise ValueError(f"backend {name}: no option(s) {unknown}; it takes {sorted(conf)}")
@@ -173,17 +185,17 @@ class Judge:
         backend: str = "hf",
         cache: str | Path | None = None,
         progress: bool = True,
-        **backend_options: Any,
+        **options: Any,
     ) -> Judge:
         """A judge by name: 'embedded', a results/ judge folder or judge.json, a checkpoint folder, a hub id,
-        or (backend='openai') the model name a server serves. `backend_options` override
+        or (backend='openai') the model name a server serves. `options` override
         conf/backend/<backend>.yaml (e.g. device='cpu', batch_size=4, base_url=...)."""
-        conf = backend_conf(backend, **backend_options)
+        conf = backend_conf(backend, **options)
         manifest = None
-        if backend in ("hf", "vllm"):
+        if conf.name in ("hf", "vllm"):
             manifest = resolve_judge(judge, REPO_ROOT / ".cache")
-        elif backend == "openai":
-            conf.model = str(judge)
+        elif conf.name == "openai" and (judge != "embedded" or not conf.model):
+            conf.model = str(judge)  # the served model's name (an API baseline config names its own)
         return cls(str(judge), conf, manifest, Path(cache) if cache else None, progress)
 
     # -- one item ------------------------------------------------------------------------------------
