@@ -7,12 +7,11 @@ BIN    := $(VENV)/bin
 CORES  ?= 2
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup system-deps demo effect report test test-fast bench lint dry-run unlock clean-results
+.PHONY: setup system-deps browser-deps demo effect report test test-fast bench lint dry-run unlock clean-results
 
 setup: $(STAMP) system-deps
 
-## system-deps: espeak-ng (speech for the audio mini benchmarks) and chromium (the HTML report's browser test);
-## installed with apt when missing and root. Without chromium the report test is skipped, with that reason.
+## system-deps: espeak-ng (speech for the audio mini benchmarks); installed with apt when missing and root
 system-deps:
 	@command -v espeak-ng >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
@@ -21,6 +20,10 @@ system-deps:
 	  else \
 	    echo "espeak-ng is missing: the audio mini benchmarks need it (sudo apt-get install espeak-ng)"; exit 1; \
 	  fi; }
+
+## browser-deps: chromium, for the HTML report's browser test (make test only, so the demo does not wait for
+## it); installed with apt when missing and root. Without chromium that test is skipped, with that reason.
+browser-deps:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing chromium (apt)"; \
@@ -52,7 +55,7 @@ report: setup
 	$(BIN)/python -m flexjudge.leaderboard out_dir=results/leaderboard logger=wandb threads=1 hydra.run.dir=results/leaderboard
 
 ## test: the full test suite, including a Snakemake run of the DAG on tiny random backbones
-test: setup
+test: setup browser-deps
 	$(BIN)/python -m pytest
 
 test-fast: setup
