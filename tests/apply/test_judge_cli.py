@@ -213,3 +213,21 @@ def test_a_killed_run_resumes_and_generates_only_what_is_missing(tmp_path, tiny_
     summary = read_json(tmp_path / "in.judged.jsonl.summary.json")
     assert summary["votes_cached"] >= done and summary["votes_generated"] == 6 - summary["votes_cached"]
     assert "judged 6 rows" in resumed.stdout
+
+
+@pytest.mark.slow
+def test_audio_rows_go_to_an_audio_judge_and_are_refused_by_a_vision_one(tmp_path, tiny_manifest):
+    from conftest import stage_cfg
+    from flexjudge.core.io import DataError
+    from flexjudge.provision import run as provision
+
+    omni = provision(stage_cfg("provision", tmp_path / "omni", "backbone=tiny_omni"))
+    fmt, rows = five_rows(tmp_path, "audio")
+    path = write(tmp_path / "in.jsonl", rows)
+    summary = Judge.load(omni, device="cpu", progress=False).judge_file(path, format=fmt, max_new_tokens=8)
+    assert summary["items"] == 5 and summary["votes_generated"] == 5
+    with pytest.raises(
+        DataError,
+        match=r"in.jsonl:1: the row has \['audio'\] media, but the judge .* takes \['image', 'video'\]",
+    ):
+        Judge.load(tiny_manifest, device="cpu", progress=False).judge_file(path, format=fmt, max_new_tokens=8)

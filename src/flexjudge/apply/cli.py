@@ -51,7 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--judge",
         default="embedded",
-        help="'embedded' (the default small judge), a results/ judge folder or judge.json, a checkpoint "
+        help="'embedded' (the default small judge; 'embedded-omni' hears audio), a results/ judge folder or judge.json, a checkpoint "
         "folder, a hub id, or the served model's name with --backend openai (default: embedded)",
     )
     g.add_argument(

@@ -41,8 +41,9 @@ from flexjudge.protocol.prompts import generated_with_prefill
 
 log = logging.getLogger(__name__)
 
-#: Judge names that need no path: the embedded default (SmolLM2-135M inside Qwen2.5-VL), provisioned on first use.
-EMBEDDED = ("embedded", "default")
+#: Judge names that need no path: the embedded default (SmolLM2-135M inside Qwen2.5-VL) and its Omni twin
+#: (inside the Qwen2.5-Omni thinker: takes audio), provisioned on first use.
+EMBEDDED = {"embedded": "smollm2_vl", "default": "smollm2_vl", "embedded-omni": "smollm2_omni"}
 ORDERS = ("random", "original", "reversed", "both")
 
 
@@ -125,7 +126,7 @@ def resolve_judge(spec: str | Path, cache_dir: Path) -> Path:
     from flexjudge.backbones.recipes import embedded_default_manifest
 
     if str(spec) in EMBEDDED:
-        return embedded_default_manifest(REPO_ROOT)
+        return embedded_default_manifest(REPO_ROOT, EMBEDDED[str(spec)])
     path = Path(spec)
     if path.is_file() and path.name == MANIFEST:
         return path
@@ -187,7 +188,7 @@ class Judge:
         progress: bool = True,
         **options: Any,
     ) -> Judge:
-        """A judge by name: 'embedded', a results/ judge folder or judge.json, a checkpoint folder, a hub id,
+        """A judge by name: 'embedded' (or 'embedded-omni', which hears audio), a results/ judge folder or judge.json, a checkpoint folder, a hub id,
         or (backend='openai') the model name a server serves. `options` override
         conf/backend/<backend>.yaml (e.g. device='cpu', batch_size=4, base_url=...)."""
         conf = backend_conf(backend, **options)
@@ -358,7 +359,7 @@ def check_media(items, manifest: Path) -> None:
     for item in items:
         kinds = {m["type"] for m in (*item.media, *(m for a in item.answer_media for m in a))}
         if kinds - takes:
-            hint = " an audio judge, e.g. --judge results/backbones/smollm2_omni," if "audio" in kinds else ""
+            hint = " an audio judge, e.g. --judge embedded-omni," if "audio" in kinds else ""
             raise DataError(
                 f"{item.source}: the row has {sorted(kinds - takes)} media, but the judge {manifest} takes "
                 f"{sorted(takes) or 'text only'} (processor={processor!r}); use{hint or ' a judge that does'}"

@@ -117,17 +117,21 @@ def provision_backbone(cfg: DictConfig, out: Path) -> Path:
     )
 
 
-def embedded_default_manifest(repo_root: Path) -> Path:
-    """judge.json of the embedded default: the demo's if it ran, else provisioned once into .cache/embedded."""
-    demo = repo_root / "results" / "backbones" / "smollm2_vl" / "judge.json"
+def embedded_default_manifest(repo_root: Path, backbone: str = "smollm2_vl") -> Path:
+    """judge.json of the embedded default (`smollm2_vl`, or its Omni twin `smollm2_omni`): the demo's if it
+    ran, else provisioned once into .cache/embedded."""
+    demo = repo_root / "results" / "backbones" / backbone / "judge.json"
     if demo.exists():
         return demo
     results = repo_root / ".cache" / "embedded"
-    manifest = results / "backbones" / "smollm2_vl" / "judge.json"
+    manifest = results / "backbones" / backbone / "judge.json"
     if not manifest.exists():
         from flexjudge.core.app import compose, seed_everything
 
-        cfg = compose("provision", [f"paths.results={results}", f"out_dir={manifest.parent}", "logger=none"])
+        cfg = compose(
+            "provision",
+            [f"paths.results={results}", f"out_dir={manifest.parent}", "logger=none", f"backbone={backbone}"],
+        )
         manifest.parent.mkdir(parents=True, exist_ok=True)
         seed_everything(cfg.seed)
         provision_backbone(cfg, manifest.parent)
