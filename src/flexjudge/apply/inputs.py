@@ -19,14 +19,12 @@ video a folder or .gif, audio .wav.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from flexjudge.benchmarks.molecules import molecule_question
-from flexjudge.core.io import DataError
+from flexjudge.core.io import DataError, iter_jsonl_lines
 from flexjudge.data.schemas import JudgeItem
 
 FIELDS = (
@@ -177,26 +175,6 @@ def row_item(row: dict[str, Any], where: str, root: Path, fmt: str, lineno: int)
     )
 
 
-def iter_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | DataError]]:
-    """(line number, object) per non-blank line, or the DataError of a line that is not a JSON object
-    (so that `on_error=skip` can count it and go on)."""
-    if not path.exists():
-        raise DataError(f"{path}: file not found")
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield lineno, DataError(f"{path}:{lineno}: not valid JSON ({exc.msg} at column {exc.colno})")
-                continue
-            if not isinstance(row, dict):
-                yield lineno, DataError(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
-                continue
-            yield lineno, row
-
-
 def read_user_file(path: str | Path, fmt: str, on_error: str = "error") -> UserFile:
     """Every row of `path` as an item for format `fmt`. A bad row stops the read with file:line and the
     field (`on_error=error`), or is left out and named in `skipped` (`on_error=skip`)."""
@@ -208,7 +186,7 @@ def read_user_file(path: str | Path, fmt: str, on_error: str = "error") -> UserF
     root = path.resolve().parent
     out = UserFile(path, [])
     seen: dict[str, str] = {}
-    for lineno, row in iter_rows(path):
+    for lineno, row in iter_jsonl_lines(path):
         where = f"{path}:{lineno}"
         try:
             if isinstance(row, DataError):

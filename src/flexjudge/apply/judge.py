@@ -20,7 +20,7 @@ import json
 import logging
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from statistics import mean
 from typing import Any
@@ -243,17 +243,19 @@ class Judge:
         path = Path(path)
         out = Path(out) if out else path.with_name(path.name.removesuffix(".jsonl") + ".judged.jsonl")
         user = read_user_file(path, options.format, on_error)
-        judge = self if self.cache else replace(self, cache=out.with_name(out.name + ".votes.sqlite"))
-        judge._session = self._session
-        rows, summary = judge.judge_items(user.items, options)
+        rows, summary = self.judge_items(
+            user.items, options, cache=self.cache or out.with_name(out.name + ".votes.sqlite")
+        )
         summary = {**summary, **_skips(user), "input": str(path), "output": str(out)}
         write_jsonl(out, rows)
         write_json(out.with_name(out.name + ".summary.json"), summary)
-        self._session = judge._session
         return summary
 
-    def judge_items(self, items, options: JudgeOptions) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-        """JudgeItems judged under `options`: (one output row per item, summary)."""
+    def judge_items(
+        self, items, options: JudgeOptions, cache: Path | None = None
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """JudgeItems judged under `options`: (one output row per item, summary); votes are kept in
+        `cache` (default: the judge's own, if any)."""
         started = time.time()
         fmt = options.judge_format()
         for item in items:
@@ -261,7 +263,9 @@ class Judge:
         if self.manifest is not None:
             check_media(items, self.manifest)
         views = build_views(items, options.order, options.seed)
-        gens, _, counts = sample_votes(self._run_conf(options), self._open(), fmt, views, "judge")
+        gens, _, counts = sample_votes(
+            self._run_conf(options, cache or self.cache), self._open(), fmt, views, "judge"
+        )
         judged = judge_items(
             fmt,
             views,
@@ -294,7 +298,7 @@ class Judge:
             self._session = JudgeSession(str(self.manifest or self.name), self.backend)
         return self._session
 
-    def _run_conf(self, o: JudgeOptions) -> DictConfig:
+    def _run_conf(self, o: JudgeOptions, cache: Path | None) -> DictConfig:
         """The evaluation settings `sample_votes` reads, from the options (as an evaluate run would set them)."""
         media = MediaSettings()
         return OmegaConf.create(
@@ -317,7 +321,7 @@ class Judge:
                 },
                 "seed": o.seed,
                 "prefill_think": o.prefill_think,
-                "cache": str(self.cache) if self.cache else None,
+                "cache": str(cache) if cache else None,
                 "shard": {"index": 0, "count": 1, "wait_s": 0},
                 "progress": self.progress,
             }

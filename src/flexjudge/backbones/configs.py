@@ -76,20 +76,30 @@ def add_audio_tokens(tokenizer: PreTrainedTokenizerBase) -> dict[str, int]:
     return _add_special_tokens(tokenizer, AUDIO_TOKENS)
 
 
+#: What a Llama LLM and the Qwen2 text model holding it share, setting for setting (besides vocabulary,
+#: RoPE and tied embeddings): copied one way by `qwen_text_config`, back by `placement.text_llm`.
+LLM_SHAPE = (
+    "hidden_size",
+    "intermediate_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "num_key_value_heads",
+    "max_position_embeddings",
+    "rms_norm_eps",
+    "hidden_act",
+    "bos_token_id",
+    "eos_token_id",
+    "pad_token_id",
+)
+
+
 def qwen_text_config(llm: LlamaConfig, vocab_size: int) -> dict[str, Any]:
     """Qwen2-style text-model settings with exactly the Llama LLM's shape and RoPE (M-RoPE split)."""
     head_dim = getattr(llm, "head_dim", None) or llm.hidden_size // llm.num_attention_heads
     rope_theta = (llm.rope_parameters or {}).get("rope_theta", 10000.0)
     return dict(
         vocab_size=vocab_size,
-        hidden_size=llm.hidden_size,
-        intermediate_size=llm.intermediate_size,
-        num_hidden_layers=llm.num_hidden_layers,
-        num_attention_heads=llm.num_attention_heads,
-        num_key_value_heads=llm.num_key_value_heads,
-        max_position_embeddings=llm.max_position_embeddings,
-        rms_norm_eps=llm.rms_norm_eps,
-        hidden_act=llm.hidden_act,
+        **{key: getattr(llm, key) for key in LLM_SHAPE},
         # The base goes inside rope_parameters; a separate rope_scaling would silently reset it to 1e6.
         rope_parameters={
             "rope_type": "default",
@@ -97,9 +107,6 @@ def qwen_text_config(llm: LlamaConfig, vocab_size: int) -> dict[str, Any]:
             "mrope_section": mrope_section(head_dim),
         },
         tie_word_embeddings=bool(llm.tie_word_embeddings),
-        bos_token_id=llm.bos_token_id,
-        eos_token_id=llm.eos_token_id,
-        pad_token_id=llm.pad_token_id,
     )
 
 

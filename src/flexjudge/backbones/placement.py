@@ -19,6 +19,7 @@ from transformers import (
 )
 
 from flexjudge.backbones.configs import (
+    LLM_SHAPE,
     add_audio_tokens,
     add_vision_tokens,
     qwen2_5_omni_thinker_config,
@@ -169,19 +170,9 @@ def text_llm(model: torch.nn.Module) -> LlamaForCausalLM:
     rope = dict(getattr(text, "rope_parameters", None) or {})
     config = LlamaConfig(
         vocab_size=text.vocab_size,
-        hidden_size=text.hidden_size,
-        intermediate_size=text.intermediate_size,
-        num_hidden_layers=text.num_hidden_layers,
-        num_attention_heads=text.num_attention_heads,
-        num_key_value_heads=text.num_key_value_heads,
-        max_position_embeddings=text.max_position_embeddings,
-        rms_norm_eps=text.rms_norm_eps,
-        hidden_act=text.hidden_act,
+        **{key: getattr(text, key) for key in LLM_SHAPE},
         rope_parameters={"rope_type": "default", "rope_theta": float(rope.get("rope_theta", 10000.0))},
         tie_word_embeddings=bool(getattr(text, "tie_word_embeddings", model.config.tie_word_embeddings)),
-        bos_token_id=text.bos_token_id,
-        eos_token_id=text.eos_token_id,
-        pad_token_id=text.pad_token_id,
         attention_bias=False,
         mlp_bias=False,
     )

@@ -27,8 +27,9 @@ def _open_text(path: Path, mode: str = "rt"):
     )
 
 
-def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield (line number, object) for each non-blank line; raise DataError naming file:line on bad JSON."""
+def iter_jsonl_lines(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | DataError]]:
+    """Yield (line number, object) for each non-blank line, or (line number, DataError naming file:line)
+    for a line that is not a JSON object, so a reader that skips bad rows can count them and go on."""
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: file not found")
@@ -39,13 +40,26 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise DataError(
-                    f"{path}:{lineno}: not valid JSON ({exc.msg} at column {exc.colno}); "
-                    "each line must hold one JSON object"
-                ) from None
+                yield (
+                    lineno,
+                    DataError(
+                        f"{path}:{lineno}: not valid JSON ({exc.msg} at column {exc.colno}); "
+                        "each line must hold one JSON object"
+                    ),
+                )
+                continue
             if not isinstance(obj, dict):
-                raise DataError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
+                yield lineno, DataError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
+                continue
             yield lineno, obj
+
+
+def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (line number, object) for each non-blank line; raise DataError naming file:line on bad JSON."""
+    for lineno, obj in iter_jsonl_lines(path):
+        if isinstance(obj, DataError):
+            raise obj
+        yield lineno, obj
 
 
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
