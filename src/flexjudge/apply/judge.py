@@ -360,6 +360,7 @@ def check_media(items, manifest: Path) -> None:
     processor = str(read_manifest(manifest).get("processor", "image"))
     takes = {"image", "video"} if "image" in processor else set()
     takes |= {"audio"} if "audio" in processor else set()
+    takes |= {"molecule"} if "molecule" in processor else set()
     for item in items:
         kinds = {m["type"] for m in (*item.media, *(m for a in item.answer_media for m in a))}
         if kinds - takes:

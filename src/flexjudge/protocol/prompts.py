@@ -29,12 +29,12 @@ PAIR_SYSTEM = (
 
 
 def media_parts(media: Sequence[dict[str, Any]] | None) -> list[dict[str, Any]]:
-    """Placeholder parts for images/videos/audio; the chat template turns them into special tokens."""
+    """Placeholder parts for images/videos/audio/molecules; the chat template turns them into special tokens."""
     parts = []
     for item in media or ():
         kind = item.get("type")
-        if kind not in ("image", "video", "audio"):
-            raise ValueError(f"media item {item!r}: type must be image, video or audio")
+        if kind not in ("image", "video", "audio", "molecule"):
+            raise ValueError(f"media item {item!r}: type must be image, video, audio or molecule")
         parts.append(dict(item))
     return parts
 
