@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 CORES  ?= 2
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup system-deps browser-deps demo effect report test test-fast bench lint dry-run unlock clean-results
+.PHONY: setup system-deps browser-deps demo effect molecules report test test-fast bench lint dry-run unlock clean-results
 
 setup: $(STAMP) system-deps
 
@@ -48,6 +48,11 @@ demo: setup
 effect: setup
 	mkdir -p results/effect
 	$(BIN)/snakemake --profile workflow/profiles/default --cores $(CORES) --configfile workflow/effect.yaml --directory results/effect
+
+## molecules: the demo plus the paper's molecular application (workflow/molecules.yaml): the FLEX judge imported
+## into a small molecular LLM, a policy's 16 answers per molecule, best-of-N, judge-built pairs, DPO, accuracy after
+molecules: setup
+	$(BIN)/snakemake --profile workflow/profiles/default --cores $(CORES) --configfile workflow/molecules.yaml
 
 ## report: rebuild the leaderboard and its HTML report (results/leaderboard/index.html) from whatever is under
 ## results/eval; the same command as the workflow's leaderboard rule (workflow/rules/leaderboard.smk)

@@ -24,6 +24,7 @@ include: "workflow/rules/minis.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/leaderboard.smk"
 include: "workflow/rules/effect.smk"
+include: "workflow/rules/molecules.smk"
 
 
 rule all:

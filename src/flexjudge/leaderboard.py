@@ -16,6 +16,27 @@ from flexjudge.judge.tables import collect, to_markdown
 log = logging.getLogger(__name__)
 
 
+def molecule_sections(summaries, out: Path) -> str:
+    """The molecular application's summaries (molreport's summary.md, its plots copied beside the
+    leaderboard), one section per task; empty when the application did not run."""
+    import shutil
+
+    parts = []
+    for path in summaries or []:
+        folder = Path(path).parent
+        task = folder.name
+        (out / "molecules").mkdir(exist_ok=True)
+        for name, src in (("summary", folder / "summary.png"), ("bestofn", folder / "bestofn" / "curve.png")):
+            if src.exists():
+                shutil.copyfile(src, out / "molecules" / f"{task}-{name}.png")
+        body = (folder / "summary.md").read_text(encoding="utf-8").replace("## ", "### ")
+        parts.append(
+            f"\n## Molecular application: {task}\n\n![best-of-N](molecules/{task}-bestofn.png) "
+            f"![DPO](molecules/{task}-summary.png)\n\n{body}"
+        )
+    return "".join(parts)
+
+
 def run(cfg: DictConfig) -> pd.DataFrame:
     """Write leaderboard.csv, leaderboard.md and under cfg.out_dir the HTML report: index.html, its plots
     (leaderboard.png and the others of `judge.report.PLOTS`), items/ and media/."""
@@ -25,7 +46,8 @@ def run(cfg: DictConfig) -> pd.DataFrame:
         table = collect(cfg.eval_root)
         table.to_csv(out / "leaderboard.csv", index=False)
         reference = pd.read_csv(cfg.paper_results) if cfg.paper_results else pd.DataFrame()
-        (out / "leaderboard.md").write_text(to_markdown(table, reference, out), encoding="utf-8")
+        text = to_markdown(table, reference, out) + molecule_sections(cfg.molecules, out)
+        (out / "leaderboard.md").write_text(text, encoding="utf-8")
         build_report(table, reference, out, cfg.report_items)
         if st.tracker.active:
             import wandb

@@ -11,7 +11,10 @@ REPO = Path(workflow.basedir)
 CONF = Path(os.environ.get("FLEXJUDGE_CONF", REPO / "conf"))
 PYTHON = config.get("python") or sys.executable
 GRID_GROUPS = {"backbones": "backbone", "voting": "voting", "budgets": "budget"}  # benchmarks: the registry
-STAGES = ("provision", "curate", "sample", "select", "finetune", "evaluate", "leaderboard", "minis", "twin", "effect")
+STAGES = (
+    "provision", "curate", "sample", "select", "finetune", "evaluate", "leaderboard", "minis", "twin", "effect",
+    "moldata", "import_judge", "policy", "moljudge", "bestofn", "dpo", "molreport",
+)
 FLEX_VARIANT = r"flex(_n[0-9]+)?"  # flex: sft_size rows; flex_n<size>: a point of the data-size sweep
 
 
@@ -371,12 +374,96 @@ def effect_predictions(backbone, variant):
     return f"results/eval/{backbone}/{variant}/{e['benchmark']}/{e['voting']}/{e['budget']}/predictions.jsonl"
 
 
+# -- the molecular application (workflow config `molecules`) ---------------------------------------------
+#: The policy's answer sets: split, how many answers per molecule and at what temperature (the pair draws'
+#: temperatures come from the config's pair_temperatures).
+DRAWS = {
+    "greedy": {"split": "test"},
+    "candidates": {"split": "test"},
+    "pair_low": {"split": "train"},
+    "pair_high": {"split": "train"},
+}
+#: Judges of the molecular application: a model judge (a judge.json) or a control on the simulated backend.
+MOL_CONTROLS = {"oracle": ["backend.error_rate=0"], "random": ["backend.error_rate=0", "hide_gold=true"]}
+
+
+def mol_conf():
+    """The workflow config's `molecules` section (None when the application is off)."""
+    return config.get("molecules")
+
+
+def draw_settings(draw):
+    """The policy stage's n and temperature for one answer set."""
+    m = mol_conf()
+    if draw == "greedy":
+        return {"n": 1, "temperature": 0.0}
+    if draw == "candidates":
+        return {"n": m["candidates"], "temperature": m["temperature"]}
+    low, high = m["pair_temperatures"]
+    return {"n": 1, "temperature": low if draw == "pair_low" else high}
+
+
+def policy_manifest(task, policy):
+    """judge.json of a policy: `base` (the configured policy backbone) or `dpo_<judge>` (trained on its pairs)."""
+    if policy == "base":
+        return f"results/backbones/{mol_conf()['policy']}/judge.json"
+    if policy.startswith("dpo_"):
+        return f"results/molecules/{task}/dpo/{policy[4:]}/judge.json"
+    raise WorkflowError(f"policy {policy!r}: base or dpo_<judge>")
+
+
+def mol_judge_manifest(judge):
+    """judge.json a molecular judge reads: flex (the FLEX judge imported into the molecular backbone), base
+    (the molecular backbone itself); none for the simulated controls."""
+    if judge in MOL_CONTROLS:
+        return []
+    if judge == "base":
+        return f"results/backbones/{mol_conf()['judge_backbone']}/judge.json"
+    return f"results/molecules/judges/{mol_conf()['judge_backbone']}/{judge}/judge.json"
+
+
+def mol_judge_backend(judge):
+    """The backend a molecular judge runs on."""
+    return "simulated" if judge in MOL_CONTROLS else "hf"
+
+
+def mol_judge_args(judge, manifest):
+    """moljudge overrides of one judge: its backend (+ the control's settings) and its judge.json."""
+    if judge in MOL_CONTROLS:
+        return {"backend": "simulated", **dict(kv.split("=", 1) for kv in MOL_CONTROLS[judge])}
+    return {"backend": "hf", "judge": manifest}
+
+
+def mol_targets():
+    """The molecular application's summary (none when it is off)."""
+    m = mol_conf()
+    return [f"results/molecules/{m['task']}/summary.{ext}" for ext in ("json", "md", "png")] if m else []
+
+
+def check_molecules():
+    """Fail at start-up on a molecules section naming unknown options."""
+    m = mol_conf()
+    if not m:
+        return
+    conf_file("moltask", m["task"])
+    conf_file("backbone", m["policy"])
+    conf_file("backbone", m["judge_backbone"])
+    if "molecule" not in backbone_conf(m["judge_backbone"]).get("processor", ""):
+        raise WorkflowError(f"workflow config: molecules.judge_backbone {m['judge_backbone']!r} takes no molecules")
+    for j in [*m["judges"], *m["dpo_judges"]]:
+        if j not in MOL_CONTROLS and j not in ("base", *all_variants()):
+            raise WorkflowError(f"workflow config: molecules judge {j!r}: one of {sorted(MOL_CONTROLS)}, base or a variant")
+    if m["candidates"] < max(m["ns"]):
+        raise WorkflowError(f"workflow config: molecules.ns {m['ns']} exceeds candidates={m['candidates']}")
+
+
 def final_targets():
     """The final targets: the leaderboard, and with an `effect` comparison configured its report per backbone."""
     targets = expand("results/leaderboard/leaderboard.{ext}", ext=["csv", "md", "png"]) + ["results/leaderboard/index.html"]
     if config.get("effect"):
         targets += expand("results/effect/{backbone}/effect.{ext}", backbone=config["backbones"], ext=["json", "md", "png"])
-    return targets
+    return targets + mol_targets()
 
 
 check_grid()
+check_molecules()

@@ -15,6 +15,7 @@ rule leaderboard:
     input:
         metrics=eval_metrics(),
         predictions=[m.replace("metrics.json", "predictions.jsonl") for m in eval_metrics()],
+        molecules=[t for t in mol_targets() if t.endswith(".json")],
         conf=stage_conf("leaderboard"),
     output:
         csv=report(
@@ -39,6 +40,8 @@ rule leaderboard:
         "results/logs/leaderboard.log",
     params:
         settings=job_settings("leaderboard"),
-        args=hydra_args("leaderboard", "results/leaderboard"),
+        args=lambda w, input: hydra_args(
+            "leaderboard", "results/leaderboard", molecules="[" + ",".join(input.molecules) + "]"
+        ),
     shell:
         "{PYTHON} -m flexjudge.leaderboard {params.args} 2>&1 | tee {log}"
