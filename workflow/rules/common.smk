@@ -415,11 +415,14 @@ def policy_manifest(task, policy):
 def mol_judge_manifest(judge):
     """judge.json a molecular judge reads: flex (the FLEX judge imported into the molecular backbone), base
     (the molecular backbone itself); none for the simulated controls."""
+    m = mol_conf()
     if judge in MOL_CONTROLS:
         return []
+    if not m.get("judge_backbone"):  # no molecular LLM: the judge itself, reading the SMILES as text
+        return judge_manifest(m["source_judge"], judge)
     if judge == "base":
-        return f"results/backbones/{mol_conf()['judge_backbone']}/judge.json"
-    return f"results/molecules/judges/{mol_conf()['judge_backbone']}/{judge}/judge.json"
+        return f"results/backbones/{m['judge_backbone']}/judge.json"
+    return f"results/molecules/judges/{m['judge_backbone']}/{judge}/judge.json"
 
 
 def mol_judge_backend(judge):
@@ -447,8 +450,7 @@ def check_molecules():
         return
     conf_file("moltask", m["task"])
     conf_file("backbone", m["policy"])
-    conf_file("backbone", m["judge_backbone"])
-    if "molecule" not in backbone_conf(m["judge_backbone"]).get("processor", ""):
+    if m.get("judge_backbone") and "molecule" not in backbone_conf(m["judge_backbone"]).get("processor", ""):
         raise WorkflowError(f"workflow config: molecules.judge_backbone {m['judge_backbone']!r} takes no molecules")
     for j in [*m["judges"], *m["dpo_judges"]]:
         if j not in MOL_CONTROLS and j not in ("base", *all_variants()):
