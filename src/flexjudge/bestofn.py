@@ -64,6 +64,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     """Write out_dir/curve.{json,md,png} for every judge in cfg.scored ({judge: scored.jsonl})."""
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    if not cfg.scored:
+        raise ValueError("scored: give {judge name: scored.jsonl, ...} (the moljudge stage's mode=score outputs)")
     with stage_run(cfg, "bestofn"):
         curves = {
             name: best_of_n(read_jsonl(path), list(cfg.ns), trials=cfg.trials, seed=cfg.seed)

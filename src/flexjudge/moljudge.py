@@ -150,7 +150,12 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             }
         else:
             raise ValueError(f"mode={cfg.mode!r}: score or pairs")
-        write_json(out / "report.json", {"judge": str(cfg.judge), "backend": cfg.backend.name, **report})
+        who = (
+            f"simulated (error {cfg.backend.error_rate}, {'no gold: random' if cfg.hide_gold else 'scores by the gold'})"
+            if simulated
+            else str(cfg.judge)
+        )
+        write_json(out / "report.json", {"judge": who, "backend": cfg.backend.name, **report})
     log.info("moljudge: %s", report)
     return report
 

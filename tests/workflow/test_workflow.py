@@ -2,7 +2,6 @@
 
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -13,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from fixtures.snakemake_runs import planned_jobs
 from flexjudge import REPO_ROOT
 
 pytestmark = pytest.mark.slow
@@ -39,12 +39,6 @@ def snakemake(workdir: Path, conf: Path, *args: str) -> subprocess.CompletedProc
     return subprocess.run(
         [*SNAKEMAKE, "--directory", str(workdir), *args], env=env, capture_output=True, text=True, timeout=900
     )
-
-
-def planned_jobs(result: subprocess.CompletedProcess) -> dict[str, int]:
-    """Job counts from a dry run's 'Job stats' table ({} when there is nothing to do)."""
-    stats = result.stdout.split("Job stats:")[-1] if "Job stats:" in result.stdout else ""
-    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M) if m[1] != "total"}
 
 
 @pytest.fixture(scope="module")

@@ -153,7 +153,7 @@ rule bestofn:
             scored="{" + ",".join(f"{j}:{p}" for j, p in zip(mol_conf()["judges"], input.scored)) + "}",
             ns="[" + ",".join(str(n) for n in mol_conf()["ns"]) + "]",
             trials=mol_conf()["trials"],
-            title=f"{w.task}: {mol_conf()['policy']} ({mol_conf()['prompt_type']} prompt)",
+            title=f"{w.task} - policy {mol_conf()['policy']} - prompt {mol_conf()['prompt_type']}",
         ),
     shell:
         "{PYTHON} -m flexjudge.bestofn {params.args} 2>&1 | tee {log}"
