@@ -65,7 +65,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if not cfg.scored:
-        raise ValueError("scored: give {judge name: scored.jsonl, ...} (the moljudge stage's mode=score outputs)")
+        raise ValueError(
+            "scored: give {judge name: scored.jsonl, ...} (the moljudge stage's mode=score outputs)"
+        )
     with stage_run(cfg, "bestofn"):
         curves = {
             name: best_of_n(read_jsonl(path), list(cfg.ns), trials=cfg.trials, seed=cfg.seed)

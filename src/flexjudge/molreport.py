@@ -104,7 +104,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if not cfg.after or set(cfg.after) != set(cfg.pairs or {}):
-        raise ValueError("after and pairs: give {judge: file} for the same judges (the policy after DPO, the pairs)")
+        raise ValueError(
+            "after and pairs: give {judge: file} for the same judges (the policy after DPO, the pairs)"
+        )
     with stage_run(cfg, "molreport"):
         before = read_jsonl(cfg.before)
         dpo = {}

@@ -47,7 +47,9 @@ def test_every_stage_of_the_application_wrote_its_outputs(mol_run):
     for p in curve["oracle"]["points"]:  # the oracle judge picks a right answer whenever there is one
         assert p["judge_mean"] == pytest.approx(p["oracle_mean"])
         assert p["random_mean"] <= p["oracle_mean"]
-    answers = [json.loads(line) for line in (root / "policy" / "base" / "candidates" / "answers.jsonl").open()]
+    answers = [
+        json.loads(line) for line in (root / "policy" / "base" / "candidates" / "answers.jsonl").open()
+    ]
     assert len(answers) == 16 and {a["sample"] for a in answers} == {0, 1, 2, 3}
     assert (root / "summary.png").stat().st_size > 0 and (root / "bestofn" / "curve.png").stat().st_size > 0
     board = (workdir / "results" / "leaderboard" / "leaderboard.md").read_text()
