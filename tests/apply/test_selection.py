@@ -108,3 +108,13 @@ def test_agreeing_pairs_keeps_only_order_consistent_winners():
         ("keep-a", "x", "y"),
         ("keep-b", "y", "x"),
     ]
+
+
+def test_best_of_n_draws_are_the_same_for_every_judge():
+    # one judge ties everywhere (many tie-breaks), the other never: the oracle line must not move
+    right = [[s % 3 == 0 for s in range(8)] for _ in range(10)]
+    tied = {f"m{i}": [(5.0, ok) for ok in r] for i, r in enumerate(right)}
+    exact = {f"m{i}": [(10.0 if ok else 1.0, ok) for ok in r] for i, r in enumerate(right)}
+    a, b = best_of_n(rows(tied), [2, 4]), best_of_n(rows(exact), [2, 4])
+    assert [p["oracle_mean"] for p in a["points"]] == [p["oracle_mean"] for p in b["points"]]
+    assert [p["judge_mean"] for p in b["points"]] == [p["oracle_mean"] for p in b["points"]]

@@ -52,7 +52,8 @@ def best_of_n(
     for n in ns:
         if not 1 <= n <= sets:
             raise ValueError(f"N={n}: between 1 and the {sets} candidate sets")
-        rng = random.Random(f"best-of-n/{seed}/{n}")
+        rng = random.Random(f"best-of-n/{seed}/{n}")  # the draws: the same for every judge
+        ties = random.Random(f"best-of-n/ties/{seed}/{n}")  # tie-breaking, apart so it cannot shift the draws
         acc = {line: [] for line in LINES}
         unscored = 0
         for _ in range(trials):
@@ -63,7 +64,7 @@ def best_of_n(
                 scored = [(score, ok) for score, ok in cands if score is not None]
                 if scored:
                     top = max(score for score, _ in scored)
-                    right["judge"] += rng.choice([ok for score, ok in scored if score == top])
+                    right["judge"] += ties.choice([ok for score, ok in scored if score == top])
                 else:
                     unscored += 1
                 right["random"] += sum(ok for _, ok in cands) / n  # a random pick, in expectation
