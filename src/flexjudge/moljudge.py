@@ -155,6 +155,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             if simulated
             else str(cfg.judge)
         )
+        report["molecule_part"] = molecule_part  # whether the judge read each molecule as <mol> embeddings
         write_json(out / "report.json", {"judge": who, "backend": cfg.backend.name, **report})
     log.info("moljudge: %s", report)
     return report

@@ -80,9 +80,14 @@ def test_backbone_configs_share_keys():
     assert len({frozenset(k) for k in keys.values()}) == 1, keys
     for n in names:
         bb = compose("provision", [f"backbone={n}"]).backbone
-        assert bb.processor in ("image", "image+audio", "none")
+        assert bb.processor in ("image", "image+audio", "molecule", "none")
         assert isinstance(bb.lora, bool) and bb.lora == (n == "qwen2_5_vl_32b")
         assert (bb.processor == "none") == (bb.model_class in ("LlamaForCausalLM", "Qwen2ForCausalLM"))
+        assert (
+            (bb.processor == "molecule")
+            == (bb.model_class == "MolLLMForCausalLM")
+            == (bb.mol_llm is not None)
+        )
 
 
 def test_provisioned_tiny_checkpoint(tiny_manifest):

@@ -56,6 +56,11 @@ def test_every_stage_of_the_application_wrote_its_outputs(mol_run):
     assert "Molecular application: chembl_activity" in board
     for judge in ("flex", "oracle"):
         assert (root / "dpo" / judge / "checkpoint" / "model.safetensors").exists()
+    # the FLEX-Mol judge: the fine-tuned judge's LLM inside the molecular LLM, reading <mol> embeddings
+    imported = json.loads((workdir / "results/molecules/judges/tiny_mol/flex/import_report.json").read_text())
+    assert imported["text_logit_max_diff"] <= 1e-4 and imported["rows_kept"] >= 1
+    for judge, reads in (("flex", True), ("oracle", False)):
+        assert json.loads((root / "scored" / judge / "report.json").read_text())["molecule_part"] is reads
 
 
 def test_rerun_does_nothing_and_a_changed_trial_count_reruns_only_the_curve(mol_run):

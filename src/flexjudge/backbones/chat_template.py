@@ -3,8 +3,10 @@
 #: Special tokens the Qwen2.5-VL processor and model look up by name.
 VISION_TOKENS = ("<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>")
 AUDIO_TOKENS = ("<|audio_bos|>", "<|audio_eos|>", "<|AUDIO|>")
+#: The molecular LLM's placeholder (flexjudge.backbones.molecular.MOL_TOKEN), one per molecule part.
+MOLECULE_TOKEN = "<mol>"
 
-# A message's content is a string or a list of parts {"type": "text"|"image"|"video"|"audio", ...}.
+# A message's content is a string or a list of parts {"type": "text"|"image"|"video"|"audio"|"molecule", ...}.
 # Media parts become placeholder runs that the processor expands to the right number of tokens.
 CHAT_TEMPLATE = (
     "{%- for message in messages -%}"
@@ -19,6 +21,8 @@ CHAT_TEMPLATE = (
     "{{- '<|vision_start|><|video_pad|><|vision_end|>' -}}"
     "{%- elif part['type'] == 'audio' or 'audio' in part -%}"
     "{{- '<|audio_bos|><|AUDIO|><|audio_eos|>' -}}"
+    "{%- elif part['type'] == 'molecule' -%}"
+    "{{- '<mol>' -}}"
     "{%- else -%}"
     "{{- part['text'] -}}"
     "{%- endif -%}"

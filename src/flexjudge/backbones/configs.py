@@ -11,7 +11,7 @@ from transformers import (
     Qwen2_5OmniThinkerConfig,
 )
 
-from flexjudge.backbones.chat_template import AUDIO_TOKENS, CHAT_TEMPLATE, VISION_TOKENS
+from flexjudge.backbones.chat_template import AUDIO_TOKENS, CHAT_TEMPLATE, MOLECULE_TOKEN, VISION_TOKENS
 
 #: A small, untrained vision tower: enough to exercise the real image code path on CPU.
 SMALL_VISION: dict[str, Any] = dict(
@@ -74,6 +74,11 @@ def add_vision_tokens(tokenizer: PreTrainedTokenizerBase) -> dict[str, int]:
 def add_audio_tokens(tokenizer: PreTrainedTokenizerBase) -> dict[str, int]:
     """Add the Qwen2.5-Omni audio special tokens (if missing) and the ChatML template; return their ids."""
     return _add_special_tokens(tokenizer, AUDIO_TOKENS)
+
+
+def add_molecule_tokens(tokenizer: PreTrainedTokenizerBase) -> dict[str, int]:
+    """Add the molecular LLM's `<mol>` placeholder (if missing) and the ChatML template; return its id."""
+    return _add_special_tokens(tokenizer, (MOLECULE_TOKEN,))
 
 
 #: What a Llama LLM and the Qwen2 text model holding it share, setting for setting (besides vocabulary,

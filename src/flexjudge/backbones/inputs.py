@@ -21,13 +21,15 @@ import torch
 
 from flexjudge.core.io import DataError
 from flexjudge.data.media import AUDIO_RATE, Media
+from flexjudge.data.molecules import GRAPH_KEYS, collate_molecules
 
 #: Label of a position that carries no loss (the prompt, padding, media placeholders); the training
 #: collators (flexjudge.training.sft) use the same value.
 IGNORE = -100
 
-#: mm_token_type_ids values the Qwen2.5-VL model reads (text 0, image 1, video 2).
-TEXT, IMAGE, VIDEO, AUDIO = 0, 1, 2, 3
+#: mm_token_type_ids values the Qwen2.5-VL model reads (text 0, image 1, video 2); audio and molecule
+#: tokens are ours (never passed to a model as token types).
+TEXT, IMAGE, VIDEO, AUDIO, MOLECULE = 0, 1, 2, 3, 4
 #: Model-input tensors of media that are concatenated over the examples of a batch, in order.
 MEDIA_KEYS = (
     "pixel_values",
@@ -38,6 +40,7 @@ MEDIA_KEYS = (
     "video_second_per_grid",  # … and Omni's
     "input_features",
     "feature_attention_mask",
+    *GRAPH_KEYS,  # the molecular LLM's graphs (edges local to each molecule, so they concatenate)
 )
 
 
@@ -51,6 +54,7 @@ class MediaSettings:
     video_max_pixels: int = 224 * 224
     video_fps: float = 1.0
     max_frames: int = 32
+    conformer_seed: int = 0  # rdkit ETKDG seed of a molecule's 3-D conformer (flexjudge.data.molecules)
 
 
 @dataclass
@@ -97,7 +101,8 @@ def _token_id(config, *names: str) -> int | None:
 
 
 class MediaPacker:
-    """Packs prompts with media for one Qwen2.5-VL or Qwen2.5-Omni-thinker model (text-only models: ids only)."""
+    """Packs prompts with media for one Qwen2.5-VL, Qwen2.5-Omni-thinker or molecular LLM (text-only models:
+    ids only)."""
 
     def __init__(
         self, model, image_processor=None, feature_extractor=None, settings: MediaSettings | None = None
@@ -111,6 +116,8 @@ class MediaPacker:
         self.image_token = _token_id(cfg, "image_token_id", "image_token_index")
         self.video_token = _token_id(cfg, "video_token_id", "video_token_index")
         self.audio_token = _token_id(cfg, "audio_token_id", "audio_token_index")
+        self.molecule_token = _token_id(cfg, "mol_token_id")
+        self.molecule_slots = int(getattr(cfg, "num_query_tokens", 0) or 0)
         vision = getattr(cfg, "vision_config", None)
         self.merge = int(getattr(vision, "spatial_merge_size", 2)) if vision is not None else 2
         self.temporal_patch = int(getattr(vision, "temporal_patch_size", 2)) if vision is not None else 2
@@ -189,6 +196,12 @@ class MediaPacker:
         )
         return {"input_features": out["input_features"], "feature_attention_mask": out["attention_mask"]}
 
+    def molecule(self, item: Media) -> dict[str, torch.Tensor]:
+        """The molecule's graph tensors (`GRAPH_KEYS`; item.data is a featurised `MolGraph`)."""
+        if self.molecule_token is None:
+            raise DataError(f"{item.source}: this backbone takes no molecules; use a molecular LLM")
+        return collate_molecules([item.data])
+
     def audio_tokens(self, feature_mask: torch.Tensor) -> int:
         """Audio-encoder outputs for a feature mask (two stride-2 stages, as the Omni audio tower)."""
         frames = int(feature_mask.sum())
@@ -204,7 +217,12 @@ class MediaPacker:
         where: str = "",
     ) -> Packed:
         """Expand each placeholder to its media's feature count; media are matched to placeholders in order."""
-        kinds = {self.image_token: "image", self.video_token: "video", self.audio_token: "audio"}
+        kinds = {
+            self.image_token: "image",
+            self.video_token: "video",
+            self.audio_token: "audio",
+            self.molecule_token: "molecule",
+        }
         kinds.pop(None, None)
         slots = [i for i, t in enumerate(input_ids) if t in kinds]
         if len(slots) != len(media) or any(
@@ -213,7 +231,7 @@ class MediaPacker:
             want = [kinds[input_ids[i]] for i in slots]
             raise DataError(
                 f"{where or 'prompt'}: the prompt has media placeholders {want} but the row gives {[m.kind for m in media]}; "
-                "each image/video/audio part of a message needs one media item, in the same order"
+                "each image/video/audio/molecule part of a message needs one media item, in the same order"
             )
         ids: list[int] = []
         labs: list[int] | None = [] if labels is not None else None
@@ -230,6 +248,8 @@ class MediaPacker:
                 tensors.setdefault(key, []).append(value)
             if item.kind == "audio":
                 n, kind = self.audio_tokens(feats["feature_attention_mask"]), AUDIO
+            elif item.kind == "molecule":
+                n, kind = self.molecule_slots, MOLECULE
             else:
                 grid = feats["image_grid_thw" if item.kind == "image" else "video_grid_thw"][0]
                 n, kind = int(grid.prod()) // self.merge**2, IMAGE if item.kind == "image" else VIDEO

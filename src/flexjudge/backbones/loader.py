@@ -20,6 +20,7 @@ MODEL_CLASSES = (
     "LlamaForCausalLM",
     "Qwen2ForCausalLM",
     "AutoModelForCausalLM",
+    "MolLLMForCausalLM",  # ours: flexjudge.backbones.molecular
 )
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 MANIFEST = "judge.json"
@@ -59,6 +60,10 @@ def model_class(name: str):
         raise ValueError(
             f"model_class={name!r} is not supported; choose one of {MODEL_CLASSES} (conf/backbone/)"
         )
+    if name == "MolLLMForCausalLM":
+        from flexjudge.backbones.molecular import MolLLMForCausalLM
+
+        return MolLLMForCausalLM
     import transformers
 
     return getattr(transformers, name)

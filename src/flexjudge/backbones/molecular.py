@@ -14,11 +14,17 @@ from typing import Any
 
 import torch
 from torch import nn
-from transformers import GenerationMixin, LlamaConfig, LlamaForCausalLM, PretrainedConfig, PreTrainedModel
+from transformers import (
+    AutoConfig,
+    GenerationMixin,
+    LlamaConfig,
+    LlamaForCausalLM,
+    PretrainedConfig,
+    PreTrainedModel,
+)
 
-from flexjudge.data.molecules import ATOM_DIM, BOND_DIM
-
-MOL_TOKEN = "<mol>"
+from flexjudge.backbones.chat_template import MOLECULE_TOKEN as MOL_TOKEN
+from flexjudge.data.molecules import ATOM_DIM, BOND_DIM, GRAPH_KEYS, collate_molecules, featurize
 
 
 class MolLLMConfig(PretrainedConfig):
@@ -197,6 +203,14 @@ class MolLLMForCausalLM(PreTrainedModel, GenerationMixin):
     def get_output_embeddings(self):
         return self.language_model.get_output_embeddings()
 
+    def prepare_inputs_for_generation(self, input_ids, past_key_values=None, **kwargs):
+        """`generate` support: the molecules go in with the prompt only, not with each decoded token."""
+        inputs = super().prepare_inputs_for_generation(input_ids, past_key_values=past_key_values, **kwargs)
+        if past_key_values is not None and past_key_values.get_seq_length() > 0:
+            for key in GRAPH_KEYS:
+                inputs.pop(key, None)
+        return inputs
+
     def molecule_embeddings(
         self, mol_atoms, mol_bonds, mol_edges, mol_coords, mol_atom_counts, mol_bond_counts
     ):
@@ -257,6 +271,10 @@ class MolLLMForCausalLM(PreTrainedModel, GenerationMixin):
         )
 
 
+# Registered so that AutoConfig (e.g. inside AutoTokenizer) reads a saved molecular checkpoint's config.
+AutoConfig.register(MolLLMConfig.model_type, MolLLMConfig, exist_ok=True)
+
+
 def lora_layers(model: nn.Module) -> list[nn.Module]:
     """The PEFT LoRA layers injected in a model."""
     return [m for m in model.modules() if hasattr(m, "lora_A") and hasattr(m, "enable_adapters")]
@@ -276,27 +294,39 @@ def adapters_disabled(model: nn.Module) -> Iterator[None]:
 
 
 def add_molecule_token(tokenizer) -> int:
-    """Add `<mol>` (and a pad token if there is none) to the tokenizer; returns the `<mol>` id."""
-    if MOL_TOKEN not in tokenizer.get_vocab():
-        tokenizer.add_special_tokens(
-            {"additional_special_tokens": [MOL_TOKEN]}, replace_extra_special_tokens=False
-        )
+    """Add `<mol>` and the chat template (and a pad token if there is none) to the tokenizer; returns the
+    `<mol>` id."""
+    from flexjudge.backbones.configs import add_molecule_tokens
+
+    mol_id = add_molecule_tokens(tokenizer)[MOL_TOKEN]
     if tokenizer.pad_token_id is None:
         tokenizer.add_special_tokens({"pad_token": "[PAD]"})
-    return tokenizer.convert_tokens_to_ids(MOL_TOKEN)
+    return mol_id
 
 
 @torch.no_grad()
 def place_llm_in_mol_llm(
-    llm: LlamaForCausalLM, tokenizer, *, graph: dict[str, Any] | None = None, seed: int = 0
+    llm: LlamaForCausalLM,
+    tokenizer,
+    *,
+    graph: dict[str, Any] | None = None,
+    attention_bias: bool = False,
+    seed: int = 0,
 ) -> MolLLMForCausalLM:
     """A molecular LLM carrying `llm`'s weights (new token rows = the mean of the old ones); encoders, Q-Former
-    and projector random (seeded), LoRA B zero, so its text logits equal the LLM's."""
+    and projector random (seeded), LoRA B zero, so its text logits equal the LLM's. attention_bias=True gives
+    its attention projections biases, zero here, so that a judge trained in a Qwen2 body (whose q/k/v biases
+    training moved) can be imported exactly."""
     mol_id = add_molecule_token(tokenizer)
-    text = LlamaConfig(**{**llm.config.to_dict(), "vocab_size": len(tokenizer)})
+    text = LlamaConfig(
+        **{**llm.config.to_dict(), "vocab_size": len(tokenizer), "attention_bias": attention_bias}
+    )
     torch.manual_seed(seed)
     model = MolLLMForCausalLM(MolLLMConfig(text_config=text, mol_token_id=mol_id, **(graph or {}))).eval()
     target = model.language_model.state_dict()
+    for key, value in target.items():
+        if key.endswith("_proj.bias") or key.endswith("_proj.base_layer.bias"):
+            value.zero_()
     for key, value in llm.state_dict().items():
         key = _base_key(key, target)
         if value.shape != target[key].shape:  # embeddings / lm_head: grow by the mean row
@@ -305,6 +335,16 @@ def place_llm_in_mol_llm(
             grown[value.shape[0] :] = value.mean(0, keepdim=True)
             value = grown
         target[key].copy_(value)
+    # Untrained encoders: scale the projector so a molecule's embeddings have the RMS of the token embeddings
+    # (torch's default init writes ones several times larger, which drown the text around them).
+    rms = model.get_input_embeddings().weight.pow(2).mean().sqrt()
+    graphs = collate_molecules([featurize("c1ccccc1O"), featurize("CC(=O)Nc1ccc(O)cc1")])
+    out_rms = model.molecule_embeddings(**graphs).pow(2).mean().sqrt()
+    model.projector.weight.mul_(rms / out_rms)
+    model.projector.bias.mul_(rms / out_rms)
+    from flexjudge.backbones.placement import generation_config_for
+
+    model.generation_config = generation_config_for(tokenizer)
     return model
 
 
@@ -324,7 +364,8 @@ def import_judge(judge_model, judge_tokenizer, mol_model: MolLLMForCausalLM, mol
     """Copy a judge's LLM into `mol_model` (the paper's "import judge"): every same-shape LLM tensor except
     LoRA weights; embedding (and untied lm_head) rows by token string for every token both vocabularies
     share, the rows of tokens only the molecular model has (`<mol>`, pad) kept; its LoRA, encoders, Q-Former
-    and projector untouched. A judge LLM of another shape is an error."""
+    and projector untouched. q/k/v biases are copied when the molecular LLM has attention biases (its o_proj
+    bias stays zero) and must be zero otherwise. A judge LLM of another shape is an error."""
     from flexjudge.backbones.placement import llm_state
 
     source = {k.removeprefix("llm."): v for k, v in llm_state(judge_model).items() if "lora_" not in k}
@@ -334,12 +375,14 @@ def import_judge(judge_model, judge_tokenizer, mol_model: MolLLMForCausalLM, mol
     rows_to = torch.tensor([a for a, _ in shared])
     rows_from = torch.tensor([b for _, b in shared])
     copied, skipped = 0, []
+    biased = bool(mol_model.config.text_config.attention_bias)
     for name, value in source.items():
         key = name if name.startswith("lm_head.") else f"model.{name}"
-        if key.endswith(("q_proj.bias", "k_proj.bias", "v_proj.bias")):
+        if key.endswith(("q_proj.bias", "k_proj.bias", "v_proj.bias")) and not biased:
             if value.any():
                 raise ValueError(
-                    f"{name}: the judge's LLM has attention biases; the molecular LLM is a Llama"
+                    f"{name}: the judge's LLM has non-zero attention biases and this molecular LLM has none; "
+                    "provision the molecular backbone with attention_bias: true (conf/backbone/)"
                 )
             skipped.append(name)
             continue

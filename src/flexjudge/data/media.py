@@ -24,7 +24,7 @@ class Media:
     """One media item of a prompt, in prompt order.
 
     kind: "image" (data: a PIL image), "video" (data: list of PIL frames, `fps` their rate),
-    "audio" (data: float32 mono samples at `rate` Hz).
+    "audio" (data: float32 mono samples at `rate` Hz), "molecule" (data: a `MolGraph`, source its SMILES).
     """
 
     kind: str
@@ -164,13 +164,21 @@ def load_media(spec: dict, root: str | Path, *, video_fps: float, max_frames: in
 
 
 def load_part(part: dict, settings, where: str) -> Media:
-    """A prompt's media part {"type", "path", optional "fps" of a frame folder}, read with `settings`
-    (a `MediaSettings`: video sampling rate and frame cap)."""
+    """A prompt's media part {"type", "path", optional "fps" of a frame folder} or {"type": "molecule",
+    "smiles"}, read with `settings` (a `MediaSettings`: video sampling rate and frame cap, conformer seed)."""
     kind, path = part.get("type"), part.get("path")
+    if kind == "molecule":
+        from flexjudge.data.molecules import featurize
+
+        smiles = part.get("smiles")
+        if not isinstance(smiles, str) or not smiles.strip():
+            raise DataError(f"{where}: molecule part {part!r} needs a non-empty SMILES string under 'smiles'")
+        graph = featurize(smiles, conformer_seed=settings.conformer_seed, where=where)
+        return Media("molecule", graph, source=smiles)
     if kind == "image":
         return load_image(path, where)
     if kind == "video":
         return load_video(path, settings.video_fps, settings.max_frames, where, source_fps=part.get("fps"))
     if kind == "audio":
         return load_audio(path, AUDIO_RATE, where)
-    raise DataError(f"{where}: media part {part!r} has no type image, video or audio")
+    raise DataError(f"{where}: media part {part!r} has no type image, video, audio or molecule")

@@ -135,12 +135,14 @@ class Engine(BatchedEngine):
             prompt_mask[r, width - len(e) :] = 1
         positions = (prompt_mask.cumsum(-1) - 1).clamp_(min=0)
         inputs: dict[str, Any] = {"position_ids": positions}
-        if any(p is not None for p in packed):  # media: 3-D positions and the encoders' inputs
+        if any(p is not None for p in packed):  # media: the encoders' inputs
+            inputs.update(media_inputs([p.media for p in packed if p is not None]))
+        if any(p is not None and p.positions is not None for p in packed):  # M-RoPE models: 3-D positions
             rope = positions.unsqueeze(0).repeat(3, 1, 1)
             for r, p in enumerate(packed):
                 if p is not None:
                     rope[:, r, width - len(p.input_ids) :] = p.positions
-            inputs = {"position_ids": rope, **media_inputs([p.media for p in packed if p is not None])}
+            inputs["position_ids"] = rope
             positions = rope[0]  # the last prompt token is text: its three axes agree
         inputs = {k: v.to(device) for k, v in inputs.items()}
         prefill = PreallocatedCache(model.config, width)

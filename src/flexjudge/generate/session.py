@@ -24,11 +24,14 @@ from flexjudge.generate.store import GenerationStore, vote_key
 from flexjudge.protocol.prompts import THINK_PREFILL, render_prompt
 
 
-def media_identity(parts) -> list[tuple[str, int, int]]:
+def media_identity(parts) -> list[tuple]:
     """What a vote's cache key records of its media: path, size and modification time of each file,
-    so an edited or replaced file is judged again."""
+    so an edited or replaced file is judged again. A molecule part has no file: its SMILES is its identity."""
     out = []
     for part in parts:
+        if part["type"] == "molecule":
+            out.append(("molecule", part["smiles"]))
+            continue
         stat = Path(part["path"]).stat()
         out.append((part["path"], stat.st_size, stat.st_mtime_ns))
     return out
@@ -40,15 +43,21 @@ def media_key(parts, settings=None) -> Any:
     is judged again. Nothing for a text-only request (its keys do not depend on media settings)."""
     if not parts:
         return []
-    return {"files": media_identity(parts), "settings": asdict(settings or MediaSettings())}
+    prepared = asdict(settings or MediaSettings())
+    if not any(part["type"] == "molecule" for part in parts):
+        prepared.pop("conformer_seed")  # images, video and audio do not depend on it (keys stay as they were)
+    return {"files": media_identity(parts), "settings": prepared}
 
 
 def media_content(parts) -> list[dict[str, Any]]:
     """Each media part with its path replaced by the sha256 of its bytes (of every file, by name, for a
     folder of video frames): what seeds a vote, so the same item draws the same votes wherever the
-    checkout lies."""
+    checkout lies. A molecule part is its SMILES already."""
     out = []
     for part in parts:
+        if part["type"] == "molecule":
+            out.append(dict(part))
+            continue
         path = Path(part["path"])
         if path.is_dir():
             digest = stable_hash(*[(f.name, _file_digest(f)) for f in sorted(path.iterdir()) if f.is_file()])
