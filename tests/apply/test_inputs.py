@@ -41,7 +41,8 @@ def test_rows_of_every_kind_become_items_with_their_media(tmp_path):
     assert items[1].answer_media[0][0]["type"] == "audio"
     assert items[2].media[0] == {"type": "video", "path": str((tmp_path / "clip").resolve()), "fps": 2.0}
     assert (
-        items[3].question.startswith("Molecule (SMILES): CCO")
+        items[3].media == ({"type": "molecule", "smiles": "CCO"},)  # <mol> embeddings for a molecular judge
+        and items[3].question.startswith("Molecule (SMILES): CCO")
         and "[Reference answer]\nYes." in items[3].question
     )
     assert items[3].source == f"{path}:4"

@@ -3,6 +3,7 @@ case, a killed run that resumes, and a rerun with more votes that generates only
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import signal
 import sqlite3
@@ -231,3 +232,29 @@ def test_audio_rows_go_to_an_audio_judge_and_are_refused_by_a_vision_one(tmp_pat
         match=r"in.jsonl:1: the row has \['audio'\] media, but the judge .* takes \['image', 'video'\]",
     ):
         Judge.load(tiny_manifest, device="cpu", progress=False).judge_file(path, format=fmt, max_new_tokens=8)
+
+
+def test_a_molecular_judge_reads_each_rows_molecule(tmp_path):
+    """A user's SMILES rows, judged by a molecular LLM (tiny_mol): the molecule goes in as <mol> embeddings
+    (part of each vote, so the same questions without it are judged afresh), and a rerun reads the cache."""
+    from conftest import stage_cfg
+    from flexjudge.apply.inputs import read_user_file
+    from flexjudge.apply.judge import JudgeOptions
+    from flexjudge.provision import run as provision
+
+    manifest = provision(stage_cfg("provision", tmp_path / "mol", "backbone=tiny_mol"))
+    fmt, rows = five_rows(tmp_path, "smiles")
+    path = write(tmp_path / "in.jsonl", rows)
+    judge = Judge.load(manifest, device="cpu", progress=False)
+    first = judge.judge_file(path, format=fmt, k=1, max_new_tokens=8)
+    assert first["items"] == 5 and first["votes"] == 5 and first["votes_cached"] == 0
+    again = Judge.load(manifest, device="cpu", progress=False)
+    assert again.judge_file(path, format=fmt, k=1, max_new_tokens=8)["votes_cached"] == 5
+    # the molecule is part of each vote: the same questions without their <mol> part are judged afresh
+    items = [dataclasses.replace(i, media=()) for i in read_user_file(path, fmt).items]
+    _, summary = again.judge_items(
+        items,
+        JudgeOptions(format=fmt, k=1, max_new_tokens=8),
+        cache=tmp_path / "in.judged.jsonl.votes.sqlite",
+    )
+    assert summary["votes_cached"] == 0

@@ -7,7 +7,8 @@ One JSON object per line (docs/judge.md has the full schema and examples):
      "responses": ["A cat.", "A dog."],   # or "response": "A cat." for one; how many the format takes
      "media": ["img/cat.png"],            # optional: the prompt's images / video (frame folder, GIF) / WAV
      "response_media": [["a.wav"], ["b.wav"]],  # optional: each response's own media (audio, images)
-     "smiles": "CCO",                     # optional: a molecule the prompt is about (checked with rdkit)
+     "smiles": "CCO",                     # optional: a molecule the prompt is about (checked with rdkit;
+                                          #   in the question's text, and as <mol> embeddings for a molecular judge)
      "reference": "A tabby cat.",         # optional: a reference answer the judge sees
      "rubric": "Reward precise answers.", # optional: what to judge by
      "gold": "A"}                         # optional: the expected verdict, for accuracy in the summary
@@ -169,7 +170,7 @@ def row_item(row: dict[str, Any], where: str, root: Path, fmt: str, lineno: int)
         ),
         answers=tuple(responses),
         gold=row.get("gold"),
-        media=_media_list(row, "media", root, where),
+        media=(({"type": "molecule", "smiles": smiles},) if smiles else ()) + _media_list(row, "media", root, where),
         answer_media=answer_media,
         source=where,
     )

@@ -20,7 +20,7 @@ import json
 import logging
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from statistics import mean
 from typing import Any
@@ -243,8 +243,13 @@ class Judge:
         path = Path(path)
         out = Path(out) if out else path.with_name(path.name.removesuffix(".jsonl") + ".judged.jsonl")
         user = read_user_file(path, options.format, on_error)
+        items = user.items
+        if "molecule" not in media_taken(self.manifest):  # a row's `smiles` stays in its question text
+            items = [
+                replace(i, media=tuple(m for m in i.media if m["type"] != "molecule")) for i in items
+            ]
         rows, summary = self.judge_items(
-            user.items, options, cache=self.cache or out.with_name(out.name + ".votes.sqlite")
+            items, options, cache=self.cache or out.with_name(out.name + ".votes.sqlite")
         )
         summary = {**summary, **_skips(user), "input": str(path), "output": str(out)}
         write_jsonl(out, rows)
@@ -353,14 +358,25 @@ def export_text_judge(judge: str | Path, out: str | Path) -> dict[str, Any]:
     return {"out": str(out), "text_logit_max_diff": diff, "judge": str(judge)}
 
 
+def media_taken(manifest: Path | None) -> set[str]:
+    """The media kinds a judge takes (its judge.json's `processor`; none for a server judge)."""
+    from flexjudge.backbones.loader import read_manifest
+
+    if manifest is None:
+        return set()
+    processor = str(read_manifest(manifest).get("processor", "image"))
+    takes = {"image", "video"} if "image" in processor else set()
+    takes |= {"audio"} if "audio" in processor else set()
+    takes |= {"molecule"} if "molecule" in processor else set()
+    return takes
+
+
 def check_media(items, manifest: Path) -> None:
     """Every row's media must be of a kind the judge takes (its judge.json's `processor`)."""
     from flexjudge.backbones.loader import read_manifest
 
     processor = str(read_manifest(manifest).get("processor", "image"))
-    takes = {"image", "video"} if "image" in processor else set()
-    takes |= {"audio"} if "audio" in processor else set()
-    takes |= {"molecule"} if "molecule" in processor else set()
+    takes = media_taken(manifest)
     for item in items:
         kinds = {m["type"] for m in (*item.media, *(m for a in item.answer_media for m in a))}
         if kinds - takes:
