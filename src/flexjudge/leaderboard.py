@@ -48,7 +48,7 @@ def run(cfg: DictConfig) -> pd.DataFrame:
         reference = pd.read_csv(cfg.paper_results) if cfg.paper_results else pd.DataFrame()
         text = to_markdown(table, reference, out) + molecule_sections(cfg.molecules, out)
         (out / "leaderboard.md").write_text(text, encoding="utf-8")
-        build_report(table, reference, out, cfg.report_items)
+        build_report(table, reference, out, cfg.report_items, [Path(m) for m in cfg.molecules or []])
         if st.tracker.active:
             import wandb
 

@@ -54,6 +54,16 @@ def test_every_stage_of_the_application_wrote_its_outputs(mol_run):
     assert (root / "summary.png").stat().st_size > 0 and (root / "bestofn" / "curve.png").stat().st_size > 0
     board = (workdir / "results" / "leaderboard" / "leaderboard.md").read_text()
     assert "Molecular application: chembl_activity" in board
+    index = (workdir / "results" / "leaderboard" / "index.html").read_text()
+    section = index.split('id="b-molecules-chembl-activity"')[1].split("<h2")[0]
+    assert (
+        "Molecular application: chembl_activity" in section and "<table>" in section and "Best-of-N" in index
+    )
+    for plot in ("bestofn", "summary"):  # both plots beside the report, shown on it
+        assert f'src="molecules/chembl_activity-{plot}.png"' in section
+        assert (workdir / f"results/leaderboard/molecules/chembl_activity-{plot}.png").read_bytes()[
+            :4
+        ] == b"\x89PNG"
     for judge in ("flex", "oracle"):
         assert (root / "dpo" / judge / "checkpoint" / "model.safetensors").exists()
     # the FLEX-Mol judge: the fine-tuned judge's LLM inside the molecular LLM, reading <mol> embeddings

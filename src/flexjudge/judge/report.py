@@ -516,8 +516,84 @@ def _stability_table(frame: pd.DataFrame) -> pd.DataFrame:
     return shown.rename(columns=labels)
 
 
+def _markdown_html(text: str) -> str:
+    """Our own summaries' markdown (molreport's summary.md: headings, pipe tables, bullets, paragraphs) as
+    escaped HTML."""
+    out: list[str] = []
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i].strip()
+        if not line:
+            i += 1
+        elif line.startswith("#"):
+            level = min(len(line) - len(line.lstrip("#")) + 1, 4)  # one below the page's own h2
+            out.append(f"<h{level}>{_e(line.lstrip('#').strip())}</h{level}>")
+            i += 1
+        elif line.startswith("|"):
+            rows = []
+            while i < len(lines) and lines[i].strip().startswith("|"):
+                cells = [c.strip() for c in lines[i].strip().strip("|").split("|")]
+                if not all(set(c) <= set("-: ") for c in cells):  # the |---| rule
+                    rows.append(cells)
+                i += 1
+            head = "".join(f"<th>{_e(c)}</th>" for c in rows[0])
+            body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in r) + "</tr>" for r in rows[1:])
+            out.append(
+                f'<div class="wide-table"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+            )
+        elif line.startswith("- "):
+            items = []
+            while i < len(lines) and lines[i].strip().startswith("- "):
+                items.append(f"<li>{_e(lines[i].strip()[2:])}</li>")
+                i += 1
+            out.append("<ul>" + "".join(items) + "</ul>")
+        else:
+            para = []
+            while i < len(lines) and lines[i].strip() and not lines[i].strip().startswith(("#", "|", "- ")):
+                para.append(lines[i].strip())
+                i += 1
+            out.append(f'<p class="note">{_e(" ".join(para))}</p>')
+    return "\n".join(out)
+
+
+def molecule_html(summaries: list[Path], out: Path) -> list[str]:
+    """One section per molecular task (molreport's summary.md and its two plots, which the leaderboard stage
+    copied to out/molecules/)."""
+    body = []
+    for path in summaries:
+        task = Path(path).parent.name
+        figures = [
+            (
+                f"molecules/{task}-bestofn.png",
+                "best-of-N accuracy against N, each judge, with the random-pick and oracle lines",
+            ),
+            (
+                f"molecules/{task}-summary.png",
+                "the policy's accuracy before and after DPO on each judge's pairs",
+            ),
+        ]
+        body += [
+            f'<h2 id="{_anchor("molecules-" + task)}">Molecular application: {_e(task)}</h2>',
+            '<div class="figs">',
+            *(
+                f'<figure><a href="{n}"><img src="{n}" alt="{_e(t)}"></a><figcaption>{_e(t)}</figcaption></figure>'
+                for n, t in figures
+                if (out / n).exists()
+            ),
+            "</div>",
+            _markdown_html((Path(path).parent / "summary.md").read_text(encoding="utf-8")),
+        ]
+    return body
+
+
 def _index(
-    table: pd.DataFrame, reference: pd.DataFrame | None, frame: pd.DataFrame, out: Path, items: dict[str, int]
+    table: pd.DataFrame,
+    reference: pd.DataFrame | None,
+    frame: pd.DataFrame,
+    out: Path,
+    items: dict[str, int],
+    molecules: list[Path] = (),
 ) -> str:
     benches = benchmark_tables(table, reference)
     body = [
@@ -529,6 +605,10 @@ def _index(
         + ' Also: <a href="leaderboard.md">leaderboard.md</a>, <a href="leaderboard.csv">leaderboard.csv</a>.</p>',
         '<nav><a href="#plots">plots</a><a href="#parse">votes that parse</a>'
         + "".join(f'<a href="#{_anchor(b.name)}">{_e(b.name)}</a>' for b in benches)
+        + "".join(
+            f'<a href="#{_anchor("molecules-" + Path(m).parent.name)}">molecules: {_e(Path(m).parent.name)}</a>'
+            for m in molecules
+        )
         + '<a href="#training">training data</a><a href="#metrics">metrics</a></nav>',
         '<h2 id="plots">Plots</h2>',
         '<div class="figs">',
@@ -562,6 +642,7 @@ def _index(
             for r in rows.itertuples()
         ]
         body += ["<p>Items (question, answers, media, every vote):</p>", "<ul>" + "".join(links) + "</ul>"]
+    body += molecule_html(list(molecules), out)
     judges = training_summary(table, out)
     if judges:
         body += ['<h2 id="training">Training data</h2>']
@@ -721,10 +802,15 @@ def _items_page(
 
 
 def build_report(
-    table: pd.DataFrame, reference: pd.DataFrame | None, out: Path, items_per_eval: int = 20
+    table: pd.DataFrame,
+    reference: pd.DataFrame | None,
+    out: Path,
+    items_per_eval: int = 20,
+    molecules: list[Path] = (),
 ) -> Path:
     """Write index.html, its plots, items/<evaluation>.html (the first `items_per_eval` items of each
-    evaluation) and media/ under `out`; the items/ and media/ folders are rebuilt from scratch."""
+    evaluation) and media/ under `out`; the items/ and media/ folders are rebuilt from scratch. `molecules`:
+    the molecular application's summary.json files, one section each."""
     out.mkdir(parents=True, exist_ok=True)
     for owned in ("items", "media"):
         shutil.rmtree(out / owned, ignore_errors=True)
@@ -746,6 +832,6 @@ def build_report(
         (out / "items" / f"{e.slug}.html").write_text(page, encoding="utf-8")
         counts[e.slug] = len(ids)
     index = out / "index.html"
-    index.write_text(_index(table, reference, frame, out, counts), encoding="utf-8")
+    index.write_text(_index(table, reference, frame, out, counts, molecules), encoding="utf-8")
     log.info("report: %d evaluations -> %s", len(evals), index)
     return index
