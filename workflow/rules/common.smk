@@ -188,10 +188,11 @@ def job_settings(stage, **extra):
     return own + [f"{k}={v}" for k, v in sorted(extra.items())]
 
 
-def hydra_args(stage, out_dir, **overrides):
-    """Command-line overrides for one job: grid choices, paths, precision, per-stage extras, the run dir."""
+def hydra_args(threads, stage, out_dir, **overrides):
+    """Command-line overrides for one job: grid choices, paths, precision, per-stage extras, the run dir, and the
+    job's own thread count (the rule's, or the profile's `set-threads`: what the scheduler gave it)."""
     args = [f"{k}={v}" for k, v in overrides.items()]
-    args += [f"out_dir={out_dir}", f"logger={config['logger']}", f"threads={job_threads(stage)}"]
+    args += [f"out_dir={out_dir}", f"logger={config['logger']}", f"threads={threads}"]
     args += precision_overrides(stage)
     args += list((config.get("overrides") or {}).get(stage) or [])
     args.append(f"hydra.run.dir={out_dir}")

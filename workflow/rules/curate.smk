@@ -12,7 +12,7 @@ rule curate:
         "results/logs/curate.log",
     params:
         settings=job_settings("curate", benchmarks=benchmark_root()),
-        args=lambda w, input: hydra_args(
+        args=lambda w, input, threads: hydra_args(threads, 
             "curate", "results/curate", **{"pool.path": input.data, "paths.benchmarks": benchmark_root()}
         ),
     priority: 10  # the path to the fine-tuned judge first; evaluations fill the other core

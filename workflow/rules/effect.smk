@@ -12,7 +12,7 @@ rule effect:
         "results/logs/effect/{backbone}.log",
     params:
         settings=lambda w: job_settings("effect", control=config["effect"]["control"], treated=config["effect"]["treated"]),
-        args=lambda w, input: hydra_args(
+        args=lambda w, input, threads: hydra_args(threads, 
             "effect",
             f"results/effect/{w.backbone}",
             **{

@@ -33,7 +33,7 @@ for _group in eval_groups():
         params:
             benchmarks=lambda w, group=_group: [benchmark_node(b) for b in group_benchmarks(group)],
             settings=lambda w, group=_group: job_settings("evaluate", benchmarks=benchmark_root(), **group_overrides(group)),
-            args=lambda w, input, output, group=_group: hydra_args(
+            args=lambda w, input, output, threads, group=_group: hydra_args(threads, 
                 "evaluate",
                 str(Path(output.summary).parent),
                 backbone=w.backbone,

@@ -14,7 +14,7 @@ rule finetune:
     params:
         settings=job_settings("finetune"),
         launcher=finetune_launcher(),
-        args=lambda w, input: hydra_args(
+        args=lambda w, input, threads: hydra_args(threads, 
             "finetune",
             f"results/finetune/{w.backbone}/{w.variant}",
             backbone=w.backbone,

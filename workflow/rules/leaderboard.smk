@@ -40,7 +40,7 @@ rule leaderboard:
         "results/logs/leaderboard.log",
     params:
         settings=job_settings("leaderboard"),
-        args=lambda w, input: hydra_args(
+        args=lambda w, input, threads: hydra_args(threads, 
             "leaderboard", "results/leaderboard", molecules="[" + ",".join(input.molecules) + "]"
         ),
     shell:

@@ -8,7 +8,7 @@ rule minis:
         "results/logs/minis/{family}.log",
     params:
         settings=job_settings("minis", n_items=config.get("minis_items", 12)),
-        args=lambda w: hydra_args(
+        args=lambda w, threads: hydra_args(threads, 
             "minis", "results/minis", family=w.family, n_items=config.get("minis_items", 12)
         ),
     priority: 10  # curate's decontamination reads every mini: on the path to the fine-tuned judge

@@ -15,7 +15,7 @@ rule moldata:
         "results/logs/molecules/{task}/moldata.log",
     params:
         settings=job_settings("moldata"),
-        args=lambda w: hydra_args("moldata", f"results/molecules/{w.task}/data", moltask=w.task),
+        args=lambda w, threads: hydra_args(threads, "moldata", f"results/molecules/{w.task}/data", moltask=w.task),
     shell:
         "{PYTHON} -m flexjudge.moldata {params.args} 2>&1 | tee {log}"
 
@@ -33,7 +33,7 @@ rule import_judge:
         "results/logs/molecules/import_judge/{molbackbone}/{variant}.log",
     params:
         settings=job_settings("import_judge"),
-        args=lambda w, input: hydra_args(
+        args=lambda w, input, threads: hydra_args(threads, 
             "import_judge", f"results/molecules/judges/{w.molbackbone}/{w.variant}", source=input.source, base=input.base
         ),
     wildcard_constraints:
@@ -57,7 +57,7 @@ rule policy_answers:
         "results/logs/molecules/{task}/policy/{policy}/{draw}.log",
     params:
         settings=lambda w: job_settings("policy", **draw_settings(w.draw), prompt_type=mol_conf()["prompt_type"]),
-        args=lambda w, input: hydra_args(
+        args=lambda w, input, threads: hydra_args(threads, 
             "policy",
             f"results/molecules/{w.task}/policy/{w.policy}/{w.draw}",
             moltask=w.task,
@@ -88,7 +88,7 @@ rule score_answers:
         "results/logs/molecules/{task}/scored/{judge}.log",
     params:
         settings=lambda w: job_settings("moljudge", judge=w.judge),
-        args=lambda w, input: hydra_args(
+        args=lambda w, input, threads: hydra_args(threads, 
             "moljudge",
             f"results/molecules/{w.task}/scored/{w.judge}",
             moltask=w.task,
@@ -119,7 +119,7 @@ rule judge_pairs:
         "results/logs/molecules/{task}/pairs/{judge}.log",
     params:
         settings=lambda w: job_settings("moljudge", judge=w.judge),
-        args=lambda w, input: hydra_args(
+        args=lambda w, input, threads: hydra_args(threads, 
             "moljudge",
             f"results/molecules/{w.task}/pairs/{w.judge}",
             moltask=w.task,
@@ -147,7 +147,7 @@ rule bestofn:
         "results/logs/molecules/{task}/bestofn.log",
     params:
         settings=lambda w: job_settings("bestofn", ns=mol_conf()["ns"], trials=mol_conf()["trials"]),
-        args=lambda w, input: hydra_args(
+        args=lambda w, input, threads: hydra_args(threads, 
             "bestofn",
             f"results/molecules/{w.task}/bestofn",
             scored="{" + ",".join(f"{j}:{p}" for j, p in zip(mol_conf()["judges"], input.scored)) + "}",
@@ -171,7 +171,7 @@ rule dpo:
         "results/logs/molecules/{task}/dpo/{judge}.log",
     params:
         settings=job_settings("dpo"),
-        args=lambda w, input: hydra_args(
+        args=lambda w, input, threads: hydra_args(threads, 
             "dpo", f"results/molecules/{w.task}/dpo/{w.judge}", pairs=input.pairs, policy=input.policy
         ),
     threads: job_threads("finetune")
@@ -196,7 +196,7 @@ rule molreport:
         "results/logs/molecules/{task}/molreport.log",
     params:
         settings=job_settings("molreport"),
-        args=lambda w, input: hydra_args(
+        args=lambda w, input, threads: hydra_args(threads, 
             "molreport",
             f"results/molecules/{w.task}",
             task=w.task,

@@ -8,7 +8,7 @@ rule provision:
         "results/logs/provision/{backbone}.log",
     params:
         settings=job_settings("provision"),
-        args=lambda w: hydra_args("provision", f"results/backbones/{w.backbone}", backbone=w.backbone),
+        args=lambda w, threads: hydra_args(threads, "provision", f"results/backbones/{w.backbone}", backbone=w.backbone),
     threads: config["threads"]
     priority: 10  # the path to the fine-tuned judge first; evaluations fill the other core
     shell:

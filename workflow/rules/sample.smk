@@ -11,7 +11,7 @@ rule sample:
         "results/logs/sample/{teacher}.log",
     params:
         settings=job_settings("sample"),
-        args=lambda w, input: hydra_args(
+        args=lambda w, input, threads: hydra_args(threads, 
             "sample", f"results/sample/{w.teacher}", teacher=w.teacher, judge=input.judge, pool=input.pool
         ),
     threads: config["threads"]
@@ -36,7 +36,7 @@ rule select:
         "results/logs/select/{backbone}/{variant}.log",
     params:
         settings=lambda w: job_settings("select", target=sft_size(w.variant), teacher=teacher_of(w.backbone)),
-        args=lambda w, input, output: hydra_args(
+        args=lambda w, input, output, threads: hydra_args(threads, 
             "select",
             str(Path(output.sft).parent),
             name=f"{w.backbone}/{w.variant}",

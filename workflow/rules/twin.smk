@@ -10,7 +10,7 @@ rule twin:
         "results/logs/twin/{twin}/{variant}.log",
     params:
         settings=job_settings("twin"),
-        args=lambda w, input: hydra_args(
+        args=lambda w, input, threads: hydra_args(threads, 
             "twin", f"results/twins/{w.twin}/{w.variant}", source=input.source, base=input.base
         ),
     threads: config["threads"]
