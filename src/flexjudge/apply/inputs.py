@@ -170,7 +170,8 @@ def row_item(row: dict[str, Any], where: str, root: Path, fmt: str, lineno: int)
         ),
         answers=tuple(responses),
         gold=row.get("gold"),
-        media=(({"type": "molecule", "smiles": smiles},) if smiles else ()) + _media_list(row, "media", root, where),
+        media=(({"type": "molecule", "smiles": smiles},) if smiles else ())
+        + _media_list(row, "media", root, where),
         answer_media=answer_media,
         source=where,
     )

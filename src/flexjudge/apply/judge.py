@@ -245,9 +245,7 @@ class Judge:
         user = read_user_file(path, options.format, on_error)
         items = user.items
         if "molecule" not in media_taken(self.manifest):  # a row's `smiles` stays in its question text
-            items = [
-                replace(i, media=tuple(m for m in i.media if m["type"] != "molecule")) for i in items
-            ]
+            items = [replace(i, media=tuple(m for m in i.media if m["type"] != "molecule")) for i in items]
         rows, summary = self.judge_items(
             items, options, cache=self.cache or out.with_name(out.name + ".votes.sqlite")
         )
