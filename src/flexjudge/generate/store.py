@@ -18,7 +18,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from flexjudge.core.io import sha256_file, stable_hash
+from flexjudge.core.io import DataError, sha256_file, stable_hash
 from flexjudge.generate.engine import ENGINE_VERSION, Generation
 
 SCHEMA = """
@@ -43,6 +43,10 @@ def vote_key(
     )
 
 
+class CorruptCache(DataError):
+    """A vote cache that fails SQLite's integrity check (truncated, overwritten, not a database)."""
+
+
 class GenerationStore:
     """Votes by content key in SQLite (WAL journal; one transaction per batch)."""
 
@@ -50,9 +54,19 @@ class GenerationStore:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(self.path, timeout=timeout_s, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")  # a killed process loses nothing committed
-        self.db.executescript(SCHEMA)
+        try:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")  # a killed process loses nothing committed
+            self.db.executescript(SCHEMA)
+            problems = [row[0] for row in self.db.execute("PRAGMA quick_check")]
+        except sqlite3.DatabaseError as exc:  # not a database, or a header beyond repair
+            problems = [str(exc)]
+        if problems != ["ok"]:
+            self.db.close()
+            raise CorruptCache(
+                f"{self.path}: the vote cache is damaged ({'; '.join(problems[:3])}). Its votes cannot be "
+                f"trusted: delete it (with its -wal and -shm files) to regenerate them, or restore it from a copy"
+            )
 
     def close(self) -> None:
         self.db.close()
@@ -75,7 +89,14 @@ class GenerationStore:
             rows = self.db.execute(
                 f"SELECT key, generation FROM votes WHERE key IN ({','.join('?' * len(chunk))})", chunk
             )
-            found.update((k, Generation(**json.loads(g))) for k, g in rows)
+            for k, g in rows:
+                try:
+                    found[k] = Generation(**json.loads(g))
+                except (ValueError, TypeError) as exc:  # a row that SQLite kept but that is not a vote
+                    raise CorruptCache(
+                        f"{self.path}: vote {k[:12]}… is not a stored generation ({exc}); delete the cache "
+                        "(with its -wal and -shm files) to regenerate its votes"
+                    ) from exc
         return found
 
     def put_many(self, generations: Mapping[str, Generation]) -> None:
