@@ -57,7 +57,7 @@ def test_rows_of_every_kind_become_items_with_their_media(tmp_path):
             "pair_scores",
             "judges exactly 2 responses per row, this row has 1",
         ),
-        ({"prompt": "q", "responses": ["a"]}, "batch", "judges two or more responses"),
+        ({"prompt": "q", "responses": ["a"]}, "batch", "judges two to 26"),
         ({"prompt": "q", "response": "a", "media": "nope.png"}, "score", "media file"),
         ({"prompt": "q", "response": "a", "smiles": "C(("}, "score", "not a valid SMILES"),
         ({"prompt": "q", "response": "a", "answer": "x"}, "score", "unknown field(s) ['answer']"),

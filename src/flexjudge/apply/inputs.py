@@ -46,6 +46,11 @@ AUDIO = (".wav",)
 
 #: How many responses each format judges at once (None: two or more).
 RESPONSES = {"score": 1, "pair_scores": 2, "pair_verdict": 2, "verdict4": 2, "batch": None}
+#: The most responses a batch row can rank: they are labelled A to Z.
+MAX_BATCH = 26
+#: The longest text field a row may hold, in characters (about 250K tokens, beyond any judge's context);
+#: a longer one is a clear error rather than a prompt that exhausts memory.
+MAX_FIELD_CHARS = 1_000_000
 
 
 @dataclass
@@ -131,6 +136,14 @@ def row_item(row: dict[str, Any], where: str, root: Path, fmt: str, lineno: int)
     unknown = sorted(set(row) - set(FIELDS))
     if unknown:
         raise DataError(f"{where}: unknown field(s) {unknown}; a row takes {list(FIELDS)} (docs/judge.md)")
+    for name, value in row.items():
+        texts = value if isinstance(value, list) else [value]
+        longest = max((len(t) for t in texts if isinstance(t, str)), default=0)
+        if longest > MAX_FIELD_CHARS:
+            raise DataError(
+                f"{where}: field {name!r} holds a text of {longest:,} characters, more than the "
+                f"{MAX_FIELD_CHARS:,} a row may hold (flexjudge.apply.inputs.MAX_FIELD_CHARS); shorten it"
+            )
     prompt = _text(row, "prompt", where, required=True)
     if "response" in row and "responses" in row:
         raise DataError(f"{where}: give either 'response' or 'responses', not both")
@@ -143,8 +156,10 @@ def row_item(row: dict[str, Any], where: str, root: Path, fmt: str, lineno: int)
     else:
         raise DataError(f"{where}: field 'responses' (a list) or 'response' (one string) is missing")
     want = RESPONSES[fmt]
-    if (want is not None and len(responses) != want) or (want is None and len(responses) < 2):
-        need = f"exactly {want}" if want is not None else "two or more"
+    if (want is not None and len(responses) != want) or (
+        want is None and not 2 <= len(responses) <= MAX_BATCH
+    ):
+        need = f"exactly {want}" if want is not None else f"two to {MAX_BATCH} (labelled A to Z)"
         raise DataError(
             f"{where}: format {fmt} judges {need} responses per row, this row has {len(responses)}"
         )

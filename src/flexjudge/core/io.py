@@ -20,10 +20,12 @@ class DataError(ValueError):
 
 
 def _open_text(path: Path, mode: str = "rt"):
+    """A text (UTF-8) or, with mode "rb", binary handle on a plain or gzipped file."""
+    encoding = None if "b" in mode else "utf-8"
     return (
-        gzip.open(path, mode, encoding="utf-8")
+        gzip.open(path, mode, encoding=encoding)
         if path.suffix == ".gz"
-        else open(path, mode, encoding="utf-8")
+        else open(path, mode, encoding=encoding)
     )
 
 
@@ -33,8 +35,19 @@ def iter_jsonl_lines(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | D
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: file not found")
-    with _open_text(path) as fh:
-        for lineno, line in enumerate(fh, start=1):
+    with _open_text(path, "rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                yield (
+                    lineno,
+                    DataError(
+                        f"{path}:{lineno}: not UTF-8 (byte 0x{raw[exc.start]:02x} at byte {exc.start + 1} of the "
+                        "line); save the file as UTF-8"
+                    ),
+                )
+                continue
             if not line.strip():
                 continue
             try:

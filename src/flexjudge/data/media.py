@@ -7,6 +7,7 @@ through scipy. A path inside a dataset is resolved against the dataset's root an
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -56,9 +57,16 @@ def load_image(path: str | Path, where: str = "") -> Media:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as img:
-            img.seek(0)
-            rgb = img.convert("RGB")
+        with warnings.catch_warnings():  # PIL only warns up to twice its pixel limit: refuse those too
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                img.seek(0)
+                rgb = img.convert("RGB")
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise DataError(
+            f"{where or path}: image {path} is too large to decode safely ({exc}); resize it below "
+            f"{Image.MAX_IMAGE_PIXELS:,} pixels"
+        ) from exc
     except (UnidentifiedImageError, OSError) as exc:
         raise DataError(f"{where or path}: cannot read image {path}: {exc}") from exc
     return Media("image", rgb, source=str(path))
@@ -96,14 +104,16 @@ def load_video(
         ]
     elif path.suffix.lower() in (".gif", ".webp"):
         try:
-            with Image.open(path) as img:
-                all_frames, starts, t = [], [], 0.0
-                for i in range(getattr(img, "n_frames", 1)):
-                    img.seek(i)
-                    starts.append(t)
-                    t += (img.info.get("duration") or 100) / 1000.0
-                    all_frames.append(img.convert("RGB"))
-        except OSError as exc:
+            with warnings.catch_warnings():  # as load_image: refuse decompression bombs
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                with Image.open(path) as img:
+                    all_frames, starts, t = [], [], 0.0
+                    for i in range(getattr(img, "n_frames", 1)):
+                        img.seek(i)
+                        starts.append(t)
+                        t += (img.info.get("duration") or 100) / 1000.0
+                        all_frames.append(img.convert("RGB"))
+        except (OSError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise DataError(f"{where or path}: cannot read video {path}: {exc}") from exc
         frames = _pick(all_frames, starts, sample_times(t, fps, max_frames))
     else:
