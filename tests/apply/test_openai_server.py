@@ -150,3 +150,28 @@ def test_what_a_server_cannot_do_is_an_error_that_says_so(server, tmp_path):
         judge.judge_rows(ROWS[:1], JudgeOptions())  # prefill_think needs continuation=vllm or completions
     with pytest.raises(NotImplementedError, match="cannot force a thinking budget"):
         judge.judge_rows(ROWS[:1], JudgeOptions(prefill_think=False, max_think_tokens=8))
+
+
+def test_an_api_key_reaches_no_config_log_or_result(server, tmp_path):
+    """The evaluate stage against the server with a key in $OPENAI_API_KEY and W&B logging (offline): the key
+    is in no file the run writes (Hydra's config dumps, the W&B run, logs, predictions, metrics, the cache)."""
+    from conftest import stage_cfg
+    from flexjudge.curate import run as curate
+
+    url, model = server
+    curate(stage_cfg("curate", tmp_path, "heldout_size=3", "pool_size=4"))
+    secret = "sk-flexjudge-test-" + os.urandom(12).hex()
+    out = tmp_path / "eval"
+    cmd = [sys.executable, "-m", "flexjudge.evaluate", f"paths.results={tmp_path}", "backend=openai"]
+    cmd += [f"backend.model={model}", f"backend.base_url={url}", f"judge={model}", "prefill_think=false"]
+    cmd += [f"benchmark.path={tmp_path / 'curate' / 'heldout.jsonl'}", "max_new_tokens=24", "logger=wandb"]
+    cmd += ["bootstrap=0", "progress=false", f"out_dir={out}", f"hydra.run.dir={out}"]
+    env = {**os.environ, "OPENAI_API_KEY": secret, "WANDB_MODE": "offline", "WANDB_DIR": str(tmp_path)}
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert read_json(out / "metrics.json")["votes"] == {"total": 3, "cached": 0, "generated": 3}
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert any("wandb" in p.parts for p in written) and any(p.suffix == ".sqlite" for p in written)
+    assert secret not in done.stdout + done.stderr
+    leaked = [p for p in written if secret.encode() in p.read_bytes()]
+    assert not leaked, leaked
