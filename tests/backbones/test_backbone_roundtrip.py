@@ -223,9 +223,9 @@ def test_no_pickle_is_loaded_without_weights_only():
             if isinstance(node, ast.Import | ast.ImportFrom):
                 names = [a.name for a in node.names] + [getattr(node, "module", None) or ""]
                 assert not {"pickle", "joblib", "dill", "cloudpickle"} & set(names), path
-            if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "load":
-                if getattr(node.func.value, "id", None) == "torch":
-                    kw = {k.arg: k.value for k in node.keywords}
-                    assert (
-                        isinstance(kw.get("weights_only"), ast.Constant) and kw["weights_only"].value is True
-                    ), f"{path}:{node.lineno}: torch.load without weights_only=True"
+            func = getattr(node, "func", None)
+            if getattr(func, "attr", None) == "load" and getattr(func.value, "id", None) == "torch":
+                kw = {k.arg: k.value for k in node.keywords}
+                assert (
+                    isinstance(kw.get("weights_only"), ast.Constant) and kw["weights_only"].value is True
+                ), f"{path}:{node.lineno}: torch.load without weights_only=True"

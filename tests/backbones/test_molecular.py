@@ -233,3 +233,16 @@ def test_the_8b_config_builds_with_the_same_classes_at_tiny_size(tmp_path):
         provision_backbone(
             compose("provision", [f"out_dir={tmp_path}/c", "backbone=mol_llama_8b"]), tmp_path / "c"
         )
+
+
+def test_a_gguf_llm_places_as_a_plain_serialisable_model(tmp_path):
+    """SmolLM2 comes from a GGUF, whose config carries a quantization_config: the molecular LLM must not
+    inherit it, or its checkpoint loads as a quantised model that cannot be saved again."""
+    from flexjudge.backbones.molecular import MolLLMForCausalLM
+
+    llm, tok = tiny_llama(seed=3)
+    llm.config.quantization_config = {"quant_method": "gguf"}
+    model = place_llm_in_mol_llm(llm, tok, graph=GRAPH)
+    assert "quantization_config" not in model.config.text_config.to_dict()
+    model.save_pretrained(tmp_path / "a")
+    MolLLMForCausalLM.from_pretrained(tmp_path / "a").save_pretrained(tmp_path / "b")

@@ -318,9 +318,8 @@ def place_llm_in_mol_llm(
     its attention projections biases, zero here, so that a judge trained in a Qwen2 body (whose q/k/v biases
     training moved) can be imported exactly."""
     mol_id = add_molecule_token(tokenizer)
-    text = LlamaConfig(
-        **{**llm.config.to_dict(), "vocab_size": len(tokenizer), "attention_bias": attention_bias}
-    )
+    settings = {k: v for k, v in llm.config.to_dict().items() if k != "quantization_config"}  # a GGUF's
+    text = LlamaConfig(**{**settings, "vocab_size": len(tokenizer), "attention_bias": attention_bias})
     torch.manual_seed(seed)
     model = MolLLMForCausalLM(MolLLMConfig(text_config=text, mol_token_id=mol_id, **(graph or {}))).eval()
     target = model.language_model.state_dict()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import gzip
 import hashlib
 import json
@@ -80,6 +81,29 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
     return [obj for _, obj in iter_jsonl(path)]
 
 
+class DiskFull(OSError):
+    """The disk filled while writing a result; nothing partial was left under the result's name."""
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether an error (OSError, SQLite's, safetensors') says the disk is full."""
+    text = str(exc)
+    return (
+        getattr(exc, "errno", None) == errno.ENOSPC
+        or "No space left on device" in text
+        or "database or disk is full" in text
+    )
+
+
+def disk_full(path: str | Path, exc: BaseException) -> DiskFull:
+    """The error to raise for a full disk while writing `path`."""
+    return DiskFull(
+        errno.ENOSPC,
+        f"{path}: the disk filled while writing it ({exc}); nothing partial was kept under that name. "
+        f"Free space on {Path(path).parent} (df -h) and rerun: finished work is kept",
+    )
+
+
 def _atomic_write(path: Path, write) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -90,8 +114,10 @@ def _atomic_write(path: Path, write) -> None:
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if is_disk_full(exc):
+            raise disk_full(path, exc) from exc
         raise
 
 

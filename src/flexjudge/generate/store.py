@@ -18,7 +18,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from flexjudge.core.io import DataError, sha256_file, stable_hash
+from flexjudge.core.io import DataError, disk_full, is_disk_full, sha256_file, stable_hash
 from flexjudge.generate.engine import ENGINE_VERSION, Generation
 
 SCHEMA = """
@@ -103,8 +103,13 @@ class GenerationStore:
         """Store a batch of votes atomically (existing keys are kept: a key always means the same vote)."""
         now = time.time()
         rows = [(k, json.dumps(asdict(g), ensure_ascii=False), now) for k, g in generations.items()]
-        with self._transaction():
-            self.db.executemany("INSERT OR IGNORE INTO votes VALUES (?, ?, ?)", rows)
+        try:
+            with self._transaction():
+                self.db.executemany("INSERT OR IGNORE INTO votes VALUES (?, ?, ?)", rows)
+        except sqlite3.OperationalError as exc:  # the batch is rolled back: the cache keeps what it had
+            if is_disk_full(exc):
+                raise disk_full(self.path, exc) from exc
+            raise
 
     def weights_digest(self, folder: str | Path) -> str:
         """sha256 over a checkpoint folder's weight and config files, remembered by (path, size, mtime)."""
@@ -145,4 +150,7 @@ class _Transaction:
         self.db.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, exc_type, *_) -> None:
-        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+        if not exc_type:
+            self.db.execute("COMMIT")
+        elif self.db.in_transaction:  # SQLite rolls back by itself on some errors (a full disk)
+            self.db.execute("ROLLBACK")
