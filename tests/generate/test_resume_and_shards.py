@@ -123,6 +123,37 @@ def test_two_process_sharded_run_matches_one_process(tmp_path, tiny_manifest, he
     ).read_bytes()
 
 
+def test_four_processes_writing_one_cache_lose_and_duplicate_nothing(
+    tmp_path, tiny_manifest, heldout, reference
+):
+    """Four evaluations of the same judge at once, each in its own folder, all into one vote cache: no
+    `database is locked`, every vote stored once, and each one's predictions byte-identical to one process."""
+    shared = tmp_path / "shared.sqlite"
+    procs = []
+    for i in range(4):
+        cmd = [sys.executable, "-m", "flexjudge.evaluate", *_args(tmp_path / f"p{i}", tiny_manifest, heldout)]
+        procs.append(
+            subprocess.Popen(
+                [*cmd, f"cache={shared}"],
+                cwd=REPO_ROOT,
+                env=_env(),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        )
+    logs = [p.communicate(timeout=600)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], "\n".join(log[-1500:] for log in logs)
+    assert not any("database is locked" in log for log in logs)
+    assert _votes_in(shared) == ITEMS * K  # each vote once: the key is the table's primary key
+    with sqlite3.connect(shared) as db:
+        assert db.execute("SELECT COUNT(DISTINCT key) FROM votes").fetchone()[0] == ITEMS * K
+    for i in range(4):
+        assert (tmp_path / f"p{i}" / "eval" / "predictions.jsonl").read_bytes() == (
+            reference / "predictions.jsonl"
+        ).read_bytes()
+
+
 def test_a_votes_seed_follows_media_content_not_where_the_checkout_lies(tmp_path):
     """The same image (or folder of frames) in two checkouts seeds the same votes; other bytes do not."""
     from flexjudge.generate.session import media_content

@@ -150,8 +150,11 @@ def test_rerun_does_nothing(run_dir):
 
 
 def test_hard_killed_run_resumes_without_redoing_finished_jobs(run_dir):
+    """kill -9 of Snakemake and its jobs mid-DAG (during finetune); the rerun redoes only what had not
+    finished, and its leaderboard is byte-identical to the uninterrupted run's."""
     workdir, conf = run_dir
     results = workdir / "results"
+    board = {n: (results / "leaderboard" / n).read_bytes() for n in ("leaderboard.csv", "leaderboard.md")}
     # The state of a first run that has not fine-tuned yet: upstream jobs done, nothing downstream.
     for done_later in ("finetune", "eval/tiny_vl/flex", "leaderboard", "logs/finetune"):
         shutil.rmtree(results / done_later)
@@ -186,6 +189,8 @@ def test_hard_killed_run_resumes_without_redoing_finished_jobs(run_dir):
     result = snakemake(workdir, conf)
     assert result.returncode == 0, result.stderr[-3000:]
     assert planned_jobs(snakemake(workdir, conf, "-n")) == {}
+    for name, before in board.items():
+        assert (results / "leaderboard" / name).read_bytes() == before, name
 
 
 def test_changed_conf_value_reruns_only_dependent_jobs(run_dir):
