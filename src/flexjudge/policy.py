@@ -58,13 +58,14 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         molecules = read_molecules(cfg.molecules)
         manifest = read_manifest(cfg.policy)
         sampling = Sampling(cfg.n, cfg.temperature, cfg.top_p, cfg.seed, cfg.max_new_tokens, cfg.final_tokens)
+        molecule_part = takes_molecules(manifest, cfg.molecule_part)
         rows, counts = sample_answers(
             JudgeSession(cfg.policy, cfg.backend),
             task,
             molecules,
             cfg.prompt_type,
             sampling,
-            molecule_part=takes_molecules(manifest, cfg.molecule_part),
+            molecule_part=molecule_part,
             smiles_in_text=cfg.smiles_in_text,
             cache=cfg.cache,
             progress=cfg.progress,
@@ -75,6 +76,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             "task": task.name,
             "prompt_type": cfg.prompt_type,
             "molecules": len(molecules),
+            "molecule_part": molecule_part,  # whether the policy read each molecule as <mol> embeddings
             "sampling": {"n": cfg.n, "temperature": cfg.temperature, "top_p": cfg.top_p, "seed": cfg.seed},
             **answer_summary(rows),
             "accuracy_ci95": accuracy_ci(rows, cfg.seed),
