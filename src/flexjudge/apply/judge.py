@@ -356,17 +356,21 @@ def export_text_judge(judge: str | Path, out: str | Path) -> dict[str, Any]:
     return {"out": str(out), "text_logit_max_diff": diff, "judge": str(judge)}
 
 
+def processor_kinds(processor: str) -> set[str]:
+    """The media kinds a judge.json `processor` value takes (image+audio → image, video, audio)."""
+    takes = {"image", "video"} if "image" in processor else set()
+    takes |= {"audio"} if "audio" in processor else set()
+    takes |= {"molecule"} if "molecule" in processor else set()
+    return takes
+
+
 def media_taken(manifest: Path | None) -> set[str]:
     """The media kinds a judge takes (its judge.json's `processor`; none for a server judge)."""
     from flexjudge.backbones.loader import read_manifest
 
     if manifest is None:
         return set()
-    processor = str(read_manifest(manifest).get("processor", "image"))
-    takes = {"image", "video"} if "image" in processor else set()
-    takes |= {"audio"} if "audio" in processor else set()
-    takes |= {"molecule"} if "molecule" in processor else set()
-    return takes
+    return processor_kinds(str(read_manifest(manifest).get("processor", "image")))
 
 
 def check_media(items, manifest: Path) -> None:
@@ -374,7 +378,7 @@ def check_media(items, manifest: Path) -> None:
     from flexjudge.backbones.loader import read_manifest
 
     processor = str(read_manifest(manifest).get("processor", "image"))
-    takes = media_taken(manifest)
+    takes = processor_kinds(processor)
     for item in items:
         kinds = {m["type"] for m in (*item.media, *(m for a in item.answer_media for m in a))}
         if kinds - takes:
