@@ -87,6 +87,39 @@ def test_plan_batches_sorts_longest_first_and_is_stable():
     assert plan_batches([3, 9, 3, 5, 9], 2) == [[1, 4], [3, 0], [2]]
     with pytest.raises(ValueError, match="batch_size"):
         plan_batches([1], 0)
+    with pytest.raises(ValueError, match="max_rows"):
+        plan_batches([1], 4, max_rows=0)
+    with pytest.raises(ValueError, match="vote counts"):
+        plan_batches([1, 2], 4, [1])
+
+
+def test_plan_batches_fills_a_row_budget_whatever_the_votes():
+    lengths = list(range(100, 0, -1))  # already longest first
+    k1 = plan_batches(lengths, 80, [1] * 100, max_rows=80)
+    k5 = plan_batches(lengths, 80, [5] * 100, max_rows=80)
+    assert [len(b) for b in k1] == [80, 20]  # single votes: 80 prompts fill the 80 rows
+    assert [len(b) for b in k5] == [16] * 6 + [4]  # five votes each: 16 prompts fill the same rows
+    assert [i for b in k1 for i in b] == list(range(100))  # every prompt once, longest first
+    # mixed vote counts: a prompt that would overflow the rows starts the next batch
+    assert plan_batches([9, 8, 7, 6], 10, [3, 3, 3, 3], max_rows=7) == [[0, 1], [2, 3]]
+    # a prompt with more votes than the budget still runs, alone
+    assert plan_batches([9, 8], 10, [12, 1], max_rows=8) == [[0], [1]]
+
+
+def test_plan_batches_keeps_the_cache_budget():
+    # positions: prompts × the longest (the first) + rows × new tokens
+    lengths = [50, 40, 30, 20]
+    assert plan_batches(lengths, 10, None, max_tokens=2 * 50 + 2 * 10, new_tokens=10) == [[0, 1], [2, 3]]
+    assert plan_batches(lengths, 10, None, max_tokens=10_000, new_tokens=10) == [[0, 1, 2, 3]]
+
+
+def test_engine_plans_rows_so_k1_and_k5_batches_hold_equal_rows(tiny):
+    model, tok, _ = tiny
+    engine = Engine(model, tok, batch_size=64, batch_rows=20)
+    params = SamplingParams(max_new_tokens=4)
+    k1 = engine.plan([10] * 40, [1] * 40, params)
+    k5 = engine.plan([10] * 40, [5] * 40, params)
+    assert {len(b) for b in k1} == {20} and {len(b) * 5 for b in k5} == {20}
 
 
 def _reference_nucleus(probs: torch.Tensor, top_p: float, u: float) -> int:

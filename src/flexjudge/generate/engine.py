@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 from flexjudge.core.io import stable_hash
 
 #: Bumped whenever a change to an engine can change what it generates; part of every cache key.
-ENGINE_VERSION = 4
+ENGINE_VERSION = 5
 
 
 @dataclass(frozen=True)
@@ -63,12 +63,48 @@ class Request:
     media: tuple[dict[str, Any], ...] = ()  # media parts ({"type", "path"}) in placeholder order
 
 
-def plan_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
-    """Indices longest first (ties by index), cut into batches of `batch_size` prompts."""
+def plan_batches(
+    lengths: Sequence[int],
+    batch_size: int,
+    votes: Sequence[int] | None = None,
+    *,
+    max_rows: int | None = None,
+    max_tokens: int | None = None,
+    new_tokens: int = 0,
+) -> list[list[int]]:
+    """Indices longest first (ties by index), cut into batches: at most `batch_size` prompts, at most
+    `max_rows` decoding rows (a prompt's row count is its number of votes, `votes[i]`, default 1) and at most
+    `max_tokens` cache positions (prompts × the batch's longest prompt, plus rows × `new_tokens`). Budgets,
+    not a count, so single-vote work fills a batch the way k votes per prompt do. A prompt over a budget on
+    its own still gets a batch (alone)."""
     if batch_size < 1:
         raise ValueError(f"batch_size={batch_size}: must be >= 1")
+    for name, value in (("max_rows", max_rows), ("max_tokens", max_tokens)):
+        if value is not None and value < 1:
+            raise ValueError(f"{name}={value}: must be >= 1 (or null: no budget)")
+    rows_of = list(votes) if votes is not None else [1] * len(lengths)
+    if len(rows_of) != len(lengths):
+        raise ValueError(f"{len(rows_of)} vote counts for {len(lengths)} prompts")
     order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
-    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    batches: list[list[int]] = []
+    batch: list[int] = []
+    rows = width = 0
+    for i in order:
+        r = max(1, rows_of[i])
+        if batch:
+            fits = len(batch) < batch_size
+            fits = fits and (max_rows is None or rows + r <= max_rows)
+            fits = fits and (max_tokens is None or (len(batch) + 1) * width + (rows + r) * new_tokens <= max_tokens)
+            if not fits:
+                batches.append(batch)
+                batch, rows = [], 0
+        if not batch:
+            width = lengths[i]  # longest first: the first member sets the batch's padded width
+        batch.append(i)
+        rows += r
+    if batch:
+        batches.append(batch)
+    return batches
 
 
 def vote_seed(seed: int, key: str, vote: int) -> int:
@@ -84,6 +120,11 @@ class BatchedEngine:
 
     def encode(self, text: str) -> list[int]:
         raise NotImplementedError
+
+    def plan(self, lengths: Sequence[int], votes: Sequence[int], params: SamplingParams) -> list[list[int]]:
+        """Which requests run together: `batch_size` prompts per batch (engines with a memory budget
+        override this to count decoding rows and cache positions)."""
+        return plan_batches(lengths, self.batch_size, votes)
 
     def _run_batch(
         self, requests: list[Request], encoded: list[list[int]], params: SamplingParams
@@ -102,12 +143,12 @@ class BatchedEngine:
     ) -> list[list[Generation] | None]:
         """Generations for each request's votes, in request order.
 
-        `batches` (default: `plan_batches` over all requests) lists which requests run together;
+        `batches` (default: `self.plan` over all requests) lists which requests run together;
         requests in no batch get None. `on_batch(indices, generations)` runs after each batch, e.g. to store it.
         """
         encoded = [self.encode(r.prompt) for r in requests]
         if batches is None:
-            batches = plan_batches([len(e) for e in encoded], self.batch_size)
+            batches = self.plan([len(e) for e in encoded], [len(r.votes) for r in requests], params)
         results: list[list[Generation] | None] = [None] * len(requests)
         total = sum(len(requests[i].votes) for b in batches for i in b)
         with tqdm(total=total, desc=desc, unit="vote", disable=not progress, dynamic_ncols=True) as bar:

@@ -27,7 +27,14 @@ from flexjudge.backbones.inputs import media_inputs
 from flexjudge.backbones.kvcache import PreallocatedCache
 from flexjudge.core.io import stable_hash
 from flexjudge.generate.budget import Budget
-from flexjudge.generate.engine import BatchedEngine, Generation, Request, SamplingParams, vote_seed
+from flexjudge.generate.engine import (
+    BatchedEngine,
+    Generation,
+    Request,
+    SamplingParams,
+    plan_batches,
+    vote_seed,
+)
 from flexjudge.protocol.prompts import THINK_CLOSE, THINK_OPEN
 
 if TYPE_CHECKING:
@@ -99,15 +106,18 @@ class Engine(BatchedEngine):
         *,
         budget: Budget | None = None,
         batch_size: int = 16,
+        batch_rows: int | None = None,
+        batch_tokens: int | None = None,
         packer: MediaPacker | None = None,
     ):
-        """`packer` turns requests with media into model inputs (`Judge.media_packer`); without one,
-        a request with media is an error."""
+        """A batch holds at most `batch_size` prompts, `batch_rows` decoding rows (prompts × their votes) and
+        `batch_tokens` cache positions (`plan`); None leaves that budget off. `packer` turns requests with
+        media into model inputs (`Judge.media_packer`); without one, a request with media is an error."""
         if tokenizer.pad_token_id is None:
             raise ValueError("tokenizer has no pad token; set one in the checkpoint's tokenizer config")
         self.model, self.tokenizer = model, tokenizer
         self.budget = budget or Budget()
-        self.batch_size = batch_size
+        self.batch_size, self.batch_rows, self.batch_tokens = batch_size, batch_rows, batch_tokens
         eos = model.generation_config.eos_token_id
         eos = tokenizer.eos_token_id if eos is None else eos
         self.eos_ids = set(eos if isinstance(eos, list) else [eos]) | {tokenizer.pad_token_id}
@@ -119,6 +129,22 @@ class Engine(BatchedEngine):
         """Token ids of `text` with no special tokens added (chat templates place their own)."""
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
+    def plan(self, lengths: Sequence[int], votes: Sequence[int], params: SamplingParams) -> list[list[int]]:
+        """Batches to the row and cache budgets: the decode step's cost grows with its rows, so k = 1 work
+        packs k times the prompts that k-vote work does; a row's cache room is its budgeted new tokens."""
+        return plan_batches(
+            lengths,
+            self.batch_size,
+            votes,
+            max_rows=self.batch_rows,
+            max_tokens=self.batch_tokens,
+            new_tokens=self._capacity(params),
+        )
+
+    def _capacity(self, params: SamplingParams) -> int:
+        """Cache columns a vote may write: its new tokens plus the forced tails budget forcing can add."""
+        return params.max_new_tokens + TAIL_TOKENS * (self.budget.min_think_rounds + 1) + 32
+
     @torch.inference_mode()
     def _run_batch(
         self, requests: list[Request], encoded: list[list[int]], params: SamplingParams
@@ -127,7 +153,7 @@ class Engine(BatchedEngine):
         packed = self._pack_media(requests, encoded)
         encoded = [p.input_ids if p is not None else e for p, e in zip(packed, encoded, strict=True)]
         width = max(len(e) for e in encoded)
-        capacity = params.max_new_tokens + TAIL_TOKENS * (self.budget.min_think_rounds + 1) + 32
+        capacity = self._capacity(params)
         ids = torch.full((len(encoded), width), self.pad_id, dtype=torch.long)
         prompt_mask = torch.zeros((len(encoded), width), dtype=torch.long)
         for r, e in enumerate(encoded):

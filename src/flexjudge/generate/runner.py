@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from flexjudge.generate.engine import Generation, Request, SamplingParams, plan_batches
+from flexjudge.generate.engine import Generation, Request, SamplingParams
 from flexjudge.generate.store import GenerationStore
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,6 @@ def generate_votes(
     keys: Sequence[Sequence[str]],
     *,
     store: GenerationStore | None,
-    batch_size: int,
     shard: Shard = Shard(),
     wait_s: float = 3600.0,
     desc: str = "judge",
@@ -66,7 +65,7 @@ def generate_votes(
         raise ValueError("sharded evaluation needs the generation cache (evaluate.cache must be set)")
     all_keys = [k for ks in keys for k in ks]
     cached = store.get_many(all_keys) if store is not None else {}
-    plan = plan_batches(lengths, batch_size)[shard.index :: shard.count]
+    plan = engine.plan(lengths, [len(r.votes) for r in requests], params)[shard.index :: shard.count]
     todo: list[Request] = []
     for req, ks in zip(requests, keys, strict=True):
         missing = tuple(v for v, k in zip(req.votes, ks, strict=True) if k not in cached)

@@ -181,6 +181,8 @@ class JudgeSession:
             judge.tokenizer,
             budget=budget,
             batch_size=backend.batch_size,
+            batch_rows=backend.batch_rows,
+            batch_tokens=backend.batch_tokens,
             packer=judge.media_packer(media_settings) if has_media else None,
         )
 
@@ -263,7 +265,6 @@ class JudgeSession:
                 params,
                 keys,
                 store=store,
-                batch_size=self.backend.batch_size,
                 shard=shard or Shard(),
                 wait_s=wait_s,
                 desc=desc,
