@@ -1,8 +1,12 @@
-"""Judging throughput: the engine (shared prefill, batched votes) vs a naive loop, side by side.
+"""Judging throughput: the engine (shared prefill, batched votes) vs a naive loop, side by side, and the
+engine at the sample stage's shape (k = 1) beside the evaluate shape (k = 5), all in one run.
 
-Same model, same pairwise items, same k and token budget. The naive loop calls `model.generate` once
-per item per vote at batch 1 (each call re-encodes the prompt); it is timed on the first
-`--naive-items` items because at batch 1 it is slow and its rate does not depend on how many it does.
+Rows: engine k = 5 (pairwise items, `--max-new-tokens`), engine k = 1 at the demo's sample stage settings
+(96 new tokens, think64 budget: thinking closed after 64 tokens), and the naive loop at k = 5, which calls
+`model.generate` once per item per vote at batch 1 (each call re-encodes the prompt); it is timed on the
+first `--naive-items` items because at batch 1 it is slow and its rate does not depend on how many it does.
+Each rate is also printed as a share of this machine's roof: the fp32 matmul GFLOP/s measured in the same
+run, against 2 × the model's parameters FLOPs per generated token.
 
     .venv/bin/python bench/judge_throughput.py                 # embedded default, 64 items, k=5, 128 tokens
     .venv/bin/python bench/judge_throughput.py --naive-items 64  # time the naive loop on every item too
@@ -19,8 +23,10 @@ import torch
 from flexjudge.backbones.loader import load_judge
 from flexjudge.backbones.recipes import embedded_default_manifest
 from flexjudge.core.app import setup_torch
+from flexjudge.core.cpu import cpu_has_bf16, matmul_gflops
 from flexjudge.core.io import stable_hash
 from flexjudge.data.hh_rlhf import read_hh_rlhf
+from flexjudge.generate.budget import Budget
 from flexjudge.generate.engine import Request, SamplingParams
 from flexjudge.generate.hf import Engine
 from flexjudge.judge.scoring import build_views
@@ -41,33 +47,52 @@ def pairwise_prompts(tokenizer, n: int) -> list[str]:
     ]
 
 
+def run_engine(engine, prompts: list[str], params: SamplingParams, think_open: bool) -> tuple[int, float]:
+    """(generated tokens, seconds) of one engine pass over the prompts with `params.n` votes each."""
+    requests = [Request(p, stable_hash("bench", p), tuple(range(params.n)), think_open) for p in prompts]
+    start = time.perf_counter()
+    gens = engine.generate(requests, params, desc=f"engine k={params.n}")
+    return sum(g.n_tokens for votes in gens for g in votes), time.perf_counter() - start
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--judge", type=Path, help="judge.json (default: the embedded default, provisioned)")
     ap.add_argument("--items", type=int, default=64)
     ap.add_argument("--k", type=int, default=5)
     ap.add_argument("--max-new-tokens", type=int, default=128)
-    ap.add_argument("--batch-size", type=int, default=16, help="engine prompts per batch (x k rows)")
+    ap.add_argument("--sample-new-tokens", type=int, default=96, help="the k = 1 row's budget (the demo's sample)")
+    ap.add_argument("--sample-think", type=int, default=64, help="the k = 1 row's think budget (think64)")
+    ap.add_argument("--batch-size", type=int, default=80, help="engine prompts per batch at most")
+    ap.add_argument("--batch-rows", type=int, default=80, help="engine decoding rows per batch (prompts x k)")
     ap.add_argument("--naive-items", type=int, default=2)
     ap.add_argument("--threads", type=int, default=None)
     args = ap.parse_args()
     setup_torch(args.threads)
+    roof = matmul_gflops()
     judge = load_judge(args.judge or embedded_default_manifest(REPO), device="cpu")
     model, tok = judge.model, judge.tokenizer
+    flops_per_token = 2 * sum(p.numel() for p in model.parameters())
     prompts = pairwise_prompts(tok, args.items)
     params = SamplingParams(max_new_tokens=args.max_new_tokens, temperature=0.6, top_p=0.95, n=args.k)
     print(
-        f"model {judge.name} ({type(model).__name__}), {len(prompts)} items, k={args.k}, "
-        f"{args.max_new_tokens} new tokens, {torch.get_num_threads()} threads"
+        f"model {judge.name} ({type(model).__name__}, {next(model.parameters()).dtype}), {len(prompts)} items, "
+        f"k={args.k}, {args.max_new_tokens} new tokens, {torch.get_num_threads()} threads; fp32 matmul roof "
+        f"{roof:.1f} GFLOP/s; bf16 units: {'yes' if cpu_has_bf16() else 'no'}"
     )
 
-    engine = Engine(model, tok, batch_size=args.batch_size)
-    requests = [Request(p, stable_hash("bench", p), tuple(range(args.k)), True) for p in prompts]
-    start = time.perf_counter()
-    gens = engine.generate(requests, params, desc="engine")
-    engine_s = time.perf_counter() - start
-    engine_tokens = sum(g.n_tokens for votes in gens for g in votes)
+    def share(rate: float) -> str:
+        return f"{100 * rate * flops_per_token / 1e9 / roof:.1f} % of the roof"
+
+    engine = Engine(model, tok, batch_size=args.batch_size, batch_rows=args.batch_rows)
+    engine_tokens, engine_s = run_engine(engine, prompts, params, True)
     engine_rate = engine_tokens / engine_s
+
+    sample = SamplingParams(max_new_tokens=args.sample_new_tokens, temperature=0.6, top_p=0.95, n=1)
+    engine.budget = Budget(max_think_tokens=args.sample_think)
+    k1_tokens, k1_s = run_engine(engine, prompts, sample, True)
+    k1_rate = k1_tokens / k1_s
+    engine.budget = Budget()
 
     naive_tokens, start = 0, time.perf_counter()
     with torch.inference_mode():
@@ -89,12 +114,17 @@ def main() -> None:
     naive_s = time.perf_counter() - start
     naive_rate = naive_tokens / naive_s
 
-    print(f"engine: {engine_tokens} tokens in {engine_s:.1f}s = {engine_rate:.1f} generated tok/s")
+    print(f"engine k={args.k}: {engine_tokens} tokens in {engine_s:.1f}s = {engine_rate:.1f} tok/s ({share(engine_rate)})")
     print(
-        f"naive:  {naive_tokens} tokens in {naive_s:.1f}s = {naive_rate:.1f} generated tok/s "
-        f"({args.naive_items} items x {args.k} votes, batch 1)"
+        f"engine k=1 (sample stage: {args.sample_new_tokens} tokens, think {args.sample_think}): {k1_tokens} tokens "
+        f"in {k1_s:.1f}s = {k1_rate:.1f} tok/s ({share(k1_rate)})"
     )
-    print(f"ratio engine/naive: {engine_rate / naive_rate:.1f}x")
+    print(
+        f"naive k={args.k}:  {naive_tokens} tokens in {naive_s:.1f}s = {naive_rate:.1f} tok/s ({share(naive_rate)}; "
+        f"{args.naive_items} items x {args.k} votes, batch 1)"
+    )
+    print(f"ratio engine/naive at k={args.k}: {engine_rate / naive_rate:.1f}x")
+    print(f"ratio engine k=1 / k={args.k}: {k1_rate / engine_rate:.2f}")
 
 
 if __name__ == "__main__":

@@ -105,17 +105,36 @@ def load_tokenizer(manifest: dict[str, Any]):
     return AutoTokenizer.from_pretrained(manifest["weights"], trust_remote_code=remote)
 
 
+def load_dtype(manifest_dtype: str, requested: str | None, device: str, where: str = "judge") -> str:
+    """The dtype to load in: `requested` (backend.dtype) when given, else the manifest's, except that a
+    bf16 default becomes float32 on a CPU without bf16 units (bf16 there runs ~100× slower than fp32).
+    An explicit bfloat16 on such a CPU is honoured, with a warning."""
+    from flexjudge.core.cpu import cpu_has_bf16
+
+    name = requested or manifest_dtype
+    if name not in DTYPES:
+        raise ValueError(f"{where}: dtype {name!r}: choose one of {sorted(DTYPES)}")
+    if name != "bfloat16" or not device.startswith("cpu") or cpu_has_bf16():
+        return name
+    if requested:
+        log.warning("%s: bfloat16 asked for on a CPU without bf16 units: expect ~1 GFLOP/s", where)
+        return name
+    log.warning("%s: the checkpoint is bfloat16 but this CPU has no bf16 units: loading float32", where)
+    return "float32"
+
+
 def load_judge(manifest_path: str | Path, *, device: str = "auto", dtype: str | None = None) -> Judge:
     """Load model + tokenizer (+ image processor, + audio feature extractor) named by a manifest, in eval mode."""
     from transformers import AutoImageProcessor
 
     manifest = read_manifest(manifest_path)
     cls = model_class(manifest["model_class"])
-    torch_dtype = DTYPES[dtype or manifest["dtype"]]
+    target = resolve_device(device)
+    torch_dtype = DTYPES[load_dtype(manifest["dtype"], dtype, str(target), str(manifest_path))]
     remote = bool(manifest.get("trust_remote_code", False))
     source = manifest["weights"]
     model = cls.from_pretrained(source, dtype=torch_dtype, trust_remote_code=remote)
-    model.to(resolve_device(device)).eval()
+    model.to(target).eval()
     tokenizer = load_tokenizer(manifest)
     image_processor = None
     if Path(source, "preprocessor_config.json").exists() or not Path(source).exists():

@@ -125,6 +125,15 @@ class JudgeSession:
         self._manifest, self._tokenizer = self._judge.manifest, self._judge.tokenizer
         self.loads += 1
 
+    def loaded_dtype(self) -> str | None:
+        """The dtype the weights run in where it is not the manifest's (backend.dtype, or float32 for a bf16
+        checkpoint on a CPU without bf16 units); None where it is the manifest's."""
+        if self.backend.name != "hf":
+            return self.dtype
+        self._load()
+        loaded = str(next(self._judge.model.parameters()).dtype).removeprefix("torch.")
+        return None if loaded == self._manifest["dtype"] else loaded
+
     @property
     def manifest(self) -> dict[str, Any]:
         self._load()
@@ -235,8 +244,9 @@ class JudgeSession:
             model_id = store.weights_digest(weights)
         else:
             model_id = f"hub:{weights}"
-        if self.dtype:  # the same weights in another dtype give other votes
-            model_id = f"{model_id}@{self.dtype}"
+        loaded = self.loaded_dtype()
+        if loaded:  # the same weights in another dtype give other votes
+            model_id = f"{model_id}@{loaded}"
         keys = [
             [
                 vote_key(
