@@ -95,11 +95,12 @@ def generate_votes(
     if shard.index != 0:
         return None, counts
     found = {**cached, **fresh}
+    needed = set(all_keys)  # two requests with one prompt share their votes' keys
     deadline = time.monotonic() + wait_s
-    while len(found) < len(all_keys):
+    while not needed.issubset(found):
         if time.monotonic() > deadline:
             raise TimeoutError(
-                f"shard 0 waited {wait_s:.0f}s for the other shards: {len(all_keys) - len(found)} votes are "
+                f"shard 0 waited {wait_s:.0f}s for the other shards: {len(needed - found.keys())} votes are "
                 f"still missing from {store.path if store else 'the cache'}; rerun the missing shards"
             )
         time.sleep(1.0)
