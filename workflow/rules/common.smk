@@ -152,21 +152,13 @@ def job_threads(stage):
     return int(config["threads"])
 
 
-@functools.lru_cache(maxsize=None)
-def cpu_has_bf16():
-    """Whether this machine's CPU has bf16 units (avx512_bf16 or amx_bf16 in /proc/cpuinfo)."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
 def precision():
     """fp32 or bf16 for the model jobs (workflow config `precision`; auto: bf16 only on a CPU with bf16
     units, since CPUs without them run bf16 at ~1 GFLOP/s)."""
     value = config.get("precision", "fp32")  # one of fp32, bf16, auto (workflow/schemas/config.schema.yaml)
     if value == "auto":
+        from flexjudge.core.cpu import cpu_has_bf16
+
         return "bf16" if cpu_has_bf16() else "fp32"
     return value
 
