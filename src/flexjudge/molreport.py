@@ -20,13 +20,23 @@ from flexjudge.core.io import read_json, read_jsonl, write_json
 log = logging.getLogger(__name__)
 
 
+def per_molecule(rows: list[dict]) -> dict[str, float]:
+    """Each molecule's accuracy over its answers: 0/1 for one greedy answer, the share right of N samples."""
+    right: dict[str, list[float]] = {}
+    for r in rows:
+        right.setdefault(str(r["Drug_ID"]), []).append(float(r["correct"]))
+    return {k: float(np.mean(v)) for k, v in right.items()}
+
+
 def paired_accuracy(before: list[dict], after: list[dict], *, n_boot: int, seed: int) -> dict[str, Any]:
-    """Accuracy of each side with its CI and the paired after-minus-before difference with its CI."""
-    by_id = {r["Drug_ID"]: r["correct"] for r in after}
-    if set(by_id) != {r["Drug_ID"] for r in before}:
+    """Accuracy of each side with its CI and the paired after-minus-before difference with its CI; molecules
+    are resampled (a molecule with N sampled answers counts once, at its share right)."""
+    b_of, a_of = per_molecule(before), per_molecule(after)
+    if set(a_of) != set(b_of):
         raise ValueError("before and after answered different molecules")
-    b = np.array([float(r["correct"]) for r in before])
-    a = np.array([float(by_id[r["Drug_ID"]]) for r in before])
+    ids = list(b_of)
+    b = np.array([b_of[i] for i in ids])
+    a = np.array([a_of[i] for i in ids])
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, len(b), size=(n_boot, len(b)))
     ci = lambda x: [float(v) for v in np.quantile(x, [0.025, 0.975])]  # noqa: E731
@@ -38,6 +48,7 @@ def paired_accuracy(before: list[dict], after: list[dict], *, n_boot: int, seed:
         "difference": float(a.mean() - b.mean()),
         "difference_ci95": ci(a[idx].mean(1) - b[idx].mean(1)),
         "parse_rate_after": float(np.mean([r["prediction"] is not None for r in after])),
+        "answers_per_molecule": len(after) / len(ids),
     }
 
 
