@@ -61,7 +61,9 @@ def main() -> None:
     ap.add_argument("--items", type=int, default=64)
     ap.add_argument("--k", type=int, default=5)
     ap.add_argument("--max-new-tokens", type=int, default=128)
-    ap.add_argument("--sample-new-tokens", type=int, default=96, help="the k = 1 row's budget (the demo's sample)")
+    ap.add_argument(
+        "--sample-new-tokens", type=int, default=96, help="the k = 1 row's budget (the demo's sample)"
+    )
     ap.add_argument("--sample-think", type=int, default=64, help="the k = 1 row's think budget (think64)")
     ap.add_argument("--batch-size", type=int, default=80, help="engine prompts per batch at most")
     ap.add_argument("--batch-rows", type=int, default=80, help="engine decoding rows per batch (prompts x k)")
@@ -114,7 +116,9 @@ def main() -> None:
     naive_s = time.perf_counter() - start
     naive_rate = naive_tokens / naive_s
 
-    print(f"engine k={args.k}: {engine_tokens} tokens in {engine_s:.1f}s = {engine_rate:.1f} tok/s ({share(engine_rate)})")
+    print(
+        f"engine k={args.k}: {engine_tokens} tokens in {engine_s:.1f}s = {engine_rate:.1f} tok/s ({share(engine_rate)})"
+    )
     print(
         f"engine k=1 (sample stage: {args.sample_new_tokens} tokens, think {args.sample_think}): {k1_tokens} tokens "
         f"in {k1_s:.1f}s = {k1_rate:.1f} tok/s ({share(k1_rate)})"
