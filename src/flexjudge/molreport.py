@@ -2,6 +2,8 @@
 before DPO and after DPO on each judge's pairs (an unparsed answer counts wrong), with bootstrap 95 % CIs and
 a paired bootstrap CI of after minus before; each judge's pair counts; the best-of-N table; and the paper's
 numbers (Fig. 4: Mol-LLaMA 72.48 → best-of-16 77.49 → DPO 80.10 with the task-info prompt) beside them.
+With `before_sampled` / `after_sampled` (the candidates draw of each policy) it also gives the sampled
+accuracy, N answers per molecule, before and after, with the same paired bootstrap over molecules.
 Writes summary.json, summary.md and summary.png."""
 
 from __future__ import annotations
@@ -80,6 +82,24 @@ def to_markdown(s: dict[str, Any]) -> str:
             f"[{r['after_ci95'][0]:.3f}, {r['after_ci95'][1]:.3f}] | {r['difference']:+.3f} "
             f"[{r['difference_ci95'][0]:+.3f}, {r['difference_ci95'][1]:+.3f}] | {r['parse_rate_after']:.2f} |"
         )
+    sampled = {j: r["sampled"] for j, r in s["dpo"].items() if r.get("sampled")}
+    if sampled:
+        n = next(iter(sampled.values()))["answers_per_molecule"]
+        lines += [
+            "",
+            f"### Sampled: {n:.0f} answers per molecule at the candidates' temperature (a molecule counts once, "
+            "at its share right)",
+            "",
+            "| DPO pairs judged by | accuracy before | after | after − before (95 % CI) | parse rate after |",
+            "|---|---|---|---|---|",
+        ]
+        for judge, r in sampled.items():
+            lines.append(
+                f"| {judge} | {r['before']:.3f} [{r['before_ci95'][0]:.3f}, {r['before_ci95'][1]:.3f}] | "
+                f"{r['after']:.3f} [{r['after_ci95'][0]:.3f}, {r['after_ci95'][1]:.3f}] | "
+                f"{r['difference']:+.3f} [{r['difference_ci95'][0]:+.3f}, {r['difference_ci95'][1]:+.3f}] | "
+                f"{r['parse_rate_after']:.2f} |"
+            )
     lines += ["", "## Best-of-N", "", s["bestofn_md"]]
     if s["paper"]:
         lines += ["## The paper (PAMPA, Mol-LLaMA-8B policy, FLEX-Mol-LLaMA judge)", ""]
@@ -120,12 +140,20 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         )
     with stage_run(cfg, "molreport"):
         before = read_jsonl(cfg.before)
+        sampled_after = cfg.get("after_sampled") or {}
+        if sampled_after and (not cfg.before_sampled or set(sampled_after) != set(cfg.after)):
+            raise ValueError("after_sampled needs before_sampled and the same judges as after")
+        before_sampled = read_jsonl(cfg.before_sampled) if sampled_after else None
         dpo = {}
         for judge, path in cfg.after.items():
             dpo[judge] = {
                 **paired_accuracy(before, read_jsonl(path), n_boot=cfg.n_boot, seed=cfg.seed),
                 "pairs": read_json(cfg.pairs[judge]),
             }
+            if before_sampled is not None:
+                dpo[judge]["sampled"] = paired_accuracy(
+                    before_sampled, read_jsonl(sampled_after[judge]), n_boot=cfg.n_boot, seed=cfg.seed
+                )
         curve = read_json(cfg.curve)
         summary = {
             "task": cfg.task,

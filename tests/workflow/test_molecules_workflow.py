@@ -42,6 +42,9 @@ def test_every_stage_of_the_application_wrote_its_outputs(mol_run):
     assert set(summary["dpo"]) == {"flex", "oracle"} and summary["n_molecules"] == 4
     for r in summary["dpo"].values():
         assert 0 <= r["before"] <= 1 and r["before_ci95"][0] <= r["before"] <= r["before_ci95"][1]
+        assert r["sampled"]["answers_per_molecule"] == 4  # the policy's candidates, before and after
+        assert r["sampled"]["before_ci95"][0] <= r["sampled"]["before"] <= r["sampled"]["before_ci95"][1]
+    assert "### Sampled: 4 answers per molecule" in (root / "summary.md").read_text()
     curve = json.loads((root / "bestofn" / "curve.json").read_text())["judges"]
     assert set(curve) == {"flex", "oracle", "random"}
     for p in curve["oracle"]["points"]:  # the oracle judge picks a right answer whenever there is one

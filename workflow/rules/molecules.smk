@@ -180,11 +180,13 @@ rule dpo:
 
 
 rule molreport:
-    """The molecular application's summary: the policy's accuracy before and after DPO with each judge (CIs,
-    paired differences), the best-of-N table, and the paper's numbers beside them."""
+    """The molecular application's summary: the policy's accuracy before and after DPO with each judge, greedy
+    and over its N sampled answers (CIs, paired differences), the best-of-N table, and the paper's numbers beside them."""
     input:
         before=lambda w: f"results/molecules/{w.task}/policy/base/greedy/answers.jsonl",
         after=lambda w: [f"results/molecules/{w.task}/policy/dpo_{j}/greedy/answers.jsonl" for j in mol_conf()["dpo_judges"]],
+        before_sampled=lambda w: f"results/molecules/{w.task}/policy/base/candidates/answers.jsonl",
+        after_sampled=lambda w: [f"results/molecules/{w.task}/policy/dpo_{j}/candidates/answers.jsonl" for j in mol_conf()["dpo_judges"]],
         pairs=lambda w: [f"results/molecules/{w.task}/pairs/{j}/report.json" for j in mol_conf()["dpo_judges"]],
         curve="results/molecules/{task}/bestofn/curve.json",
         conf=stage_conf("molreport"),
@@ -202,6 +204,8 @@ rule molreport:
             task=w.task,
             before=input.before,
             after="{" + ",".join(f"{j}:{p}" for j, p in zip(mol_conf()["dpo_judges"], input.after)) + "}",
+            before_sampled=input.before_sampled,
+            after_sampled="{" + ",".join(f"{j}:{p}" for j, p in zip(mol_conf()["dpo_judges"], input.after_sampled)) + "}",
             pairs="{" + ",".join(f"{j}:{p}" for j, p in zip(mol_conf()["dpo_judges"], input.pairs)) + "}",
             curve=input.curve,
         ),
