@@ -184,4 +184,3 @@ def test_a_votes_cache_key_follows_the_media_settings(tmp_path):
     assert media_key(parts, small) != media_key(parts, large)
     assert media_key(parts, None) == media_key(parts, MediaSettings())
     assert media_key((), small) == media_key((), large) == []
-

@@ -94,7 +94,9 @@ def plan_batches(
         if batch:
             fits = len(batch) < batch_size
             fits = fits and (max_rows is None or rows + r <= max_rows)
-            fits = fits and (max_tokens is None or (len(batch) + 1) * width + (rows + r) * new_tokens <= max_tokens)
+            fits = fits and (
+                max_tokens is None or (len(batch) + 1) * width + (rows + r) * new_tokens <= max_tokens
+            )
             if not fits:
                 batches.append(batch)
                 batch, rows = [], 0
