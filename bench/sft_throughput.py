@@ -120,7 +120,9 @@ def trl_default(
         save_steps=None,
         disable_tqdm=False,
         assistant_only_loss=False,  # TRL's default; its template-based masking needs generation tags
-        padding_free=padding_free,
+        # TRL's fastest: best-fit-decreasing packing into padding-free rows (TRL refuses padding_free
+        # without packing when max_length is set)
+        **({"padding_free": True, "packing": True, "packing_strategy": "bfd"} if padding_free else {}),
     )
     data = Dataset.from_list([{"messages": r["messages"]} for r in rows])
     counter = TokenCounter(judge.model)
@@ -170,7 +172,11 @@ def main() -> None:
         a = ours(manifest, rows, steps, cfg)
         b = trl_default(manifest, rows, steps, cfg)
         f = trl_default(manifest, rows, steps, cfg, padding_free=True)
-        for name, c in (("flexjudge (packed)", a), ("TRL SFTTrainer (padded)", b), ("TRL padding-free", f)):
+        for name, c in (
+            ("flexjudge (packed)", a),
+            ("TRL SFTTrainer (padded)", b),
+            ("TRL packed, padding-free", f),
+        ):
             print(
                 f"[{precision}] {name:25s} {c.tokens} non-pad tokens ({c.positions} positions) in "
                 f"{c.seconds:.1f}s = {c.tokens / c.seconds:.1f} tok/s",
