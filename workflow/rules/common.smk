@@ -423,6 +423,11 @@ def mol_judge_backend(judge):
     return "simulated" if judge in MOL_CONTROLS else "hf"
 
 
+def judge_paths(judges, paths):
+    """A Hydra dict override {judge:path,...} of one path per judge, in order."""
+    return "{" + ",".join(f"{j}:{p}" for j, p in zip(judges, paths, strict=True)) + "}"
+
+
 def mol_judge_args(judge, manifest):
     """moljudge overrides of one judge: its backend (+ the control's settings) and its judge.json."""
     if judge in MOL_CONTROLS:
