@@ -68,6 +68,15 @@ def paper_rows(path: str | None) -> list[dict[str, Any]]:
     ]
 
 
+def accuracy_cells(r: dict[str, Any]) -> str:
+    """A paired_accuracy result as table cells: before, after, after − before (each with its CI), parse rate."""
+    return (
+        f"{r['before']:.3f} [{r['before_ci95'][0]:.3f}, {r['before_ci95'][1]:.3f}] | {r['after']:.3f} "
+        f"[{r['after_ci95'][0]:.3f}, {r['after_ci95'][1]:.3f}] | {r['difference']:+.3f} "
+        f"[{r['difference_ci95'][0]:+.3f}, {r['difference_ci95'][1]:+.3f}] | {r['parse_rate_after']:.2f}"
+    )
+
+
 def to_markdown(s: dict[str, Any]) -> str:
     lines = [
         f"## {s['task']}: the policy before and after DPO ({s['n_molecules']} test molecules, greedy)",
@@ -76,12 +85,7 @@ def to_markdown(s: dict[str, Any]) -> str:
         "|---|---|---|---|---|---|",
     ]
     for judge, r in s["dpo"].items():
-        lines.append(
-            f"| {judge} | {r['pairs']['kept']} of {r['pairs']['molecules']} | {r['before']:.3f} "
-            f"[{r['before_ci95'][0]:.3f}, {r['before_ci95'][1]:.3f}] | {r['after']:.3f} "
-            f"[{r['after_ci95'][0]:.3f}, {r['after_ci95'][1]:.3f}] | {r['difference']:+.3f} "
-            f"[{r['difference_ci95'][0]:+.3f}, {r['difference_ci95'][1]:+.3f}] | {r['parse_rate_after']:.2f} |"
-        )
+        lines.append(f"| {judge} | {r['pairs']['kept']} of {r['pairs']['molecules']} | {accuracy_cells(r)} |")
     sampled = {j: r["sampled"] for j, r in s["dpo"].items() if r.get("sampled")}
     if sampled:
         n = next(iter(sampled.values()))["answers_per_molecule"]
@@ -93,13 +97,7 @@ def to_markdown(s: dict[str, Any]) -> str:
             "| DPO pairs judged by | accuracy before | after | after − before (95 % CI) | parse rate after |",
             "|---|---|---|---|---|",
         ]
-        for judge, r in sampled.items():
-            lines.append(
-                f"| {judge} | {r['before']:.3f} [{r['before_ci95'][0]:.3f}, {r['before_ci95'][1]:.3f}] | "
-                f"{r['after']:.3f} [{r['after_ci95'][0]:.3f}, {r['after_ci95'][1]:.3f}] | "
-                f"{r['difference']:+.3f} [{r['difference_ci95'][0]:+.3f}, {r['difference_ci95'][1]:+.3f}] | "
-                f"{r['parse_rate_after']:.2f} |"
-            )
+        lines += [f"| {judge} | {accuracy_cells(r)} |" for judge, r in sampled.items()]
     lines += ["", "## Best-of-N", "", s["bestofn_md"]]
     if s["paper"]:
         lines += ["## The paper (PAMPA, Mol-LLaMA-8B policy, FLEX-Mol-LLaMA judge)", ""]
