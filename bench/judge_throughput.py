@@ -91,10 +91,15 @@ def main() -> None:
     engine_rate = engine_tokens / engine_s
 
     sample = SamplingParams(max_new_tokens=args.sample_new_tokens, temperature=0.6, top_p=0.95, n=1)
-    engine.budget = Budget(max_think_tokens=args.sample_think)
-    k1_tokens, k1_s = run_engine(engine, prompts, sample, True)
+    sampler = Engine(
+        model,
+        tok,
+        budget=Budget(max_think_tokens=args.sample_think),
+        batch_size=args.batch_size,
+        batch_rows=args.batch_rows,
+    )
+    k1_tokens, k1_s = run_engine(sampler, prompts, sample, True)
     k1_rate = k1_tokens / k1_s
-    engine.budget = Budget()
 
     naive_tokens, start = 0, time.perf_counter()
     with torch.inference_mode():

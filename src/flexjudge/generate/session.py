@@ -127,9 +127,10 @@ class JudgeSession:
 
     def loaded_dtype(self) -> str | None:
         """The dtype the weights run in where it is not the manifest's (backend.dtype, or float32 for a bf16
-        checkpoint on a CPU without bf16 units); None where it is the manifest's."""
+        checkpoint on a CPU without bf16 units); None where it is the manifest's, and for backends that load
+        the weights themselves."""
         if self.backend.name != "hf":
-            return self.dtype
+            return None
         self._load()
         loaded = str(next(self._judge.model.parameters()).dtype).removeprefix("torch.")
         return None if loaded == self._manifest["dtype"] else loaded
