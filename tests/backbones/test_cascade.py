@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import torch
-from transformers import Qwen2Config
-
 from flexjudge.backbones.cascade import CascadeCache
-from flexjudge.backbones.kvcache import PreallocatedCache
 
 KV_HEADS, HEADS, DIM, PROMPT, GEN = 2, 4, 8, 5, 4
 
@@ -29,14 +26,12 @@ def test_cascade_attention_matches_plain_attention():
     gen = torch.Generator().manual_seed(0)
     prompts, repeats = 3, torch.tensor([2, 1, 3])
     rows = int(repeats.sum())
-    prefill = PreallocatedCache(Qwen2Config(num_hidden_layers=1), PROMPT)
     pk, pv = (
         torch.randn(prompts, KV_HEADS, PROMPT, DIM, generator=gen),
         torch.randn(prompts, KV_HEADS, PROMPT, DIM, generator=gen),
     )
-    prefill.layers[0].update(pk, pv)
     pmask = torch.tensor([[0, 0, 1, 1, 1], [1, 1, 1, 1, 1], [0, 1, 1, 1, 1]])  # left padding
-    cache = CascadeCache(prefill, pmask, repeats, GEN)
+    cache = CascadeCache([(pk, pv)], pmask, repeats, GEN)
     row_prompt = torch.repeat_interleave(torch.arange(prompts), repeats)
     gk, gv = (
         torch.randn(rows, KV_HEADS, 3, DIM, generator=gen),
@@ -59,3 +54,31 @@ def test_cascade_attention_matches_plain_attention():
     want = _reference(q[keep], pk, pv, pmask, gk[keep], gv[keep], gmask[keep], row_prompt[keep], DIM**-0.5)
     torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
     assert cache.layers[0].prompt_keys.shape[0] == 3 and cache.slots == 1
+
+
+def test_a_shared_prefix_kept_once_is_plain_attention_too():
+    gen = torch.Generator().manual_seed(1)
+    prompts, repeats, shared = 3, torch.tensor([1, 3, 1]), 2
+    rows = int(repeats.sum())
+    pk, pv = (torch.randn(prompts, KV_HEADS, PROMPT, DIM, generator=gen) for _ in range(2))
+    pk[:, :, :shared], pv[:, :, :shared] = pk[:1, :, :shared], pv[:1, :, :shared]  # one prefix for all
+    pmask = torch.tensor([[1, 1, 0, 1, 1], [1, 1, 1, 1, 1], [1, 1, 0, 0, 1]])  # padding after the prefix
+    own = [(pk[:, :, shared:], pv[:, :, shared:])]
+    cache = CascadeCache(own, pmask[:, shared:], repeats, GEN, [(pk[:1, :, :shared], pv[:1, :, :shared])])
+    assert cache.layers[0].prompt_keys.shape[-2] == PROMPT - shared and cache.layers[0].prefix[0].shape[0] == 1
+    row_prompt = torch.repeat_interleave(torch.arange(prompts), repeats)
+    gk, gv = (torch.randn(rows, KV_HEADS, 2, DIM, generator=gen) for _ in range(2))
+    keys, values = cache.layers[0].update(gk, gv)
+    gmask = torch.ones(rows, 2, dtype=torch.bool)
+    gmask[2, 0] = False
+    cache.gen_mask[:, :2] = gmask
+    assert cache.get_seq_length() == PROMPT + 2
+    q = torch.randn(rows, HEADS, 1, DIM, generator=gen)
+    got = cache.attend(0, q, keys, values, DIM**-0.5)
+    want = _reference(q, pk, pv, pmask, gk, gv, gmask, row_prompt, DIM**-0.5)
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+    keep = torch.tensor([0, 3])
+    cache.select_rows(keep)
+    got = cache.attend(0, q[keep], cache.layers[0].keys[:, :, :2], cache.layers[0].values[:, :, :2], DIM**-0.5)
+    want = _reference(q[keep], pk, pv, pmask, gk[keep], gv[keep], gmask[keep], row_prompt[keep], DIM**-0.5)
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)

@@ -9,7 +9,14 @@ import torch
 from flexjudge.backbones.loader import load_judge
 from flexjudge.generate.budget import Budget
 from flexjudge.generate.engine import Request, SamplingParams, plan_batches
-from flexjudge.generate.hf import Engine, generate, sample_tokens
+from flexjudge.generate.hf import (
+    MIN_SHARED_PREFIX,
+    Engine,
+    generate,
+    prefill_chunks,
+    sample_tokens,
+    shared_prefix,
+)
 from flexjudge.protocol.parsing import ParseFailure, parse_pair_verdict
 from flexjudge.protocol.prompts import THINK_PREFILL, generated_with_prefill
 
@@ -63,6 +70,45 @@ def test_k_votes_come_from_one_prefill_per_prompt(tiny):
     assert [rows for rows, _ in prefills] == [2, 2]  # 2 batches of 2 prompts, never prompts x votes
     assert all(rows <= 10 and width == 1 for rows, width in calls if (rows, width) not in prefills)
     assert [len(v) for v in gens] == [5] * 4
+
+
+def test_shared_prefix_is_prefilled_once_and_changes_nothing(tiny):
+    model, tok, _ = tiny
+    head = "Judge the reply: weigh how helpful, honest and harmless it is, then give a verdict. " * 2
+    prompts = [head + p for p in PROMPTS]
+    encoded = [tok(p, add_special_tokens=False)["input_ids"] for p in prompts]
+    shared = shared_prefix(encoded)
+    assert shared >= MIN_SHARED_PREFIX and all(e[:shared] == encoded[0][:shared] for e in encoded)
+    assert shared_prefix([encoded[0], encoded[0]]) == len(encoded[0]) - 1  # a prompt keeps its last token
+    assert shared_prefix([encoded[0]]) == 0 and shared_prefix([encoded[0][:5], encoded[0][:9]]) == 0
+    calls: list[tuple[int, int]] = []
+    hook = model.register_forward_pre_hook(
+        lambda _m, _a, kw: calls.append(tuple(kw["input_ids"].shape)), with_kwargs=True
+    )
+    try:
+        gens = generate(model, tok, prompts, SamplingParams(max_new_tokens=12), batch_size=4, progress=False)
+    finally:
+        hook.remove()
+    widths = [len(e) for e in encoded]
+    assert calls[:2] == [(1, shared), (4, max(widths) - shared)]  # the prefix once, then each prompt's rest
+    for prompt, (gen,) in zip(prompts, gens, strict=True):  # greedy text as from each prompt alone
+        enc = tok(prompt, add_special_tokens=False, return_tensors="pt")
+        with torch.inference_mode():
+            out = model.generate(**enc, max_new_tokens=12, do_sample=False, pad_token_id=tok.pad_token_id)
+        new = out[0, enc["input_ids"].shape[1] :].tolist()
+        new = new[: new.index(tok.eos_token_id) + 1] if tok.eos_token_id in new else new
+        assert gen.text == tok.decode(new, skip_special_tokens=True)
+    requests = [Request(p, f"p{i}", (0,)) for i, p in enumerate(prompts)]
+    by_row = Engine(model, tok, batch_size=4, prefill_tokens=1).generate(
+        requests, SamplingParams(max_new_tokens=12), progress=False
+    )
+    assert [v[0].text for v in by_row] == [v[0].text for v in gens]  # each prompt's part alone, same votes
+
+
+def test_prefill_chunks_hold_the_position_budget_each_padded_to_its_own_longest():
+    assert prefill_chunks([300, 250, 200, 120, 100, 90], 600) == [(0, 2), (2, 5), (5, 6)]
+    assert prefill_chunks([900, 10, 10], 600) == [(0, 1), (1, 3)]  # a row over the budget goes alone
+    assert prefill_chunks([5, 5, 5], None) == [(0, 3)] and prefill_chunks([], 64) == []
 
 
 def test_a_vote_does_not_depend_on_its_batch(tiny):

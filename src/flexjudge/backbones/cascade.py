@@ -5,6 +5,9 @@ make every decoding step read the prompt's cache k times, and on CPU that memory
 arithmetic, is what attention costs. Here each decoder layer keeps the prompt part once per prompt and
 the generated part per vote; a step attends to both and merges the two softmax pieces exactly
 (running max and normaliser), so the result is ordinary attention over prompt + generated tokens.
+A prefix every prompt of the batch shares (`shared` columns: the judge format's instructions) is a third
+piece, kept once for the whole batch and read once per step for all rows: with 64 single-vote prompts it
+was half of the keys and values a step read.
 
 `flexjudge.backbones.attention` (the attention implementation the engine sets on its model) calls
 `CascadeCache.attend` for single-token decoding steps while a cache is active (see `active`).
@@ -19,7 +22,7 @@ from contextvars import ContextVar
 import torch
 from transformers.cache_utils import Cache
 
-from flexjudge.backbones.kvcache import PreallocatedCache, PreallocatedLayer
+from flexjudge.backbones.kvcache import PreallocatedLayer
 
 _ACTIVE: ContextVar[CascadeCache | None] = ContextVar("flexjudge_cascade", default=None)
 
@@ -27,9 +30,17 @@ _ACTIVE: ContextVar[CascadeCache | None] = ContextVar("flexjudge_cascade", defau
 class _GeneratedLayer(PreallocatedLayer):
     """One layer: the prompt's keys/values once per prompt, generated ones per vote in fixed buffers."""
 
-    def __init__(self, prompt_keys: torch.Tensor, prompt_values: torch.Tensor, rows: int, capacity: int):
+    def __init__(
+        self,
+        prompt_keys: torch.Tensor,
+        prompt_values: torch.Tensor,
+        rows: int,
+        capacity: int,
+        prefix: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ):
         super().__init__(capacity)
         self.prompt_keys, self.prompt_values = prompt_keys, prompt_values
+        self.prefix = prefix  # (keys, values) of the shared prefix, (1, kv_heads, shared, dim), or None
         heads = prompt_keys.shape[1]
         self.lazy_initialization(
             prompt_keys.new_empty((rows, heads, 0, prompt_keys.shape[-1])),
@@ -37,10 +48,13 @@ class _GeneratedLayer(PreallocatedLayer):
         )
 
     def get_seq_length(self) -> int:
-        return self.prompt_keys.shape[-2] + self.length
+        return self._shared() + self.prompt_keys.shape[-2] + self.length
 
     def get_max_length(self) -> int:
-        return self.prompt_keys.shape[-2] + self.capacity
+        return self._shared() + self.prompt_keys.shape[-2] + self.capacity
+
+    def _shared(self) -> int:
+        return 0 if self.prefix is None else self.prefix[0].shape[-2]
 
     def select(self, rows: torch.Tensor, prompts: torch.Tensor) -> None:
         self.keys, self.values = self.keys.index_select(0, rows), self.values.index_select(0, rows)
@@ -52,19 +66,31 @@ class CascadeCache(Cache):
     """The cache of a batch of prompts decoded with several votes each.
 
     `gen_mask[row, j]` says whether vote `row` attends to its j-th generated position (0 for positions
-    taken back or not fed); the prompt's padding comes from the prefill's attention mask.
+    taken back or not fed); the prompt's padding comes from the prefill's attention mask. A prefix
+    the prompts share (unpadded, before each prompt's own columns) is kept once.
     """
 
     def __init__(
-        self, prefill: PreallocatedCache, prompt_mask: torch.Tensor, repeats: torch.Tensor, capacity: int
+        self,
+        prompt_kv: list[tuple[torch.Tensor, torch.Tensor]],
+        prompt_mask: torch.Tensor,
+        repeats: torch.Tensor,
+        capacity: int,
+        prefix_kv: list[tuple[torch.Tensor, torch.Tensor]] | None = None,
     ):
+        """`prompt_kv`: each layer's prompt keys and values, (prompts, kv heads, width, dim), padded as
+        `prompt_mask` says; `prefix_kv`: each layer's shared prefix, (1, kv heads, shared, dim), or None."""
         rows = int(repeats.sum())
+        prefixes = prefix_kv if prefix_kv is not None else [None] * len(prompt_kv)
         super().__init__(
-            layers=[_GeneratedLayer(layer.keys, layer.values, rows, capacity) for layer in prefill.layers]
+            layers=[
+                _GeneratedLayer(k, v, rows, capacity, None if x is None else (x[0].contiguous(), x[1].contiguous()))
+                for (k, v), x in zip(prompt_kv, prefixes, strict=True)
+            ]
         )
-        device = prefill.layers[0].keys.device
+        device = prompt_kv[0][0].device
         self.row_prompt = torch.repeat_interleave(torch.arange(len(repeats)), repeats).to(device)
-        self.prompt_bias = _bias(prompt_mask.to(device).bool(), prefill.layers[0].keys.dtype)
+        self.prompt_bias = _bias(prompt_mask.to(device).bool(), prompt_kv[0][0].dtype)
         self.gen_mask = torch.zeros((rows, capacity), dtype=torch.bool, device=device)
         self._index()
 
@@ -107,17 +133,32 @@ class CascadeCache(Cache):
             t = t.reshape(t.shape[0], kv_heads, self.slots, group, t.shape[-1]).permute(0, 2, 1, 3, 4)
             return t[self.row_prompt, self.row_slot]  # (rows, kv_heads, group, last)
 
-        p_max, p_sum, p_out = unpack(p_max), unpack(p_sum), unpack(p_out)
+        pieces = [(unpack(p_max), unpack(p_sum), unpack(p_out))]
+        if layer.prefix is not None:  # shared prefix: every row's queries against its keys, read once
+            pk, pv = layer.prefix
+            flat = q.permute(1, 0, 2, 3).reshape(1, kv_heads, rows * group, dim)
+            scores = flat @ pk.float().transpose(-1, -2)
+            x_max = scores.amax(-1, keepdim=True)
+            weights = torch.exp(scores - x_max)
+
+            def unflat(t: torch.Tensor) -> torch.Tensor:
+                return t.reshape(kv_heads, rows, group, t.shape[-1]).permute(1, 0, 2, 3)
+
+            pieces.append((unflat(x_max), unflat(weights.sum(-1, keepdim=True)), unflat(weights @ pv.float())))
         # generated part: each vote against its own tokens
         g_bias = _bias(self.gen_mask[:, : keys.shape[-2]], q.dtype)
         scores = q @ keys.float().transpose(-1, -2) + g_bias
         g_max = scores.amax(-1, keepdim=True)
         weights = torch.exp(scores - g_max)
-        g_sum = weights.sum(-1, keepdim=True)
-        g_out = weights @ values.float()
-        top = torch.maximum(p_max, g_max)
-        p_scale, g_scale = torch.exp(p_max - top), torch.exp(g_max - top)
-        out = (p_out * p_scale + g_out * g_scale) / (p_sum * p_scale + g_sum * g_scale)
+        pieces.append((g_max, weights.sum(-1, keepdim=True), weights @ values.float()))
+        top = pieces[0][0]
+        for piece_max, _, _ in pieces[1:]:
+            top = torch.maximum(top, piece_max)
+        num = den = 0
+        for piece_max, piece_sum, piece_out in pieces:
+            factor = torch.exp(piece_max - top)
+            num, den = num + piece_out * factor, den + piece_sum * factor
+        out = num / den
         return out.reshape(rows, 1, heads, dim).to(query.dtype)
 
 

@@ -41,6 +41,16 @@ class PreallocatedLayer(DynamicLayer):
     def get_seq_length(self) -> int:
         return self.length
 
+    def rows_copy(self, rows: int) -> PreallocatedLayer:
+        """This one-row layer repeated `rows` times, its filled part and free room alike."""
+        if self.keys.shape[0] != 1:
+            raise ValueError(f"rows_copy needs a one-row layer, not {self.keys.shape[0]} rows")
+        layer = PreallocatedLayer(self.capacity)
+        layer.keys, layer.values = self.keys.repeat(rows, 1, 1, 1), self.values.repeat(rows, 1, 1, 1)
+        layer.length, layer.dtype, layer.device = self.length, self.dtype, self.device
+        layer.is_initialized = True
+        return layer
+
     def get_max_length(self) -> int:
         return self.capacity
 
@@ -60,3 +70,10 @@ class PreallocatedCache(Cache):
         if getattr(text, "use_sliding_window", False) and getattr(text, "sliding_window", None):
             raise ValueError("sliding-window attention is not supported by the preallocated cache")
         super().__init__(layers=[PreallocatedLayer(capacity) for _ in range(text.num_hidden_layers)])
+
+    def repeated(self, rows: int) -> PreallocatedCache:
+        """A new cache of `rows` copies of this filled one-row cache (a prefix every prompt of a batch
+        shares), each with the rest of its capacity free for that row's own tokens; this one is unchanged."""
+        out = PreallocatedCache.__new__(PreallocatedCache)
+        Cache.__init__(out, layers=[layer.rows_copy(rows) for layer in self.layers])
+        return out

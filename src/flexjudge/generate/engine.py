@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 from flexjudge.core.io import stable_hash
 
 #: Bumped whenever a change to an engine can change what it generates; part of every cache key.
-ENGINE_VERSION = 5
+ENGINE_VERSION = 6
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,10 @@
 """The transformers judging engine: one prefill per prompt, k votes decoded together, budget forcing.
 
 A batch of prompts is left-padded and prefilled once into a preallocated KV cache; each prompt's
-cache rows are then repeated once per wanted vote, so k votes never re-encode the prompt. Decoding is
+cache rows are then repeated once per wanted vote, so k votes never re-encode the prompt. The tokens all
+prompts of a text batch begin with (a judge format's instructions: half of a pairwise prompt) are
+prefilled once for the batch, and each prompt's own part after them, so k = 1 work does not pay for the
+instructions once per prompt. Decoding is
 our own loop (one forward per step for all live rows), which is what lets budget forcing act on single
 tokens: forced text is fed token by token, and tokens taken back (an early </think>) are masked out of
 attention with positions rolled back, so the model sees exactly the edited text.
@@ -40,8 +43,41 @@ from flexjudge.protocol.prompts import THINK_CLOSE, THINK_OPEN
 if TYPE_CHECKING:
     from flexjudge.backbones.inputs import MediaPacker, Packed
 
+#: The shortest common prefix worth a prefill call of its own.
+MIN_SHARED_PREFIX = 16
+
 #: Tokens re-read at the end of a vote to spot a tag or stop string that spans several tokens.
 TAIL_TOKENS = 8
+
+
+def shared_prefix(encoded: Sequence[Sequence[int]]) -> int:
+    """How many leading tokens every prompt of a batch shares, when worth prefilling once: at least
+    MIN_SHARED_PREFIX, at least two prompts, and always short of the shortest prompt (each prompt's own
+    last token gives its first logits). 0 means prefill every prompt whole."""
+    if len(encoded) < 2:
+        return 0
+    shortest = min(len(e) for e in encoded)
+    first = encoded[0]
+    n = 0
+    while n < shortest - 1 and all(e[n] == first[n] for e in encoded):
+        n += 1
+    return n if n >= MIN_SHARED_PREFIX else 0
+
+
+def prefill_chunks(lengths: Sequence[int], budget: int | None) -> list[tuple[int, int]]:
+    """Row ranges [r0, r1) of a batch to prefill together: rows in order while rows × the longest of them
+    stay within `budget` positions (a row longer than the budget goes alone; None: one chunk)."""
+    if budget is None:
+        return [(0, len(lengths))] if lengths else []
+    chunks, r0, longest = [], 0, 0
+    for r, n in enumerate(lengths):
+        if r > r0 and (r - r0 + 1) * max(longest, n) > budget:
+            chunks.append((r0, r))
+            r0, longest = r, 0
+        longest = max(longest, n)
+    if lengths:
+        chunks.append((r0, len(lengths)))
+    return chunks
 
 
 def sample_tokens(
@@ -109,15 +145,20 @@ class Engine(BatchedEngine):
         batch_rows: int | None = None,
         batch_tokens: int | None = None,
         packer: MediaPacker | None = None,
+        prefill_tokens: int | None = 2048,
     ):
         """A batch holds at most `batch_size` prompts, `batch_rows` decoding rows (prompts × their votes) and
-        `batch_tokens` cache positions (`plan`); None leaves that budget off. `packer` turns requests with
+        `batch_tokens` cache positions (`plan`); None leaves that budget off. Prompts are prefilled
+        `prefill_tokens` padded positions per forward (None: a batch at once). `packer` turns requests with
         media into model inputs (`Judge.media_packer`); without one, a request with media is an error."""
         if tokenizer.pad_token_id is None:
             raise ValueError("tokenizer has no pad token; set one in the checkpoint's tokenizer config")
         self.model, self.tokenizer = model, tokenizer
         self.budget = budget or Budget()
         self.batch_size, self.batch_rows, self.batch_tokens = batch_size, batch_rows, batch_tokens
+        if prefill_tokens is not None and prefill_tokens < 1:
+            raise ValueError(f"prefill_tokens={prefill_tokens}: must be >= 1 (or null: a batch per forward)")
+        self.prefill_tokens = prefill_tokens
         eos = model.generation_config.eos_token_id
         eos = tokenizer.eos_token_id if eos is None else eos
         self.eos_ids = set(eos if isinstance(eos, list) else [eos]) | {tokenizer.pad_token_id}
@@ -152,38 +193,73 @@ class Engine(BatchedEngine):
         model, device = self.model, self.model.device
         packed = self._pack_media(requests, encoded)
         encoded = [p.input_ids if p is not None else e for p, e in zip(packed, encoded, strict=True)]
+        # text-only batches prefill the prefix all their prompts share (the judge's instructions) once
+        shared = 0 if any(p is not None for p in packed) else shared_prefix(encoded)
         width = max(len(e) for e in encoded)
         capacity = self._capacity(params)
-        ids = torch.full((len(encoded), width), self.pad_id, dtype=torch.long)
+        ids = torch.full((len(encoded), width - shared), self.pad_id, dtype=torch.long)
         prompt_mask = torch.zeros((len(encoded), width), dtype=torch.long)
+        prompt_mask[:, :shared] = 1
         for r, e in enumerate(encoded):
-            ids[r, width - len(e) :] = torch.tensor(e, dtype=torch.long)
-            prompt_mask[r, width - len(e) :] = 1
+            ids[r, width - len(e) :] = torch.tensor(e[shared:], dtype=torch.long)
+            prompt_mask[r, width - len(e) + shared :] = 1
         positions = (prompt_mask.cumsum(-1) - 1).clamp_(min=0)
-        inputs: dict[str, Any] = {"position_ids": positions}
-        if any(p is not None for p in packed):  # media: the encoders' inputs
-            inputs.update(media_inputs([p.media for p in packed if p is not None]))
+        rope = None
         if any(p is not None and p.positions is not None for p in packed):  # M-RoPE models: 3-D positions
             rope = positions.unsqueeze(0).repeat(3, 1, 1)
             for r, p in enumerate(packed):
                 if p is not None:
                     rope[:, r, width - len(p.input_ids) :] = p.positions
-            inputs["position_ids"] = rope
             positions = rope[0]  # the last prompt token is text: its three axes agree
-        inputs = {k: v.to(device) for k, v in inputs.items()}
-        prefill = PreallocatedCache(model.config, width)
-        out = model(
-            input_ids=ids.to(device),
-            attention_mask=prompt_mask.to(device),
-            past_key_values=prefill,
-            use_cache=True,
-            logits_to_keep=1,
-            **inputs,
+        prefix = None
+        if shared:
+            prefix = PreallocatedCache(model.config, width)
+            model(
+                input_ids=torch.tensor([encoded[0][:shared]], dtype=torch.long, device=device),
+                position_ids=positions[:1, :shared].to(device),
+                past_key_values=prefix,
+                use_cache=True,
+                logits_to_keep=1,
+            )
+        # the prompts' own parts in chunks of about `prefill_tokens` positions, each padded to its own
+        # longest: one forward over a whole batch of long prompts ran at half the rate of smaller ones
+        # (its activations outgrow the CPU's caches), and the batch's padding is not computed
+        own = width - shared
+        prompt_kv: list[tuple[torch.Tensor, torch.Tensor]] | None = None
+        last = []
+        for r0, r1 in prefill_chunks([len(e) - shared for e in encoded], self.prefill_tokens):
+            cw = max(len(e) for e in encoded[r0:r1]) - shared
+            inputs: dict[str, Any] = {
+                "position_ids": rope[:, r0:r1, -cw:] if rope is not None else positions[r0:r1, -cw:]
+            }
+            inputs.update(media_inputs([p.media for p in packed[r0:r1] if p is not None]))
+            part = prefix.repeated(r1 - r0) if prefix is not None else PreallocatedCache(model.config, cw)
+            mask = torch.cat([prompt_mask[r0:r1, :shared], prompt_mask[r0:r1, -cw:]], dim=1)
+            out = model(
+                input_ids=ids[r0:r1, -cw:].to(device),
+                attention_mask=mask.to(device),
+                past_key_values=part,
+                use_cache=True,
+                logits_to_keep=1,
+                **{k: v.to(device) for k, v in inputs.items()},
+            )
+            last.append(out.logits[:, -1])
+            if prompt_kv is None:  # (prompts, kv heads, own width, dim) per layer, right-aligned
+                prompt_kv = [
+                    tuple(t.new_zeros((len(encoded), t.shape[1], own, t.shape[-1])) for t in (lay.keys, lay.values))
+                    for lay in part.layers
+                ]
+            for (keys, values), lay in zip(prompt_kv, part.layers, strict=True):
+                keys[r0:r1, :, own - cw :] = lay.keys[:, :, shared : shared + cw]
+                values[r0:r1, :, own - cw :] = lay.values[:, :, shared : shared + cw]
+            del part
+        prefix_kv = (
+            [(lay.keys[:, :, :shared], lay.values[:, :, :shared]) for lay in prefix.layers] if prefix else None
         )
         repeats = torch.tensor([len(r.votes) for r in requests])
-        cache = CascadeCache(prefill, prompt_mask, repeats, capacity)
-        del prefill
-        logits = out.logits[:, -1].repeat_interleave(repeats.to(device), dim=0)
+        cache = CascadeCache(prompt_kv, prompt_mask[:, shared:], repeats, capacity, prefix_kv)
+        del prefix, prefix_kv, prompt_kv
+        logits = torch.cat(last).repeat_interleave(repeats.to(device), dim=0)
         next_pos = (positions[:, -1] + 1).repeat_interleave(repeats)
         sampling = params.temperature > 0
         self._think_cap = self.budget.think_cap(params.max_new_tokens)

@@ -90,7 +90,14 @@ def generate_votes(
         fresh.update(batch)
 
     if batches:
+        start = time.perf_counter()
         engine.generate(todo, params, batches=batches, on_batch=keep, desc=desc, progress=progress)
+        seconds = time.perf_counter() - start
+        tokens = sum(g.n_tokens for g in fresh.values())
+        log_fn(  # the stage's own throughput, to set beside bench/judge_throughput.py's rows
+            f"{desc}: generated {tokens} tokens for {len(fresh)} votes in {seconds:.1f}s = "
+            f"{tokens / max(seconds, 1e-9):.1f} tok/s"
+        )
     counts = VoteCounts(total=len(all_keys), cached=len(cached), generated=len(fresh))
     if shard.index != 0:
         return None, counts

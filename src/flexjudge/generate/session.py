@@ -193,6 +193,7 @@ class JudgeSession:
             batch_size=backend.batch_size,
             batch_rows=backend.batch_rows,
             batch_tokens=backend.batch_tokens,
+            prefill_tokens=backend.prefill_tokens,
             packer=judge.media_packer(media_settings) if has_media else None,
         )
 
