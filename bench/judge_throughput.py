@@ -134,13 +134,13 @@ def main() -> None:
     )
     print(f"ratio engine/naive at k={args.k}: {engine_rate / naive_rate:.1f}x")
     print(f"ratio engine k=1 / k={args.k}: {k1_rate / engine_rate:.2f}")
-    # every vote's prompt is prefilled once per prompt, whatever k: per token through the model
-    # (prompt + generated), the two shapes compare the engine's work rather than the prompts' share
+    # every prompt is prefilled once whatever k (the prefix a batch's prompts share, once per batch): per
+    # token through the model (each prompt's tokens + generated), the two shapes compare the engine's work
     prompt_tokens = sum(len(engine.encode(p)) for p in prompts)
     k5_all = (prompt_tokens + engine_tokens) / engine_s
     k1_all = (prompt_tokens + k1_tokens) / k1_s
     print(
-        f"prompt + generated tokens ({prompt_tokens} prompt tokens, prefilled once per prompt): engine k={args.k} "
+        f"prompt + generated tokens ({prompt_tokens} prompt tokens, each prompt counted once): engine k={args.k} "
         f"{k5_all:.1f} tok/s, k=1 {k1_all:.1f} tok/s, ratio k=1 / k={args.k}: {k1_all / k5_all:.2f}"
     )
 

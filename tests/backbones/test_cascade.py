@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+
 from flexjudge.backbones.cascade import CascadeCache
 
 KV_HEADS, HEADS, DIM, PROMPT, GEN = 2, 4, 8, 5, 4
@@ -65,7 +66,9 @@ def test_a_shared_prefix_kept_once_is_plain_attention_too():
     pmask = torch.tensor([[1, 1, 0, 1, 1], [1, 1, 1, 1, 1], [1, 1, 0, 0, 1]])  # padding after the prefix
     own = [(pk[:, :, shared:], pv[:, :, shared:])]
     cache = CascadeCache(own, pmask[:, shared:], repeats, GEN, [(pk[:1, :, :shared], pv[:1, :, :shared])])
-    assert cache.layers[0].prompt_keys.shape[-2] == PROMPT - shared and cache.layers[0].prefix[0].shape[0] == 1
+    assert (
+        cache.layers[0].prompt_keys.shape[-2] == PROMPT - shared and cache.layers[0].prefix[0].shape[0] == 1
+    )
     row_prompt = torch.repeat_interleave(torch.arange(prompts), repeats)
     gk, gv = (torch.randn(rows, KV_HEADS, 2, DIM, generator=gen) for _ in range(2))
     keys, values = cache.layers[0].update(gk, gv)
@@ -79,6 +82,8 @@ def test_a_shared_prefix_kept_once_is_plain_attention_too():
     torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
     keep = torch.tensor([0, 3])
     cache.select_rows(keep)
-    got = cache.attend(0, q[keep], cache.layers[0].keys[:, :, :2], cache.layers[0].values[:, :, :2], DIM**-0.5)
+    got = cache.attend(
+        0, q[keep], cache.layers[0].keys[:, :, :2], cache.layers[0].values[:, :, :2], DIM**-0.5
+    )
     want = _reference(q[keep], pk, pv, pmask, gk[keep], gv[keep], gmask[keep], row_prompt[keep], DIM**-0.5)
     torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)

@@ -374,15 +374,21 @@ def test_engine_judges_media_like_plain_generate(models, tmp_path, name):
     trio = [media_request, Request(text_prompt, "t"), Request(prompt, "m2", media=tuple(parts))]
     prefills: list[int] = []
     hook = model.register_forward_pre_hook(
-        lambda _m, _a, kw: prefills.append(kw["input_ids"].shape[0]) if kw["input_ids"].shape[1] > 1 else None,
+        lambda _m, _a, kw: (
+            prefills.append(kw["input_ids"].shape[0]) if kw["input_ids"].shape[1] > 1 else None
+        ),
         with_kwargs=True,
     )
     try:
-        by_row = Engine(model, tok, batch_size=3, packer=packer, prefill_tokens=1).generate(trio, params, progress=False)
+        by_row = Engine(model, tok, batch_size=3, packer=packer, prefill_tokens=1).generate(
+            trio, params, progress=False
+        )
     finally:
         hook.remove()
     assert prefills == [1, 1, 1]
-    whole = Engine(model, tok, batch_size=3, packer=packer, prefill_tokens=None).generate(trio, params, progress=False)
+    whole = Engine(model, tok, batch_size=3, packer=packer, prefill_tokens=None).generate(
+        trio, params, progress=False
+    )
     assert [v[0].text for v in by_row] == [v[0].text for v in whole]
     assert by_row[0][0].text == alone.text
 

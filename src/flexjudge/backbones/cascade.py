@@ -84,7 +84,9 @@ class CascadeCache(Cache):
         prefixes = prefix_kv if prefix_kv is not None else [None] * len(prompt_kv)
         super().__init__(
             layers=[
-                _GeneratedLayer(k, v, rows, capacity, None if x is None else (x[0].contiguous(), x[1].contiguous()))
+                _GeneratedLayer(
+                    k, v, rows, capacity, None if x is None else (x[0].contiguous(), x[1].contiguous())
+                )
                 for (k, v), x in zip(prompt_kv, prefixes, strict=True)
             ]
         )
@@ -144,7 +146,9 @@ class CascadeCache(Cache):
             def unflat(t: torch.Tensor) -> torch.Tensor:
                 return t.reshape(kv_heads, rows, group, t.shape[-1]).permute(1, 0, 2, 3)
 
-            pieces.append((unflat(x_max), unflat(weights.sum(-1, keepdim=True)), unflat(weights @ pv.float())))
+            pieces.append(
+                (unflat(x_max), unflat(weights.sum(-1, keepdim=True)), unflat(weights @ pv.float()))
+            )
         # generated part: each vote against its own tokens
         g_bias = _bias(self.gen_mask[:, : keys.shape[-2]], q.dtype)
         scores = q @ keys.float().transpose(-1, -2) + g_bias

@@ -246,7 +246,10 @@ class Engine(BatchedEngine):
             last.append(out.logits[:, -1])
             if prompt_kv is None:  # (prompts, kv heads, own width, dim) per layer, right-aligned
                 prompt_kv = [
-                    tuple(t.new_zeros((len(encoded), t.shape[1], own, t.shape[-1])) for t in (lay.keys, lay.values))
+                    tuple(
+                        t.new_zeros((len(encoded), t.shape[1], own, t.shape[-1]))
+                        for t in (lay.keys, lay.values)
+                    )
                     for lay in part.layers
                 ]
             for (keys, values), lay in zip(prompt_kv, part.layers, strict=True):
@@ -254,7 +257,9 @@ class Engine(BatchedEngine):
                 values[r0:r1, :, own - cw :] = lay.values[:, :, shared : shared + cw]
             del part
         prefix_kv = (
-            [(lay.keys[:, :, :shared], lay.values[:, :, :shared]) for lay in prefix.layers] if prefix else None
+            [(lay.keys[:, :, :shared], lay.values[:, :, :shared]) for lay in prefix.layers]
+            if prefix
+            else None
         )
         repeats = torch.tensor([len(r.votes) for r in requests])
         cache = CascadeCache(prompt_kv, prompt_mask[:, shared:], repeats, capacity, prefix_kv)
