@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from flexjudge.protocol.vqa import mean_vqa_accuracy, normalize_answer, vqa_accuracy
+from flexjudge.protocol.vqa import (
+    ANSWER_INSTRUCTION,
+    answer_messages,
+    mean_vqa_accuracy,
+    normalize_answer,
+    parse_answer,
+    vqa_accuracy,
+)
 
 
 @pytest.mark.parametrize(
@@ -48,3 +55,27 @@ def test_mean_accuracy_scores_an_unparsed_answer_zero():
         mean_vqa_accuracy(["a", "b"], answers[:1])
     with pytest.raises(ValueError, match="at least one annotator"):
         vqa_accuracy("a", [])
+
+
+def test_the_answering_prompt_keeps_the_image_before_the_question():
+    messages = answer_messages("  what does the sign say? ", [{"type": "image", "path": "x.jpg"}])
+    content = messages[0]["content"]
+    assert messages[0]["role"] == "user" and content[0] == {"type": "image", "path": "x.jpg"}
+    assert content[1]["text"] == f"what does the sign say?\n{ANSWER_INSTRUCTION}"
+    with pytest.raises(ValueError, match="type must be"):
+        answer_messages("q", [{"type": "pdf"}])
+
+
+@pytest.mark.parametrize(
+    ("reply", "parsed"),
+    [
+        ("stop\nBecause the sign is red.", ("stop", None)),
+        ("\n\n  Two dogs  \n", ("Two dogs", None)),
+        ("<think>red sign</think><answer> stop </answer>", ("stop", None)),  # the judge's trained format
+        ("<answer>stop", (None, "unclosed_answer_tag")),
+        ("<answer> </answer>", (None, "empty_answer_tag")),
+        ("   \n ", (None, "empty")),
+    ],
+)
+def test_a_reply_gives_its_answer_or_a_counted_reason(reply, parsed):
+    assert parse_answer(reply) == parsed

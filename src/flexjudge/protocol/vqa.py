@@ -17,6 +17,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
+
+from flexjudge.protocol.prompts import ANSWER_CLOSE, ANSWER_OPEN, media_parts
+
+#: What the answering prompt asks after the question (the benchmarks score short answers).
+ANSWER_INSTRUCTION = "Reply with the answer only: one word or a short phrase."
 
 #: Punctuation the scorer removes (next to a space, or anywhere in a text with a digit-comma-digit) or turns into a space.
 PUNCTUATION = (
@@ -179,3 +185,29 @@ def mean_vqa_accuracy(predictions: Sequence[str | None], answers: Sequence[Seque
     return sum(
         0.0 if p is None else vqa_accuracy(p, a) for p, a in zip(predictions, answers, strict=True)
     ) / len(answers)
+
+
+def answer_messages(question: str, media: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The user turn of one VQA question: its image placeholders, the question, the short-answer request."""
+    text = {"type": "text", "text": f"{question.strip()}\n{ANSWER_INSTRUCTION}"}
+    return [{"role": "user", "content": [*media_parts(media), text]}]
+
+
+def parse_answer(text: str) -> tuple[str | None, str | None]:
+    """(answer, None) from a model's reply, or (None, reason) when there is none.
+
+    The answer is the content of the first <answer> tag where the reply has one (a fine-tuned judge may
+    keep its trained format), else the reply's first non-empty line. An open tag without its close,
+    or nothing but whitespace, is no answer: it is counted, not guessed at.
+    """
+    if ANSWER_OPEN in text:
+        start = text.index(ANSWER_OPEN) + len(ANSWER_OPEN)
+        end = text.find(ANSWER_CLOSE, start)
+        if end < 0:
+            return None, "unclosed_answer_tag"
+        answer = text[start:end].strip()
+        return (answer, None) if answer else (None, "empty_answer_tag")
+    for line in text.splitlines():
+        if line.strip():
+            return line.strip(), None
+    return None, "empty"
