@@ -12,14 +12,25 @@ from flexjudge.benchmarks.registry import BENCHMARKS
 from flexjudge.core.app import CONF_DIR, compose
 from flexjudge.judge.metrics import METRICS
 
-STAGES = ["provision", "curate", "sample", "select", "finetune", "evaluate", "leaderboard", "minis", "twin"]
+STAGES = [
+    "provision",
+    "curate",
+    "sample",
+    "select",
+    "finetune",
+    "evaluate",
+    "leaderboard",
+    "minis",
+    "twin",
+    "retention",
+]
 GROUP_USERS = {
     "backbone": ["provision", "finetune", "evaluate"],
     "benchmark": ["evaluate"],
     "voting": ["evaluate"],
     "budget": ["evaluate"],
     "trainer": ["finetune"],
-    "backend": ["sample", "finetune", "evaluate"],
+    "backend": ["sample", "finetune", "evaluate", "retention"],
     "logger": STAGES,
     "paths": STAGES,
 }
