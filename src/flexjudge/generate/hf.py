@@ -258,7 +258,7 @@ class Engine(BatchedEngine):
             del part
         prefix_kv = (
             [(lay.keys[:, :, :shared], lay.values[:, :, :shared]) for lay in prefix.layers]
-            if prefix
+            if prefix is not None
             else None
         )
         repeats = torch.tensor([len(r.votes) for r in requests])
