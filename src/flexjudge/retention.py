@@ -22,7 +22,7 @@ from flexjudge.core.app import stage_main, stage_run
 from flexjudge.core.io import write_json, write_jsonl
 from flexjudge.generate.engine import SamplingParams
 from flexjudge.judge.metrics import bootstrap_ci
-from flexjudge.protocol.vqa import answer_messages, parse_answer, vqa_accuracy
+from flexjudge.protocol.vqa import answer_messages, parse_answer, vqa_scores
 
 log = logging.getLogger(__name__)
 
@@ -57,23 +57,21 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             desc=f"retention {cfg.dataset}",
             progress=cfg.progress,
         )
-        rows, failures = [], Counter()
-        for item, (gen,) in zip(items, gens, strict=True):
-            answer, failure = parse_answer(gen.text)
-            failures.update([failure] if failure else [])
-            score = 0.0 if answer is None else vqa_accuracy(answer, item.answers)
-            rows.append(
-                {
-                    "id": item.id,
-                    "question": item.question,
-                    "answers": list(item.answers),
-                    "output": gen.text,
-                    "answer": answer,
-                    "failure": failure,
-                    "accuracy": score,
-                }
-            )
-        scores = [r["accuracy"] for r in rows]
+        parsed = [parse_answer(gen.text) for (gen,) in gens]
+        scores = vqa_scores([answer for answer, _ in parsed], [i.answers for i in items])
+        failures = Counter(failure for _, failure in parsed if failure)
+        rows = [
+            {
+                "id": item.id,
+                "question": item.question,
+                "answers": list(item.answers),
+                "output": gen.text,
+                "answer": answer,
+                "failure": failure,
+                "accuracy": score,
+            }
+            for item, (gen,), (answer, failure), score in zip(items, gens, parsed, scores, strict=True)
+        ]
         low, high = (
             bootstrap_ci(lambda s: float(np.mean(s)), scores, n_boot=cfg.bootstrap)
             if cfg.bootstrap

@@ -9,14 +9,13 @@ retention benchmarks").
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from flexjudge.benchmarks.base import Adapter, Source, need, sequence
-from flexjudge.core.io import DataError
+from flexjudge.core.io import DataError, read_json
 
 
 @dataclass(frozen=True)
@@ -30,15 +29,8 @@ class VQAItem:
 
 
 def _json_object(path: Path) -> dict[str, Any]:
-    """A file holding one JSON object, with the line of a syntax error."""
-    if not path.is_file():
-        raise DataError(f"{path}: no such file")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from exc
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    """A file holding one JSON object (`read_json` names the line of a syntax error)."""
+    data = read_json(path)
     if not isinstance(data, dict):
         raise DataError(f"{path}: expected a JSON object, got {type(data).__name__}")
     return data

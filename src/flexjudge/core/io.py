@@ -151,6 +151,8 @@ def read_json(path: str | Path) -> Any:
         raise DataError(f"{path}: file not found") from None
     except json.JSONDecodeError as exc:
         raise DataError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:

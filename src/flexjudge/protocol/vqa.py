@@ -176,15 +176,17 @@ def vqa_accuracy(prediction: str, answers: Sequence[str]) -> float:
     return sum(scores) / len(scores)
 
 
-def mean_vqa_accuracy(predictions: Sequence[str | None], answers: Sequence[Sequence[str]]) -> float:
-    """Mean soft accuracy over items; an item with no parsed prediction (None) scores 0."""
+def vqa_scores(predictions: Sequence[str | None], answers: Sequence[Sequence[str]]) -> list[float]:
+    """Each item's soft accuracy; an item with no parsed prediction (None) scores 0."""
     if len(predictions) != len(answers):
         raise ValueError(f"{len(predictions)} predictions for {len(answers)} items")
-    if not answers:
-        return float("nan")
-    return sum(
-        0.0 if p is None else vqa_accuracy(p, a) for p, a in zip(predictions, answers, strict=True)
-    ) / len(answers)
+    return [0.0 if p is None else vqa_accuracy(p, a) for p, a in zip(predictions, answers, strict=True)]
+
+
+def mean_vqa_accuracy(predictions: Sequence[str | None], answers: Sequence[Sequence[str]]) -> float:
+    """Mean soft accuracy over items (`vqa_scores`); nan for no items."""
+    scores = vqa_scores(predictions, answers)
+    return sum(scores) / len(scores) if scores else float("nan")
 
 
 def answer_messages(question: str, media: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

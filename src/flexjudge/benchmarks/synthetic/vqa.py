@@ -4,7 +4,6 @@ shape scenes asked about a simple fact (OK-VQA: the colour or the number of shap
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from flexjudge.benchmarks.synthetic.common import COLOURS, draw, random_scene, save
+from flexjudge.core.io import write_json
 
 SIGN_WORDS = ("stop", "open", "exit", "sale", "cafe", "taxi", "hotel", "bus", "park", "bank")
 #: Annotators who read the word right; the rest give a misreading, so soft accuracy has something to count.
@@ -32,11 +32,6 @@ def sign(word: str, rng: np.random.Generator, size: int = 160) -> Image.Image:
 
 def _misread(word: str) -> str:
     return word[::-1] if word[::-1] != word else word + "s"
-
-
-def _write(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=1), encoding="utf-8")
 
 
 def build_textvqa(root: Path, n: int, rng: np.random.Generator, **_: Any) -> dict[str, Any]:
@@ -61,7 +56,7 @@ def build_textvqa(root: Path, n: int, rng: np.random.Generator, **_: Any) -> dic
                 "set_name": "val",
             }
         )
-    _write(
+    write_json(
         base / "TextVQA_0.5.1_val.json",
         {"dataset_type": "val", "dataset_name": "textvqa", "dataset_version": "0.5.1", "data": rows},
     )
@@ -98,11 +93,11 @@ def build_okvqa(root: Path, n: int, rng: np.random.Generator, **_: Any) -> dict[
                 "confidence": 3,
             }
         )
-    _write(
+    write_json(
         base / "OpenEnded_mscoco_val2014_questions.json",
         {"license": {}, "data_subtype": "val2014", "questions": questions},
     )
-    _write(
+    write_json(
         base / "mscoco_val2014_annotations.json",
         {"license": {}, "data_subtype": "val2014", "annotations": annotations},
     )
