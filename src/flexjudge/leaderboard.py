@@ -10,6 +10,7 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from flexjudge.core.app import stage_main, stage_run
+from flexjudge.judge.experiments import experiment_tables, experiments_markdown
 from flexjudge.judge.report import build_report
 from flexjudge.judge.tables import collect, to_markdown
 
@@ -46,9 +47,13 @@ def run(cfg: DictConfig) -> pd.DataFrame:
         table = collect(cfg.eval_root)
         table.to_csv(out / "leaderboard.csv", index=False)
         reference = pd.read_csv(cfg.paper_results) if cfg.paper_results else pd.DataFrame()
-        text = to_markdown(table, reference, out) + molecule_sections(cfg.molecules, out)
+        experiments = experiment_tables(list(cfg.retention or []), reference)
+        text = to_markdown(table, reference, out, experiments_markdown(experiments))
+        text += molecule_sections(cfg.molecules, out)
         (out / "leaderboard.md").write_text(text, encoding="utf-8")
-        build_report(table, reference, out, cfg.report_items, [Path(m) for m in cfg.molecules or []])
+        build_report(
+            table, reference, out, cfg.report_items, [Path(m) for m in cfg.molecules or []], experiments
+        )
         if st.tracker.active:
             import wandb
 

@@ -19,20 +19,21 @@ log = logging.getLogger(__name__)
 
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Write the family's files under out_dir and a record of how they were made to out_dir/made/<family>.json."""
-    from flexjudge.benchmarks.synthetic import FAMILIES
+    from flexjudge.benchmarks.synthetic import ANSWERING_FAMILIES, FAMILIES
 
-    if cfg.family not in FAMILIES:
-        raise ValueError(f"family={cfg.family!r}: choose from {sorted(FAMILIES)} (conf/minis.yaml)")
+    builders = {**FAMILIES, **ANSWERING_FAMILIES}
+    if cfg.family not in builders:
+        raise ValueError(f"family={cfg.family!r}: choose from {sorted(builders)} (conf/minis.yaml)")
     started = time.time()
     root = Path(cfg.out_dir)
     # one generator per family, so building one family never changes another's bytes
     rng = np.random.default_rng([cfg.seed, zlib.crc32(cfg.family.encode())])
-    made = FAMILIES[cfg.family](root, cfg.n_items, rng, hh_rlhf=Path(cfg.hh_rlhf), skip=cfg.hh_skip)
+    made = builders[cfg.family](root, cfg.n_items, rng, hh_rlhf=Path(cfg.hh_rlhf), skip=cfg.hh_skip)
     record = {
         "family": cfg.family,
         "seed": cfg.seed,
         "n_items": cfg.n_items,
-        "builder": f"flexjudge.benchmarks.synthetic.{FAMILIES[cfg.family].__name__}",
+        "builder": f"flexjudge.benchmarks.synthetic.{builders[cfg.family].__name__}",
         **made,
         "config": to_plain(cfg),
         "seconds": round(time.time() - started, 1),

@@ -17,7 +17,7 @@ import numpy as np
 from omegaconf import DictConfig
 
 from flexjudge.benchmarks.base import Source, load_benchmark
-from flexjudge.benchmarks.vqa import OKVQA, TEXTVQA
+from flexjudge.benchmarks.vqa import VQA_DATASETS
 from flexjudge.core.app import stage_main, stage_run
 from flexjudge.core.io import write_json, write_jsonl
 from flexjudge.generate.engine import SamplingParams
@@ -26,23 +26,23 @@ from flexjudge.protocol.vqa import answer_messages, parse_answer, vqa_scores
 
 log = logging.getLogger(__name__)
 
-ADAPTERS = {"textvqa": TEXTVQA, "okvqa": OKVQA}
-
 
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Answer every question, score the answers, write predictions.jsonl and metrics.json."""
     from flexjudge.backbones.inputs import MediaSettings
     from flexjudge.generate.session import JudgeSession
 
-    if cfg.dataset not in ADAPTERS:
-        raise ValueError(f"dataset={cfg.dataset!r}: choose one of {sorted(ADAPTERS)} (conf/retention.yaml)")
+    if cfg.dataset not in VQA_DATASETS:
+        raise ValueError(
+            f"dataset={cfg.dataset!r}: choose one of {sorted(VQA_DATASETS)} (conf/retention.yaml)"
+        )
     if cfg.data is None:
         raise ValueError("retention: set data=<the release file or folder> (layouts: docs/benchmarks.md)")
     data, out = Path(cfg.data), Path(cfg.out_dir)
     root = Path(cfg.media_root) if cfg.media_root else (data if data.is_dir() else data.parent)
     with stage_run(cfg, "retention", f"retention-{cfg.variant}-{cfg.dataset}", torch_threads=True) as st:
         source = Source(data, root, out / "media", on_missing=cfg.on_missing)
-        loaded = load_benchmark(ADAPTERS[cfg.dataset], source, limit=cfg.limit)
+        loaded = load_benchmark(VQA_DATASETS[cfg.dataset][0], source, limit=cfg.limit)
         items = loaded.items
         if not items:
             raise ValueError(f"retention: no questions read from {data}")
@@ -81,6 +81,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             "dataset": cfg.dataset,
             "variant": cfg.variant,
             "judge": manifest.get("name"),
+            "backbone": manifest.get("backbone"),
             "vqa_accuracy": float(np.mean(scores)),
             "ci95": [low, high],
             "n_items": len(rows),

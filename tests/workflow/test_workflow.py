@@ -120,6 +120,13 @@ def test_dag_writes_leaderboard_for_base_and_flex(run_dir):
     assert vision["weight_loads"] == 1  # the judge was loaded once for the whole group
     checkpoint = workdir / "results" / "finetune" / "tiny_vl" / "flex" / "checkpoint"
     assert (checkpoint / "model.safetensors").exists() and not list(checkpoint.glob("*.bin"))
+    # VQA retention: base and flex answer the TextVQA mini; the leaderboard's Table 11 section pairs them
+    for variant in ("base", "flex"):
+        retention = json.loads((workdir / "results" / "retention" / "tiny_vl" / variant / "textvqa" / "metrics.json").read_text())
+        assert (retention["n_items"], retention["variant"], retention["backbone"]) == (4, variant, "tiny_vl")
+    section = md.split("## VQA retention (paper Table 11)")[1].split("## ")[0]
+    assert "| tiny_vl" in section and "flex − base" in section and "textvqa" in section
+    assert 'id="retention"' in (report / "index.html").read_text()
 
 
 def test_snakemake_report_holds_the_leaderboard_and_its_plots(run_dir, tmp_path):
@@ -183,6 +190,7 @@ def test_hard_killed_run_resumes_without_redoing_finished_jobs(run_dir):
         "finetune": 1,
         "twin": 1,  # the twin takes the fine-tuned LLM, so it and its evaluation rerun too
         **FLEX_GROUPS,
+        "retention": 1,  # the fine-tuned judge's VQA answers
         "leaderboard": 1,
         "all": 1,
     }
@@ -215,6 +223,7 @@ def test_changed_conf_value_reruns_only_dependent_jobs(run_dir):
         "finetune": 1,
         "twin": 1,  # the twin takes the fine-tuned LLM, so it and its evaluation rerun too
         **FLEX_GROUPS,
+        "retention": 1,  # the fine-tuned judge's VQA answers
         "leaderboard": 1,
         "all": 1,
     }
@@ -239,6 +248,7 @@ def test_changed_option_file_of_a_stage_reruns_that_stage(run_dir):
         "finetune": 1,
         "twin": 1,
         **{g: 2 for g in FLEX_GROUPS},  # every evaluation here runs under budget none
+        "retention": 1,
         "leaderboard": 1,
         "all": 1,
     }
@@ -264,6 +274,7 @@ def test_changed_stage_overrides_rerun_that_stage_and_what_follows(run_dir):
         "finetune": 1,
         "twin": 1,
         **FLEX_GROUPS,
+        "retention": 1,  # the fine-tuned judge's VQA answers
         "leaderboard": 1,
         "all": 1,
     }

@@ -13,7 +13,7 @@ PYTHON = config.get("python") or sys.executable
 GRID_GROUPS = {"backbones": "backbone", "voting": "voting", "budgets": "budget"}  # benchmarks: the registry
 STAGES = (
     "provision", "curate", "sample", "select", "finetune", "evaluate", "leaderboard", "minis", "twin", "effect",
-    "moldata", "import_judge", "policy", "moljudge", "bestofn", "dpo", "molreport",
+    "moldata", "import_judge", "policy", "moljudge", "bestofn", "dpo", "molreport", "retention",
 )
 FLEX_VARIANT = r"flex(_n[0-9]+)?"  # flex: sft_size rows; flex_n<size>: a point of the data-size sweep
 
@@ -101,6 +101,8 @@ def check_grid():
         for key in ("control", "treated"):
             if effect.get(key) not in all_variants():
                 raise WorkflowError(f"workflow config: effect.{key} {effect.get(key)!r} is not a variant {all_variants()}")
+    for dataset in config.get("retention") or []:
+        retention_data(dataset)
     unknown = set(config.get("overrides") or {}) - set(STAGES)
     if unknown:
         raise WorkflowError(f"workflow config: overrides for unknown stages {sorted(unknown)}; stages: {STAGES}")
@@ -167,7 +169,8 @@ def precision_overrides(stage):
     """The overrides that make a stage run in bf16 (none for fp32): judging and training."""
     if precision() != "bf16":
         return []
-    return {"sample": ["backend.dtype=bfloat16"], "evaluate": ["backend.dtype=bfloat16"], "finetune": ["trainer.bf16=true"]}.get(stage, [])
+    bf16 = ["backend.dtype=bfloat16"]
+    return {"sample": bf16, "evaluate": bf16, "retention": bf16, "finetune": ["trainer.bf16=true"]}.get(stage, [])
 
 
 def job_settings(stage, **extra):
@@ -359,6 +362,37 @@ def eval_metrics():
                     f"results/eval/{backbone}/{variant}/{b}/{v}/{g}/metrics.json" for b, v, g in members
                 ]
     return list(dict.fromkeys(paths))
+
+
+def retention_data(dataset):
+    """The release file or folder of a VQA retention dataset: under results/minis, or under benchmark_data."""
+    from flexjudge.benchmarks.vqa import VQA_DATASETS
+
+    if dataset not in VQA_DATASETS:
+        raise WorkflowError(f"workflow config: retention dataset {dataset!r}: choose from {sorted(VQA_DATASETS)}")
+    root = "results/minis" if config.get("benchmark_data", "minis") == "minis" else benchmark_root()
+    return f"{root}/{VQA_DATASETS[dataset][1]}"
+
+
+def retention_input(dataset):
+    """What a retention job reads besides its judge: the dataset's built mini (real releases: nothing to build)."""
+    return f"results/minis/made/{dataset}.json" if config.get("benchmark_data", "minis") == "minis" else []
+
+
+def retention_extra():
+    """The retention jobs' overrides from the workflow config: `retention_limit` when set."""
+    limit = config.get("retention_limit")
+    return {} if limit is None else {"limit": limit}
+
+
+def retention_metrics():
+    """metrics.json of every retention run: each backbone x variant x `retention` dataset."""
+    return [
+        f"results/retention/{b}/{v}/{d}/metrics.json"
+        for b in config["backbones"]
+        for v in all_variants()
+        for d in config.get("retention") or []
+    ]
 
 
 def effect_predictions(backbone, variant):

@@ -16,6 +16,7 @@ rule leaderboard:
         metrics=eval_metrics(),
         predictions=[m.replace("metrics.json", "predictions.jsonl") for m in eval_metrics()],
         molecules=[t for t in mol_targets() if t.endswith(".json")],
+        retention=retention_metrics(),
         conf=stage_conf("leaderboard"),
     output:
         csv=report(
@@ -41,7 +42,10 @@ rule leaderboard:
     params:
         settings=job_settings("leaderboard"),
         args=lambda w, input, threads: hydra_args(threads, 
-            "leaderboard", "results/leaderboard", molecules="[" + ",".join(input.molecules) + "]"
+            "leaderboard",
+            "results/leaderboard",
+            molecules="[" + ",".join(input.molecules) + "]",
+            retention="[" + ",".join(input.retention) + "]",
         ),
     shell:
         "{PYTHON} -m flexjudge.leaderboard {params.args} 2>&1 | tee {log}"

@@ -136,3 +136,10 @@ OKVQA = Adapter(
     "question}]} + mscoco_val2014_annotations.json {'annotations': [{question_id, image_id, answers[{answer}]}]}, "
     "images val2014/COCO_val2014_<image_id:012d>.jpg",
 )
+
+#: {dataset: (adapter, its path under a benchmark root laid out as the releases are: the file for TextVQA,
+#: the folder of both files for OK-VQA)}: the retention stage's `dataset` options and what the workflow reads.
+VQA_DATASETS: dict[str, tuple[Adapter, str]] = {
+    "textvqa": (TEXTVQA, "TextVQA/TextVQA_0.5.1_val.json"),
+    "okvqa": (OKVQA, "OK-VQA"),
+}

@@ -12,6 +12,7 @@ import html
 import logging
 import math
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from flexjudge.benchmarks.molecules import question_smiles
 from flexjudge.benchmarks.registry import get_benchmark
 from flexjudge.core.io import read_json, read_jsonl, stable_hash
 from flexjudge.data.media import IMAGE_SUFFIXES
+from flexjudge.judge.experiments import ExperimentTable
 from flexjudge.judge.metrics import METRICS
 from flexjudge.judge.stability import STABILITY, flips, item_agreement, stability, verdict
 from flexjudge.judge.tables import (
@@ -594,6 +596,7 @@ def _index(
     out: Path,
     items: dict[str, int],
     molecules: list[Path] = (),
+    experiments: Sequence[ExperimentTable] = (),
 ) -> str:
     benches = benchmark_tables(table, reference)
     body = [
@@ -609,6 +612,7 @@ def _index(
             f'<a href="#{_anchor("molecules-" + Path(m).parent.name)}">molecules: {_e(Path(m).parent.name)}</a>'
             for m in molecules
         )
+        + "".join(f'<a href="#{_anchor(t.anchor)}">{_e(t.title)}</a>' for t in experiments)
         + '<a href="#training">training data</a><a href="#metrics">metrics</a></nav>',
         '<h2 id="plots">Plots</h2>',
         '<div class="figs">',
@@ -643,6 +647,14 @@ def _index(
         ]
         body += ["<p>Items (question, answers, media, every vote):</p>", "<ul>" + "".join(links) + "</ul>"]
     body += molecule_html(list(molecules), out)
+    for t in experiments:
+        body += [
+            f'<h2 id="{_anchor(t.anchor)}">{_e(t.title)}</h2>',
+            f'<p class="note">{_e(t.note)}</p>',
+            _table(t.ours),
+        ]
+        if not t.paper.empty:
+            body += ["<p>Paper:</p>", _table(t.paper)]
     judges = training_summary(table, out)
     if judges:
         body += ['<h2 id="training">Training data</h2>']
@@ -807,10 +819,12 @@ def build_report(
     out: Path,
     items_per_eval: int = 20,
     molecules: list[Path] = (),
+    experiments: Sequence[ExperimentTable] = (),
 ) -> Path:
     """Write index.html, its plots, items/<evaluation>.html (the first `items_per_eval` items of each
     evaluation) and media/ under `out`; the items/ and media/ folders are rebuilt from scratch. `molecules`:
-    the molecular application's summary.json files, one section each."""
+    the molecular application's summary.json files, one section each; `experiments`: the paper's
+    experiment sections (`judge.experiments`)."""
     out.mkdir(parents=True, exist_ok=True)
     for owned in ("items", "media"):
         shutil.rmtree(out / owned, ignore_errors=True)
@@ -832,6 +846,6 @@ def build_report(
         (out / "items" / f"{e.slug}.html").write_text(page, encoding="utf-8")
         counts[e.slug] = len(ids)
     index = out / "index.html"
-    index.write_text(_index(table, reference, frame, out, counts, molecules), encoding="utf-8")
+    index.write_text(_index(table, reference, frame, out, counts, molecules, experiments), encoding="utf-8")
     log.info("report: %d evaluations -> %s", len(evals), index)
     return index

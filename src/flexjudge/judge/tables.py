@@ -108,9 +108,14 @@ def benchmark_tables(table: pd.DataFrame, reference: pd.DataFrame | None = None)
     return out
 
 
-def to_markdown(table: pd.DataFrame, reference: pd.DataFrame | None = None, here: Path | None = None) -> str:
-    """A readable report: one table per benchmark with the paper's numbers beside ours (labelled),
-    metric directions and meanings below."""
+def to_markdown(
+    table: pd.DataFrame,
+    reference: pd.DataFrame | None = None,
+    here: Path | None = None,
+    experiments: list[str] | None = None,
+) -> str:
+    """A readable report: one table per benchmark with the paper's numbers beside ours (labelled), the
+    `experiments` sections (markdown lines, `judge.experiments`), metric directions and meanings below."""
     parts = [
         "# flexjudge leaderboard",
         "",
@@ -122,6 +127,7 @@ def to_markdown(table: pd.DataFrame, reference: pd.DataFrame | None = None, here
         parts += [f"## {b.name}", "", b.description, "", b.ours.to_markdown(index=False, floatfmt=".3f"), ""]
         if not b.paper.empty:
             parts += [f"Paper ({b.paper_key}):", "", b.paper.to_markdown(index=False, floatfmt=".3f"), ""]
+    parts += experiments or []
     parts += training_data(table, here or Path.cwd())
     parts += ["## Metrics", ""] + [f"- **{m.label}**: {m.description}" for m in METRICS.values()]
     return "\n".join(parts) + "\n"

@@ -27,6 +27,7 @@ from flexjudge.benchmarks.synthetic.images import build_mllm_judge, build_mm_rew
 from flexjudge.benchmarks.synthetic.molecules import build_molecules
 from flexjudge.benchmarks.synthetic.speech import build_speech, build_voxsim
 from flexjudge.benchmarks.synthetic.text import build_text
+from flexjudge.benchmarks.synthetic.vqa import build_okvqa, build_textvqa
 
 FAMILIES: dict[str, Callable[..., dict[str, Any]]] = {
     "mllm_judge": build_mllm_judge,
@@ -38,6 +39,13 @@ FAMILIES: dict[str, Callable[..., dict[str, Any]]] = {
     "voxsim": build_voxsim,
     "text": build_text,
     "molecules": build_molecules,
+}
+
+#: Minis of the answering benchmarks (VQA retention, `flexjudge.retention`): built by the same stage, but not
+#: judge benchmarks, so neither in the registry's families above nor read by curate's decontamination.
+ANSWERING_FAMILIES: dict[str, Callable[..., dict[str, Any]]] = {
+    "textvqa": build_textvqa,
+    "okvqa": build_okvqa,
 }
 
 

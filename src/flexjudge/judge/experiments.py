@@ -1,0 +1,124 @@
+"""The paper's experiments that are not one benchmark's table, each shown by the leaderboard beside the
+paper's numbers: VQA retention (Table 11: did fine-tuning the judge cost the backbone its answering?)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from flexjudge.core.io import read_json, read_jsonl
+from flexjudge.judge.metrics import bootstrap_ci
+
+#: The reference file's benchmark names of the retention datasets (metric `vqa_accuracy`, model e.g.
+#: "Qwen2.5-VL-7B" / "FLEX-VL-7B", source "FLEX-Judge Table 11").
+RETENTION_PAPER_KEYS = {"textvqa": "textvqa", "okvqa": "okvqa"}
+
+
+@dataclass
+class ExperimentTable:
+    """One experiment's section of the leaderboard: our table, the paper's (empty when the reference file
+    holds none of its numbers) and a note saying what the rows are."""
+
+    anchor: str
+    title: str
+    note: str
+    ours: pd.DataFrame
+    paper: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+def _cell(value: float, ci: Sequence[float | None] | None) -> str:
+    if ci is None or ci[0] is None or np.isnan(ci[0]):
+        return f"{value:.3f}"
+    return f"{value:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
+
+
+def retention_table(
+    paths: Sequence[str | Path], reference: pd.DataFrame | None = None
+) -> ExperimentTable | None:
+    """VQA soft accuracy of every judge (the retention stage's metrics.json files), one row
+    per backbone and dataset, a column per variant, and each fine-tuned variant minus base with a paired
+    bootstrap 95 % CI over the same questions; None when no retention run is given."""
+    if not paths:
+        return None
+    runs = []
+    for path in paths:
+        path = Path(path)
+        metrics = read_json(path)
+        scores = {r["id"]: float(r["accuracy"]) for r in read_jsonl(path.with_name("predictions.jsonl"))}
+        runs.append((metrics["backbone"], metrics, scores))
+    rows = []
+    keys = sorted({(backbone, m["dataset"]) for backbone, m, _ in runs})
+    variants = sorted({m["variant"] for _, m, _ in runs}, key=lambda v: (v != "base", v))
+    for backbone, dataset in keys:
+        mine = {m["variant"]: (m, s) for b, m, s in runs if (b, m["dataset"]) == (backbone, dataset)}
+        row = {
+            "backbone": backbone,
+            "dataset": dataset,
+            "questions": max(m["n_items"] for m, _ in mine.values()),
+        }
+        for variant in variants:
+            if variant in mine:
+                m, _ = mine[variant]
+                row[variant] = _cell(m["vqa_accuracy"], m.get("ci95"))
+                row[f"{variant} unanswered"] = f"{m['unanswered_rate']:.2f}"
+        if "base" in mine:
+            base = mine["base"][1]
+            for variant in variants[1:]:
+                if variant not in mine:
+                    continue
+                treated = mine[variant][1]
+                if set(treated) != set(base):
+                    raise ValueError(
+                        f"retention {backbone}/{dataset}: {variant} and base answered different questions; "
+                        "rerun both with the same data and limit"
+                    )
+                ids = sorted(base)
+                b, t = [base[i] for i in ids], [treated[i] for i in ids]
+                ci = bootstrap_ci(lambda x, y: float(np.mean(y) - np.mean(x)), b, t, n_boot=1000)
+                row[f"{variant} − base"] = _cell(float(np.mean(t) - np.mean(b)), ci)
+        rows.append(row)
+    paper = pd.DataFrame()
+    if reference is not None and not reference.empty:
+        wanted = reference[
+            reference["benchmark"].isin(RETENTION_PAPER_KEYS.values())
+            & (reference["metric"] == "vqa_accuracy")
+        ]
+        if not wanted.empty:
+            paper = wanted.pivot_table(
+                index=["model", "source"], columns="benchmark", values="value", aggfunc="first"
+            )
+            paper = paper.reset_index()
+    note = (
+        "VQA v2 soft accuracy (min(1, matching annotators / 3), averaged over the 10 leave-one-out subsets; "
+        "official answer normalization) of each judge answering greedily with no reasoning; brackets: "
+        "bootstrap 95 % CI; `<variant> − base`: paired over the same questions. An answer that does not parse "
+        "scores 0 (`unanswered`)."
+        + (
+            ""
+            if not paper.empty
+            else " The paper's Table 11 numbers are not in reference/paper_results.csv (rows with benchmark "
+            "textvqa or okvqa and metric vqa_accuracy would show here)."
+        )
+    )
+    return ExperimentTable("retention", "VQA retention (paper Table 11)", note, pd.DataFrame(rows), paper)
+
+
+def experiment_tables(
+    retention: Sequence[str | Path] = (), reference: pd.DataFrame | None = None
+) -> list[ExperimentTable]:
+    """Every experiment section there are results for, in the leaderboard's order."""
+    return [t for t in (retention_table(retention, reference),) if t is not None]
+
+
+def experiments_markdown(tables: Sequence[ExperimentTable]) -> list[str]:
+    """Markdown lines of the experiment sections."""
+    parts: list[str] = []
+    for t in tables:
+        parts += [f"## {t.title}", "", t.note, "", t.ours.to_markdown(index=False), ""]
+        if not t.paper.empty:
+            parts += ["Paper:", "", t.paper.to_markdown(index=False, floatfmt=".3f"), ""]
+    return parts

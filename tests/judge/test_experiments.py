@@ -1,0 +1,64 @@
+"""The leaderboard's experiment sections (judge.experiments): VQA retention beside the paper's Table 11."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from flexjudge.core.io import write_json, write_jsonl
+from flexjudge.judge.experiments import experiment_tables, experiments_markdown, retention_table
+
+
+def _run(root, variant, dataset, scores, backbone="vl"):
+    out = root / backbone / variant / dataset
+    write_jsonl(out / "predictions.jsonl", [{"id": str(i), "accuracy": s} for i, s in enumerate(scores)])
+    metrics = {
+        "dataset": dataset,
+        "variant": variant,
+        "backbone": backbone,
+        "vqa_accuracy": sum(scores) / len(scores),
+        "ci95": [0.1, 0.9],
+        "n_items": len(scores),
+        "unanswered_rate": 0.25,
+    }
+    write_json(out / "metrics.json", metrics)
+    return out / "metrics.json"
+
+
+def test_retention_table_has_a_column_per_variant_and_the_paired_difference(tmp_path):
+    paths = [
+        _run(tmp_path, "base", "textvqa", [1.0, 1.0, 0.0, 0.0]),
+        _run(tmp_path, "flex", "textvqa", [1.0, 0.0, 0.0, 0.0]),
+        _run(tmp_path, "base", "okvqa", [0.3, 0.6, 1.0, 1.0]),
+    ]
+    table = retention_table(paths).ours
+    text = table.set_index("dataset")
+    assert list(table.columns[:4]) == ["backbone", "dataset", "questions", "base"]
+    assert text.loc["textvqa", "base"] == "0.500 [0.100, 0.900]"
+    diff = text.loc["textvqa", "flex − base"]
+    assert diff.startswith("-0.250 [")  # flex lost one of the base's right answers
+    low, high = (float(x) for x in diff.split("[")[1].rstrip("]").split(","))
+    assert low <= -0.25 <= high <= 0.0  # paired: flex never beats base on an item, so the CI stays <= 0
+    assert pd.isna(text.loc["okvqa", "flex − base"])  # no flex run on okvqa: no difference
+    assert "not in reference/paper_results.csv" in retention_table(paths).note
+
+
+def test_retention_table_refuses_runs_on_different_questions(tmp_path):
+    paths = [_run(tmp_path, "base", "textvqa", [1.0, 0.0]), _run(tmp_path, "flex", "textvqa", [1.0, 0.0, 1.0])]
+    with pytest.raises(ValueError, match="different questions"):
+        retention_table(paths)
+
+
+def test_retention_shows_the_papers_rows_when_the_reference_has_them(tmp_path):
+    paths = [_run(tmp_path, "base", "textvqa", [1.0, 0.0])]
+    reference = pd.DataFrame(
+        [
+            {"benchmark": "textvqa", "subset": "all", "metric": "vqa_accuracy", "model": "M", "value": 0.8, "source": "T11"},
+            {"benchmark": "nisqa", "subset": "all", "metric": "lcc", "model": "M", "value": 0.5, "source": "T3"},
+        ]
+    )
+    section = retention_table(paths, reference)
+    assert section.paper.to_dict("records") == [{"model": "M", "source": "T11", "textvqa": 0.8}]
+    markdown = "\n".join(experiments_markdown([section]))
+    assert "## VQA retention (paper Table 11)" in markdown and "Paper:" in markdown
+    assert experiment_tables([], reference) == []
