@@ -47,7 +47,7 @@ def run(cfg: DictConfig) -> pd.DataFrame:
         table = collect(cfg.eval_root)
         table.to_csv(out / "leaderboard.csv", index=False)
         reference = pd.read_csv(cfg.paper_results) if cfg.paper_results else pd.DataFrame()
-        experiments = experiment_tables(list(cfg.retention or []), reference)
+        experiments = experiment_tables(table, list(cfg.retention or []), reference)
         text = to_markdown(table, reference, out, experiments_markdown(experiments))
         text += molecule_sections(cfg.molecules, out)
         (out / "leaderboard.md").write_text(text, encoding="utf-8")

@@ -258,3 +258,18 @@ def test_a_molecular_judge_reads_each_rows_molecule(tmp_path):
         cache=tmp_path / "in.judged.jsonl.votes.sqlite",
     )
     assert summary["votes_cached"] == 0
+
+
+def test_answer_first_flag_asks_for_the_answer_alone():
+    """--answer-first (judges trained answer first, docs/training.md): no reasoning asked, nothing opens
+    <think>; the options refuse reasoning=False with prefill_think=True."""
+    from flexjudge.apply.cli import _parser, options_from
+    from flexjudge.apply.judge import JudgeOptions
+
+    args = _parser().parse_args(["judge", "x.jsonl", "--judge", "j.json", "--answer-first"])
+    options = options_from(args)
+    assert (options.reasoning, options.prefill_think) == (False, False)
+    plain = options_from(_parser().parse_args(["judge", "x.jsonl", "--judge", "j.json"]))
+    assert (plain.reasoning, plain.prefill_think) == (True, True)
+    with pytest.raises(ValueError, match="needs prefill_think=False"):
+        JudgeOptions(reasoning=False)

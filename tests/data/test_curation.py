@@ -382,3 +382,32 @@ def test_hint_scores_take_one_pair_per_row_from_a_list():
     assert hint_scores(gold, pairs) == (6.0, 2.0)
     with pytest.raises(ValueError, match="preferred higher"):
         hint_pairs([[3, 8]])
+
+
+def test_answer_first_selection_keeps_the_items_and_drops_only_the_reasoning(tmp_path, pool_file):
+    """select.reasoning=false (the paper's Fig. 5 answer-first ablation): the very items of the reasoning-first
+    set, each target the answer tags alone under the answer-first prompt, parsing back to the same scores."""
+    from flexjudge.protocol.formats import BatchRanking, PairScores, SingleScore, answer_only
+
+    curate(tmp_path, pool_file)
+    pool = {r.id: r for r in iter_pool(tmp_path / "curate" / "pool.jsonl")}
+    cfg = SelectionConfig(target=2, single_share=0.5, min_pair_tokens=10, min_single_tokens=5)
+    first, answer = [], []
+    for shares in ({}, {"single_share": 0.0, "batch_share": 0.5}):  # pair + single, then pair + batch
+        mix = {**cfg.__dict__, **shares}
+        first += select(pool, SAMPLES, SelectionConfig(**mix), words)[0]
+        answer += select(pool, SAMPLES, SelectionConfig(**{**mix, "reasoning": False}), words)[0]
+    assert [r["id"] for r in answer] == [r["id"] for r in first]
+    assert {r["kind"] for r in first} == {"pair", "single", "batch"}
+    formats = {"pair": PairScores(SCALE_10), "single": SingleScore(SCALE_10), "batch": BatchRanking(SCALE_10)}
+    for a, f in zip(answer, first, strict=True):
+        system, user, target = a["messages"]
+        assert user == f["messages"][1] and a["scores"] == f["scores"]
+        assert system["content"] == answer_only(f["messages"][0]["content"]) != f["messages"][0]["content"]
+        assert "Give no reasoning" in system["content"] and "step by step" not in system["content"]
+        assert "<think>" not in target["content"] and target["content"].startswith("<answer>")
+        parsed = formats[a["kind"]].parse(target["content"], len(a["scores"]))
+        reasoned = formats[a["kind"]].parse(f["messages"][2]["content"], len(f["scores"]))
+        assert parsed.ok and parsed.think == "" and parsed.value == reasoned.value
+    with pytest.raises(ValueError, match="score_line=true"):
+        SelectionConfig(score_line=True, reasoning=False)

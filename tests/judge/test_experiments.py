@@ -44,7 +44,10 @@ def test_retention_table_has_a_column_per_variant_and_the_paired_difference(tmp_
 
 
 def test_retention_table_refuses_runs_on_different_questions(tmp_path):
-    paths = [_run(tmp_path, "base", "textvqa", [1.0, 0.0]), _run(tmp_path, "flex", "textvqa", [1.0, 0.0, 1.0])]
+    paths = [
+        _run(tmp_path, "base", "textvqa", [1.0, 0.0]),
+        _run(tmp_path, "flex", "textvqa", [1.0, 0.0, 1.0]),
+    ]
     with pytest.raises(ValueError, match="different questions"):
         retention_table(paths)
 
@@ -53,12 +56,54 @@ def test_retention_shows_the_papers_rows_when_the_reference_has_them(tmp_path):
     paths = [_run(tmp_path, "base", "textvqa", [1.0, 0.0])]
     reference = pd.DataFrame(
         [
-            {"benchmark": "textvqa", "subset": "all", "metric": "vqa_accuracy", "model": "M", "value": 0.8, "source": "T11"},
-            {"benchmark": "nisqa", "subset": "all", "metric": "lcc", "model": "M", "value": 0.5, "source": "T3"},
+            {
+                "benchmark": "textvqa",
+                "subset": "all",
+                "metric": "vqa_accuracy",
+                "model": "M",
+                "value": 0.8,
+                "source": "T11",
+            },
+            {
+                "benchmark": "nisqa",
+                "subset": "all",
+                "metric": "lcc",
+                "model": "M",
+                "value": 0.5,
+                "source": "T3",
+            },
         ]
     )
     section = retention_table(paths, reference)
     assert section.paper.to_dict("records") == [{"model": "M", "source": "T11", "textvqa": 0.8}]
     markdown = "\n".join(experiments_markdown([section]))
     assert "## VQA retention (paper Table 11)" in markdown and "Paper:" in markdown
-    assert experiment_tables([], reference) == []
+    assert experiment_tables(None, [], reference) == []
+
+
+def test_answer_first_table_sets_the_two_judges_side_by_side():
+    from flexjudge.judge.experiments import answer_first_table
+
+    row = {"benchmark": "judgelm_val", "backbone": "vl", "voting": "k1", "budget": "none"}
+    table = pd.DataFrame(
+        [
+            {**row, "variant": "base", "accuracy": 0.1, "parse_failure_rate": 0.9},
+            {**row, "variant": "flex", "accuracy": 0.7, "parse_failure_rate": 0.0},
+            {**row, "variant": "flex_answer", "accuracy": 0.6, "parse_failure_rate": 0.25},
+            {**row, "budget": "think64", "variant": "flex", "accuracy": 0.8, "parse_failure_rate": 0.0},
+        ]
+    )
+    section = answer_first_table(table)
+    assert section.ours.to_dict("records") == [
+        {
+            "benchmark": "judgelm_val",
+            "backbone": "vl",
+            "setting": "k1/none",  # think64 has no flex_answer run: no row
+            "metric": "accuracy ↑",
+            "flex (reasoning first)": 0.7,
+            "flex_answer (answer first)": 0.6,
+            "flex parse rate": 1.0,
+            "flex_answer parse rate": 0.75,
+        }
+    ]
+    assert answer_first_table(table[table["variant"] != "flex_answer"]) is None

@@ -211,3 +211,20 @@ def test_make_format_from_config_values():
     with pytest.raises(ValueError, match="judges 2 answers"):
         PairVerdict().messages("q", ["a"])
     assert "[Reply C]" in BatchRanking().messages("q", ["a", "b", "c"])[1]["content"]
+
+
+def test_every_format_has_an_answer_first_prompt():
+    """`answer_only` turns each format's reasoning instruction into one to answer at once (Fig. 5's
+    answer-first judges); a prompt without a reasoning instruction is refused, not passed through."""
+    from flexjudge.protocol.formats import answer_only, make_format
+
+    for name in ("pair_verdict", "pair_scores", "verdict4", "score", "batch"):
+        fmt = make_format(name)
+        n = fmt.n_answers or 3
+        reasoned = fmt.messages("Q?", ["a"] * n)
+        direct = fmt.messages("Q?", ["a"] * n, reasoning=False)
+        assert direct[1] == reasoned[1], name  # the user turn is the same
+        assert "Give no reasoning and write no <think> section" in direct[0]["content"], name
+        assert "step by step" not in direct[0]["content"], name
+    with pytest.raises(ValueError, match="no reasoning instruction"):
+        answer_only("You are a judge. Answer A or B.")

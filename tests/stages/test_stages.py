@@ -193,3 +193,33 @@ def test_evaluate_refuses_a_budget_that_leaves_no_room_to_answer(tiny_manifest, 
                 "budget.max_think_tokens=90",
             )
         )
+
+
+def test_evaluate_asks_an_answer_first_judge_for_the_answer_alone(tiny_manifest, curated, tmp_path):
+    """reasoning=false (the answer-first judges of Fig. 5): the prompt asks for no reasoning, nothing opens
+    <think>, and the votes are new ones (other prompts, other cache keys); reasoning=false with an explicit
+    prefill_think=true is refused."""
+    from flexjudge.evaluate import run
+    from flexjudge.judge.runs import build_views, judge_protocol, load_items, vote_ask
+
+    common = (
+        "backbone=tiny_vl",
+        f"judge={tiny_manifest}",
+        f"benchmark.path={curated / 'heldout.jsonl'}",
+        "max_new_tokens=6",
+        f"cache={tmp_path / 'votes.sqlite'}",
+    )
+    asks = {}
+    for reasoning in ("true", "false"):
+        cfg = stage_cfg("evaluate", tmp_path / reasoning, *common, f"reasoning={reasoning}")
+        views = build_views(load_items(cfg).items, cfg.benchmark.order, cfg.benchmark.seed)
+        asks[reasoning] = vote_ask(cfg, judge_protocol(cfg.benchmark).fmt, views)
+    assert asks["true"].prefill_think and not asks["false"].prefill_think
+    assert "step by step" in asks["true"].messages[0][0]["content"]
+    assert "Give no reasoning" in asks["false"].messages[0][0]["content"]
+    assert [m[1] for m in asks["true"].messages] == [m[1] for m in asks["false"].messages]
+    first = run(stage_cfg("evaluate", tmp_path / "a", *common))
+    second = run(stage_cfg("evaluate", tmp_path / "b", *common, "reasoning=false"))
+    assert first["votes"]["generated"] == second["votes"]["generated"] == 6  # no vote shared
+    with pytest.raises(ValueError, match="reasoning=false asks the judge to answer at once"):
+        run(stage_cfg("evaluate", tmp_path / "c", *common, "reasoning=false", "prefill_think=true"))

@@ -122,7 +122,9 @@ def test_dag_writes_leaderboard_for_base_and_flex(run_dir):
     assert (checkpoint / "model.safetensors").exists() and not list(checkpoint.glob("*.bin"))
     # VQA retention: base and flex answer the TextVQA mini; the leaderboard's Table 11 section pairs them
     for variant in ("base", "flex"):
-        retention = json.loads((workdir / "results" / "retention" / "tiny_vl" / variant / "textvqa" / "metrics.json").read_text())
+        retention = json.loads(
+            (workdir / "results" / "retention" / "tiny_vl" / variant / "textvqa" / "metrics.json").read_text()
+        )
         assert (retention["n_items"], retention["variant"], retention["backbone"]) == (4, variant, "tiny_vl")
     section = md.split("## VQA retention (paper Table 11)")[1].split("## ")[0]
     assert "| tiny_vl" in section and "flex − base" in section and "textvqa" in section
@@ -340,7 +342,7 @@ def test_bad_grid_name_fails_at_start(tmp_path):
     [
         ("threds=2", "'threds' was unexpected"),
         ("threads=0", "0 is not valid under any of the given schemas"),
-        ("variants=[base,flexi]", "'flexi' is not one of ['base', 'flex']"),
+        ("variants=[base,flexi]", "'flexi' is not one of ['base', 'flex', 'flex_answer']"),
         ("precision=fp16", "'fp16' is not one of ['fp32', 'bf16', 'auto']"),
     ],
 )
@@ -368,3 +370,31 @@ def test_data_size_sweep_adds_one_judge_per_size(tmp_path):
     # three eval groups (grid, suite vision, suite audio) for each of base, flex and the two sweep judges
     assert {g: jobs[g] for g in FLEX_GROUPS} == {g: 4 for g in FLEX_GROUPS}
     assert "select/tiny_vl/flex_n16" in result.stdout and "target=16" in result.stdout
+
+
+def test_answer_first_variant_trains_and_judges_without_reasoning(tmp_path):
+    """variants: [..., flex_answer] (the paper's Fig. 5 answer-first ablation) adds one judge built from the
+    same teacher samples: its select drops the reasoning (reasoning=false) and its evaluations ask for none;
+    no other job gets the recipe."""
+    result = subprocess.run(
+        [
+            *SNAKEMAKE,
+            "--directory",
+            str(tmp_path),
+            "-n",
+            "-p",
+            "--config",
+            "variants=[base,flex,flex_answer]",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    jobs = planned_jobs(result)
+    assert jobs["sample"] == 1 and jobs["select"] == jobs["finetune"] == jobs["twin"] == 2
+    assert jobs["retention"] == 3 and {g: jobs[g] for g in FLEX_GROUPS} == {g: 3 for g in FLEX_GROUPS}
+    commands = [line for line in result.stdout.splitlines() if "-m flexjudge." in line]
+    recipe = [c for c in commands if "reasoning=false" in c]
+    assert len(recipe) == 1 + len(FLEX_GROUPS)  # its select and its evaluate jobs, nothing else
+    assert all("flex_answer" in c and ("flexjudge.select" in c or "flexjudge.evaluate" in c) for c in recipe)
+    assert sum("flexjudge.select" in c for c in recipe) == 1

@@ -15,7 +15,17 @@ STAGES = (
     "provision", "curate", "sample", "select", "finetune", "evaluate", "leaderboard", "minis", "twin", "effect",
     "moldata", "import_judge", "policy", "moljudge", "bestofn", "dpo", "molreport", "retention",
 )
-FLEX_VARIANT = r"flex(_n[0-9]+)?"  # flex: sft_size rows; flex_n<size>: a point of the data-size sweep
+# Fine-tuned judges: flex (sft_size rows), flex_n<size> (a point of the data-size sweep), and the paper's
+# ablations in VARIANT_RECIPES, each trained on the same teacher samples.
+FLEX_VARIANT = r"flex(_n[0-9]+|_answer)?"
+#: {variant: {stage: [overrides]}}: what a variant changes in its own select and evaluate jobs (and so in
+#: everything built from them). flex_answer: the paper's answer-first ablation (Fig. 5 left), SFT targets
+#: without the reasoning and evaluation that asks for none.
+VARIANT_RECIPES = {
+    "base": {},
+    "flex": {},
+    "flex_answer": {"select": ["reasoning=false"], "evaluate": ["reasoning=false"]},
+}
 
 
 def conf_file(group, name):
@@ -173,23 +183,30 @@ def precision_overrides(stage):
     return {"sample": bf16, "evaluate": bf16, "retention": bf16, "finetune": ["trainer.bf16=true"]}.get(stage, [])
 
 
-def job_settings(stage, **extra):
+def variant_overrides(stage, variant):
+    """The overrides a variant's recipe gives one stage (VARIANT_RECIPES; none for flex_n<size>)."""
+    return list(VARIANT_RECIPES.get(variant, {}).get(stage, []))
+
+
+def job_settings(stage, variant=None, **extra):
     """What a stage's results depend on in the workflow config beyond its input files: its `overrides`, the
     precision and the `extra` values its command line takes from the config. A rule parameter that names
     no input or output, so Snakemake records it and a change reruns exactly that stage's jobs (a parameter
     computed from input or output, like `args`, is not recorded). Threads and the logger are left out:
     they change no result."""
     own = list((config.get("overrides") or {}).get(stage) or []) + precision_overrides(stage)
-    return own + [f"{k}={v}" for k, v in sorted(extra.items())]
+    return own + variant_overrides(stage, variant) + [f"{k}={v}" for k, v in sorted(extra.items())]
 
 
-def hydra_args(threads, stage, out_dir, **overrides):
-    """Command-line overrides for one job: grid choices, paths, precision, per-stage extras, the run dir, and the
-    job's own thread count (the rule's, or the profile's `set-threads`: what the scheduler gave it)."""
+def hydra_args(threads, stage, out_dir, recipe=None, **overrides):
+    """Command-line overrides for one job: grid choices, paths, precision, per-stage extras, the overrides of
+    the variant `recipe` (VARIANT_RECIPES), the run dir, and the job's own thread count (the rule's, or the
+    profile's `set-threads`: what the scheduler gave it)."""
     args = [f"{k}={v}" for k, v in overrides.items()]
     args += [f"out_dir={out_dir}", f"logger={config['logger']}", f"threads={threads}"]
     args += precision_overrides(stage)
     args += list((config.get("overrides") or {}).get(stage) or [])
+    args += variant_overrides(stage, recipe)  # after the config's: the recipe decides
     args.append(f"hydra.run.dir={out_dir}")
     return " ".join(shlex.quote(a) for a in args)
 

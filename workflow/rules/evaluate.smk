@@ -32,10 +32,13 @@ for _group in eval_groups():
             f"results/logs/evaluate/{{backbone}}/{{variant}}/{_group}.log",
         params:
             benchmarks=lambda w, group=_group: [benchmark_node(b) for b in group_benchmarks(group)],
-            settings=lambda w, group=_group: job_settings("evaluate", benchmarks=benchmark_root(), **group_overrides(group)),
+            settings=lambda w, group=_group: job_settings(
+                "evaluate", w.variant, benchmarks=benchmark_root(), **group_overrides(group)
+            ),
             args=lambda w, input, output, threads, group=_group: hydra_args(threads, 
                 "evaluate",
                 str(Path(output.summary).parent),
+                recipe=w.variant,
                 backbone=w.backbone,
                 variant=w.variant,
                 judge=input.judge,

@@ -35,10 +35,13 @@ rule select:
     log:
         "results/logs/select/{backbone}/{variant}.log",
     params:
-        settings=lambda w: job_settings("select", target=sft_size(w.variant), teacher=teacher_of(w.backbone)),
+        settings=lambda w: job_settings(
+            "select", w.variant, target=sft_size(w.variant), teacher=teacher_of(w.backbone)
+        ),
         args=lambda w, input, output, threads: hydra_args(threads, 
             "select",
             str(Path(output.sft).parent),
+            recipe=w.variant,
             name=f"{w.backbone}/{w.variant}",
             teacher=teacher_of(w.backbone),
             target=sft_size(w.variant),

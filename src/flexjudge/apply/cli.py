@@ -111,6 +111,11 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--seed", type=int, default=0)
     v.add_argument("--max-new-tokens", type=int, default=512, help="cap on tokens per vote (default 512)")
     v.add_argument("--no-prefill-think", action="store_true", help="do not open the answer inside <think>")
+    v.add_argument(
+        "--answer-first",
+        action="store_true",
+        help="ask for the answer alone, no reasoning (a judge trained answer-first); implies --no-prefill-think",
+    )
     o = p.add_argument_group("input errors and output")
     o.add_argument(
         "--on-error",
@@ -166,7 +171,8 @@ def options_from(args: argparse.Namespace) -> JudgeOptions:
         "top_p": args.top_p,
         "seed": args.seed,
         "max_new_tokens": args.max_new_tokens,
-        "prefill_think": not args.no_prefill_think,
+        "prefill_think": not (args.no_prefill_think or args.answer_first),
+        "reasoning": not args.answer_first,
     }
     assert set(values) == {f.name for f in fields(JudgeOptions)}, "a JudgeOptions field lacks its flag"
     return JudgeOptions(**values)

@@ -66,6 +66,7 @@ class JudgeOptions:
     seed: int = 0  # seeds every vote (vote i of an item draws from its own stream)
     max_new_tokens: int = 512  # cap on generated tokens per vote (reasoning and answer)
     prefill_think: bool = True  # open the answer inside <think> (as the judges were trained)
+    reasoning: bool = True  # False: the answer-first prompt, for judges trained to answer at once (needs prefill_think False)
 
     def __post_init__(self):
         if self.order not in ORDERS:
@@ -79,6 +80,10 @@ class JudgeOptions:
             )
         if self.scale is not None and (len(self.scale) != 2 or self.scale[0] >= self.scale[1]):
             raise ValueError(f"scale={self.scale!r}: give (low, high) with low < high")
+        if not self.reasoning and self.prefill_think:
+            raise ValueError(
+                "reasoning=False (answer first) needs prefill_think=False: nothing opens <think>"
+            )
         fmt = self.judge_format()
         if self.aggregation is not None and self.aggregation not in fmt.aggregations:
             raise ValueError(
@@ -324,6 +329,7 @@ class Judge:
                 },
                 "seed": o.seed,
                 "prefill_think": o.prefill_think,
+                "reasoning": o.reasoning,
                 "cache": str(cache) if cache else None,
                 "shard": {"index": 0, "count": 1, "wait_s": 0},
                 "progress": self.progress,

@@ -20,6 +20,8 @@
 6. Off by default, and a deviation wherever it is on: `score_line` ends every item's reasoning with one line
    that names each reply's score by its label ("Scores: A 8, B 3, C 1."), so the answer tags that follow
    copy a list whose length the labels fix, instead of a count the judge must keep in mind.
+7. `reasoning: false` (the paper's answer-first ablation, Fig. 5 left): the same items, each target the
+   answer tags alone (no <think> section) under the answer-first system prompt (`formats.answer_only`).
 Every step's count is returned for the provenance manifest.
 """
 
@@ -35,9 +37,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from flexjudge.data.pools import PoolRow, preference_of
-from flexjudge.protocol.formats import BatchRanking, PairScores, ScoreScale, SingleScore
+from flexjudge.protocol.formats import BatchRanking, PairScores, ScoreScale, SingleScore, answer_only
 from flexjudge.protocol.parsing import parse_answers
-from flexjudge.protocol.prompts import THINK_PREFILL, answer_letters, judge_completion
+from flexjudge.protocol.prompts import THINK_PREFILL, answer_letters, answer_tags, judge_completion
 
 SCALE_10 = ScoreScale(1, 10)
 SCALE_5 = ScoreScale(0.5, 5.0, decimals=1)  # 1–10 scores halved, as the paper's rescaled items
@@ -61,8 +63,11 @@ class SelectionConfig:
     batch_share: float = 0.0  # a deviation from the paper's mix when > 0 (see the module docstring)
     batch_size: int = 3  # the most replies of a batch item (each has 3 to batch_size)
     score_line: bool = False  # a deviation when on: a closing "Scores: ..." line (module docstring)
+    reasoning: bool = True  # False: answer-first targets, the answer tags alone (module docstring, 7)
 
     def __post_init__(self) -> None:
+        if self.score_line and not self.reasoning:
+            raise ValueError("select.score_line=true ends a reasoning, but reasoning=false writes none")
         if self.batch_size < 3:
             raise ValueError(f"select.batch_size={self.batch_size} must be at least 3 (2 is a pair)")
         if self.single_share + self.batch_share > 1.0:
@@ -188,6 +193,16 @@ def _sft_row(row, s: Survivor, kind, messages, reasoning, answers, scale, with_l
     }
 
 
+def answer_first_row(row: dict[str, Any]) -> dict[str, Any]:
+    """The answer-first version of an SFT row: the answer-first system prompt, and the answer tags alone as
+    the target (the reasoning dropped)."""
+    system, *turns, assistant = row["messages"]
+    if system["role"] != "system" or assistant["role"] != "assistant":
+        raise ValueError(f"{row['id']}: an SFT row is system, user..., assistant")
+    messages = [{**system, "content": answer_only(system["content"])}, *turns]
+    return {**row, "messages": [*messages, {"role": "assistant", "content": answer_tags(row["scores"])}]}
+
+
 def survivors(
     pool: Mapping[str, PoolRow], samples: Sequence[Mapping[str, Any]], count: Counter
 ) -> dict[str, list[Survivor]]:
@@ -290,6 +305,8 @@ def select(
         else:
             extra, low = extras[s.id]
             rows.append(batch_row(row, s, extra, low, scale, cfg.score_line))
+    if not cfg.reasoning:
+        rows = [answer_first_row(r) for r in rows]
     count.update(
         selected_pair=len(pairs),
         selected_single=len(singles),

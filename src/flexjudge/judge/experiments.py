@@ -1,5 +1,6 @@
 """The paper's experiments that are not one benchmark's table, each shown by the leaderboard beside the
-paper's numbers: VQA retention (Table 11: did fine-tuning the judge cost the backbone its answering?)."""
+paper's numbers: reasoning first vs answer first (Fig. 5 left: the same SFT items with and without their
+reasoning) and VQA retention (Table 11: did fine-tuning the judge cost the backbone its answering?)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from flexjudge.benchmarks.registry import get_benchmark
 from flexjudge.core.io import read_json, read_jsonl
-from flexjudge.judge.metrics import bootstrap_ci
+from flexjudge.judge.metrics import METRICS, bootstrap_ci
 
 #: The reference file's benchmark names of the retention datasets (metric `vqa_accuracy`, model e.g.
 #: "Qwen2.5-VL-7B" / "FLEX-VL-7B", source "FLEX-Judge Table 11").
@@ -107,11 +109,59 @@ def retention_table(
     return ExperimentTable("retention", "VQA retention (paper Table 11)", note, pd.DataFrame(rows), paper)
 
 
+#: The two judges of the Fig. 5 (left) comparison: (variant, how it judges).
+ANSWER_FIRST = (("flex", "reasoning first"), ("flex_answer", "answer first"))
+
+
+def answer_first_table(table: pd.DataFrame) -> ExperimentTable | None:
+    """Reasoning first vs answer first: each benchmark's headline metric and parse rate for the flex judge
+    and the flex_answer judge (the same SFT items, targets without the reasoning) side by side, one row per
+    backbone, benchmark, voting and budget both ran; None unless both variants were evaluated."""
+    variants = [v for v, _ in ANSWER_FIRST]
+    both = table[table["variant"].isin(variants)]
+    if set(both["variant"]) != set(variants):
+        return None
+    rows = []
+    for (bench, backbone, voting, budget), group in both.groupby(
+        ["benchmark", "backbone", "voting", "budget"]
+    ):
+        by = group.set_index("variant")
+        if set(by.index) != set(variants):
+            continue
+        metric = get_benchmark(bench).headline
+        row = {
+            "benchmark": bench,
+            "backbone": backbone,
+            "setting": f"{voting}/{budget}",
+            "metric": METRICS[metric].label,
+        }
+        for variant, how in ANSWER_FIRST:
+            row[f"{variant} ({how})"] = by.loc[variant, metric]
+        for variant, _ in ANSWER_FIRST:
+            failures = by.loc[variant].get("parse_failure_rate")
+            row[f"{variant} parse rate"] = None if pd.isna(failures) else 1 - float(failures)
+        rows.append(row)
+    note = (
+        "The flex judge (SFT targets: reasoning in <think>, then the answer tags) against flex_answer (the same "
+        "SFT items with the answer tags alone, evaluated with reasoning=false: a prompt that asks for no "
+        "reasoning and no <think> opening), per benchmark and setting. The paper's Fig. 5 (left) makes this "
+        "comparison on its 7B judge; its values are read off a plot and are not in reference/paper_results.csv."
+    )
+    frame = pd.DataFrame(rows).round(3)
+    return ExperimentTable(
+        "answer-first", "Reasoning first vs answer first (paper Fig. 5, left)", note, frame
+    )
+
+
 def experiment_tables(
-    retention: Sequence[str | Path] = (), reference: pd.DataFrame | None = None
+    table: pd.DataFrame | None = None,
+    retention: Sequence[str | Path] = (),
+    reference: pd.DataFrame | None = None,
 ) -> list[ExperimentTable]:
-    """Every experiment section there are results for, in the leaderboard's order."""
-    return [t for t in (retention_table(retention, reference),) if t is not None]
+    """Every experiment section there are results for, in the leaderboard's order: from the leaderboard
+    `table` (the variant comparisons) and from the retention runs' metrics.json files."""
+    tables = [answer_first_table(table) if table is not None else None, retention_table(retention, reference)]
+    return [t for t in tables if t is not None]
 
 
 def experiments_markdown(tables: Sequence[ExperimentTable]) -> list[str]:

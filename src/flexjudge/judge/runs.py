@@ -162,6 +162,11 @@ def vote_ask(cfg: DictConfig, fmt: JudgeFormat, views: list[View]) -> VoteAsk:
     """The requests of one evaluation on a model backend (its budget checked against max_new_tokens)."""
     budget = Budget.from_conf(cfg.budget)
     budget.check(cfg.max_new_tokens, f"conf/budget/{cfg.budget.name}.yaml with max_new_tokens")
+    if not cfg.reasoning and cfg.prefill_think:
+        raise ValueError(
+            "reasoning=false asks the judge to answer at once, but prefill_think=true opens its reply inside "
+            "<think>; set prefill_think=false (an answer-first judge: docs/training.md)"
+        )
     params = SamplingParams(
         max_new_tokens=cfg.max_new_tokens,
         temperature=cfg.benchmark.temperature,
@@ -170,7 +175,12 @@ def vote_ask(cfg: DictConfig, fmt: JudgeFormat, views: list[View]) -> VoteAsk:
         seed=cfg.seed,
     )
     return VoteAsk(
-        [fmt.messages(v.item.question, v.answers, v.item.media, answer_media=v.answer_media) for v in views],
+        [
+            fmt.messages(
+                v.item.question, v.answers, v.item.media, answer_media=v.answer_media, reasoning=cfg.reasoning
+            )
+            for v in views
+        ],
         [v.media for v in views],
         params,
         budget,

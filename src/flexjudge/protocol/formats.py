@@ -71,6 +71,8 @@ class ScoreScale:
 
 
 _REASON = f"First reason step by step between {THINK_OPEN} and {THINK_CLOSE}; "
+#: What replaces the reasoning instruction in an answer-first prompt (`answer_only`).
+_DIRECT = f"Give no reasoning and write no {THINK_OPEN} section; "
 _FAIR = "do not let the order or the length of the replies sway you. "
 _WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 
@@ -78,6 +80,17 @@ _WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine"
 def _count(n: int) -> str:
     """n in words up to ten ("three"), else digits: a small judge matches the tag count to the word."""
     return _WORDS[n - 1] if 1 <= n <= len(_WORDS) else str(n)
+
+
+def answer_only(system: str) -> str:
+    """An answer-first version of a judge's system prompt (the paper's Fig. 5 ablation): its instruction to
+    reason in <think> first becomes one to answer at once. A prompt without such an instruction is an error,
+    so a new format cannot keep asking for reasoning unnoticed."""
+    reason_verdict = f"First think it through step by step between {THINK_OPEN} and {THINK_CLOSE}: weigh"
+    for old, new in ((_REASON, _DIRECT), (reason_verdict, f"{_DIRECT.rstrip('; ')}, but weigh")):
+        if old in system:
+            return system.replace(old, new)
+    raise ValueError(f"no reasoning instruction to take out of the system prompt {system[:80]!r}...")
 
 
 class JudgeFormat:
@@ -108,12 +121,20 @@ class JudgeFormat:
         return value
 
     def messages(
-        self, question: str, answers: Sequence[str], media=None, hint: str | None = None, answer_media=None
+        self,
+        question: str,
+        answers: Sequence[str],
+        media=None,
+        hint: str | None = None,
+        answer_media=None,
+        reasoning: bool = True,
     ):
+        """The judge's chat; `reasoning=False`: the answer-first prompt (`answer_only`)."""
         if self.n_answers is not None and len(answers) != self.n_answers:
             raise ValueError(f"format {self.name} judges {self.n_answers} answers, got {len(answers)}")
+        system = self.system_prompt(len(answers))
         return judge_messages(
-            self.system_prompt(len(answers)),
+            system if reasoning else answer_only(system),
             question,
             answers,
             media=media,
