@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 CORES  ?= 2
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup system-deps browser-deps demo effect molecules report test test-fast bench lint dry-run unlock clean-results
+.PHONY: setup system-deps browser-deps demo effect molecules paper report test test-fast bench lint dry-run unlock clean-results
 
 setup: $(STAMP) system-deps
 
@@ -53,6 +53,11 @@ effect: setup
 ## into a small molecular LLM, a policy's 16 answers per molecule, best-of-N, judge-built pairs, DPO, accuracy after
 molecules: setup
 	$(BIN)/snakemake --profile workflow/profiles/default --cores $(CORES) --configfile workflow/molecules.yaml
+
+## paper: the demo plus the paper's remaining experiments (workflow/paper.yaml): the answer-first judge (Fig. 5
+## left) and VQA retention (Table 11), in the same results/ folder (the demo's jobs are reused)
+paper: setup
+	$(BIN)/snakemake --profile workflow/profiles/default --cores $(CORES) --configfile workflow/paper.yaml
 
 ## report: rebuild the leaderboard and its HTML report (results/leaderboard/index.html) from whatever is under
 ## results/eval; the same command as the workflow's leaderboard rule (workflow/rules/leaderboard.smk)

@@ -36,8 +36,9 @@ def test_adapter_reads_its_official_format(name, tmp_path):
     for item in loaded.items:
         parts = [*item.media, *(m for answer in item.answer_media for m in answer)]
         assert all(Path(p["path"]).is_file() or Path(p["path"]).is_dir() for p in parts)
-        assert all(p["type"] == spec.modality for p in parts)
-        assert (len(parts) > 0) == (spec.modality not in ("text", "molecule"))
+        if spec.modality != "any":  # a mixed benchmark's items each carry their own kinds (its own test)
+            assert all(p["type"] == spec.modality for p in parts)
+            assert (len(parts) > 0) == (spec.modality not in ("text", "molecule"))
         assert item.source and (":" in item.source or "[" in item.source)
     if spec.judge_format in ("pair_verdict", "pair_scores", "verdict4"):
         assert all(len(i.answers) == 2 for i in loaded.items)
@@ -233,3 +234,72 @@ def test_pampa_bad_rows_name_file_line_and_field(tmp_path, edit, message):
     (folder / "responses.jsonl").write_text("".join(json.dumps(r) + "\n" for r in resp))
     with pytest.raises(DataError, match=message):
         load_benchmark(ADAPTERS[spec.adapter], Source(folder, folder, tmp_path / "c"), spec.options)
+
+
+def test_judge_anything_items_carry_each_settings_media(tmp_path):
+    """JudgeAnything: the query's media and each response's own, by kind, in the release's order; .mp4 and
+    .mp3 paths read as the frame folder and the .wav of the same name; several frames of one response kept."""
+    _, loaded, _ = _load("judge_anything", tmp_path)
+    kinds = {
+        i.id: ([m["type"] for m in i.media], [[m["type"] for m in a] for a in i.answer_media])
+        for i in loaded.items
+    }
+    assert kinds == {
+        "q1/gpt_vs_llama": ([], [[], []]),
+        "q1/qwen_vs_mistral": ([], [[], []]),
+        "q2/gpt_vs_llama": (["image"], [[], []]),
+        "q3/llama_vs_gpt": (["audio"], [[], []]),
+        "q4/sora_vs_kling": ([], [["video"], ["video"]]),
+        "q5/gpt_vs_llama": (["video", "audio"], [[], []]),
+        "q6/codi_vs_tempo": (["audio"], [["image"] * 4, ["video"]]),
+    }
+    q3 = next(i for i in loaded.items if i.id == "q3/llama_vs_gpt")
+    assert q3.answers == ("Water falling.", "Rain.")  # model_pair order: llama first, as A
+    assert q3.media[0]["path"].endswith("q3.wav")
+    q4 = next(i for i in loaded.items if i.id == "q4/sora_vs_kling")
+    assert Path(q4.answer_media[0][0]["path"]).is_dir() and q4.answer_media[0][0]["fps"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("file", "change", "message"),
+    [
+        (
+            "Preference/Human_Pairing.json",
+            lambda rows: rows[0].update(choice="3"),
+            r"Human_Pairing.json\[0\]: choice '3'",
+        ),
+        (
+            "Preference/Human_Pairing.json",
+            lambda rows: rows[0].update(model_pair="gpt-llama"),
+            r"\[0\]: model_pair",
+        ),
+        (
+            "Preference/Human_Pairing.json",
+            lambda rows: rows[0].update(model_pair="gpt_vs_bard"),
+            r"\[0\]: no response of model 'bard'",
+        ),
+        (
+            "X2XRawBenchmark/TaskAnything.json",
+            lambda rows: rows[1].update(task_name="Image2Smell"),
+            r"TaskAnything.json\[1\]: task_name 'Image2Smell'",
+        ),
+        (
+            "X2XRawBenchmark/TaskAnything.json",
+            lambda rows: rows[1].pop("image_path"),
+            r"TaskAnything.json\[1\]: a Image2Text query needs",
+        ),
+        (
+            "ResponseCollection/JudgeAnything.json",
+            lambda rows: rows[0]["response"].update(type="smell"),
+            r"JudgeAnything.json\[0\]: response.type 'smell'",
+        ),
+    ],
+)
+def test_judge_anything_bad_rows_name_the_file_and_index(tmp_path, file, change, message):
+    spec = BENCHMARKS["judge_anything"]
+    path, media_root, _ = FIXTURES["judge_anything"](tmp_path)
+    rows = json.loads((path / file).read_text())
+    change(rows)
+    (path / file).write_text(json.dumps(rows))
+    with pytest.raises(DataError, match=message):
+        load_benchmark(ADAPTERS[spec.adapter], Source(path, media_root, tmp_path / "c"), spec.options)

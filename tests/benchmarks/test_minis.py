@@ -16,6 +16,8 @@ from flexjudge.benchmarks.registry import BENCHMARKS
 from flexjudge.benchmarks.synthetic import FAMILIES, family_of
 
 MINI_BENCHMARKS = sorted(b for b in BENCHMARKS if b != "hh_harmless_heldout")
+#: Items a mini of n_items holds: n per benchmark, and for JudgeAnything n per each of its 15 settings.
+SETTINGS_PER_ITEM = {"judge_anything": 15}
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +27,9 @@ def minis(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("minis")
     for family in FAMILIES:
         record = run(stage_cfg("minis", out, f"family={family}", f"out_dir={out}", "n_items=12"))
-        assert record["items"] and all(n == 12 for n in record["items"].values())
+        assert record["items"] and all(
+            n == 12 * SETTINGS_PER_ITEM.get(b, 1) for b, n in record["items"].items()
+        )
     return out
 
 
@@ -76,7 +80,8 @@ def test_simulated_judge_is_perfect_on_every_mini(minis, tmp_path, name):
     expected = 0.0 if "levenshtein" in headline else 1.0
     tolerance = 1e-3 if BENCHMARKS[name].judge_format == "score" else 1e-9
     assert record["metrics"][headline] == pytest.approx(expected, abs=tolerance), record["metrics"]
-    assert record["data"]["items"] == 12 and record["data"]["skipped_missing_media"] == 0
+    assert record["data"]["items"] == 12 * SETTINGS_PER_ITEM.get(name, 1)
+    assert record["data"]["skipped_missing_media"] == 0
 
 
 def test_simulated_judge_is_near_chance_at_error_rate_half(tmp_path):
@@ -97,6 +102,7 @@ def test_simulated_judge_is_near_chance_at_error_rate_half(tmp_path):
         ("tiny_vl", "genai_bench_video_generation"),
         ("tiny_omni", "nisqa"),
         ("tiny_omni", "voxsim"),
+        ("tiny_omni", "judge_anything"),
     ],
 )
 def test_a_real_judge_runs_on_image_video_and_audio_minis(minis, tmp_path, backbone, name):
@@ -181,3 +187,56 @@ def test_molecule_mini_gives_each_molecule_a_right_and_a_wrong_answer(minis, tmp
     metrics = _evaluate(minis, tmp_path, "pampa", 0.0)["metrics"]
     assert metrics["policy_accuracy"] == 0.5 and metrics["oracle_accuracy"] == 1.0
     assert metrics["pairwise_auc"] == 1.0 and metrics["pearson"] == pytest.approx(1.0)
+
+
+@pytest.mark.slow
+def test_a_judge_without_audio_leaves_out_the_audio_settings_and_counts_them(minis, tmp_path):
+    """JudgeAnything on the tiny VL judge (images and video, no audio): the 7 settings with audio are left out
+    and counted by setting in metrics.json, the other 8 judged; the leaderboard's per-setting table says so."""
+    from flexjudge.evaluate import run
+    from flexjudge.leaderboard import run as leaderboard
+    from flexjudge.provision import run as provision
+
+    manifest = provision(stage_cfg("provision", tmp_path, "backbone=tiny_vl"))
+    record = run(
+        stage_cfg(
+            "evaluate",
+            tmp_path,
+            "backbone=tiny_vl",
+            f"judge={manifest}",
+            "benchmark=judge_anything",
+            f"paths.benchmarks={minis}",
+            "limit=15",  # the mini interleaves the settings: one pair of each
+            "max_new_tokens=6",
+            "bootstrap=0",
+        )
+    )
+    left = record["data"]["skipped_unsupported_media"]
+    assert left == {
+        t: 1
+        for t in (
+            "Audio2Audio",
+            "Audio2Text",
+            "Audio2Video",
+            "AudioVideo2Text",
+            "Image2Audio",
+            "Text2Audio",
+            "Video2Audio",
+        )
+    }
+    assert record["metrics"]["n_items"] == 8 and record["data"]["items"] == 8
+    assert set(record["metrics"]["by_subset"]) == {
+        "Text2Text",
+        "Image2Text",
+        "Video2Text",
+        "Text2Image",
+        "Text2Video",
+        "Image2Image",
+        "Image2Video",
+        "Video2Video",
+    }
+    leaderboard(stage_cfg("leaderboard", tmp_path))
+    md = (tmp_path / "leaderboard" / "leaderboard.md").read_text()
+    section = md.split("## JudgeAnything per setting (paper Table 8)")[1].split("\n## ")[0]
+    assert "| A→A " in section and "left out: 1 (media the judge does not take)" in section
+    assert "| I→T " in section and "(n=1)" in section

@@ -85,7 +85,7 @@ def test_dag_writes_leaderboard_for_base_and_flex(run_dir):
     manifest = json.loads((workdir / "results" / "select" / "tiny_vl" / "flex" / "manifest.json").read_text())
     assert manifest["rows"] == manifest["counts"]["select"]["rows"] > 0
     # decontaminated against every mini benchmark the DAG built first
-    assert len(manifest["decontamination"]["checked"]) == 18 and not manifest["decontamination"]["unchecked"]
+    assert len(manifest["decontamination"]["checked"]) == 19 and not manifest["decontamination"]["unchecked"]
     assert (workdir / "results" / "leaderboard" / "leaderboard.png").stat().st_size > 1000
     # the HTML report: its plots beside it, one item page per evaluation
     report = workdir / "results" / "leaderboard"
@@ -128,7 +128,7 @@ def test_dag_writes_leaderboard_for_base_and_flex(run_dir):
         assert (retention["n_items"], retention["variant"], retention["backbone"]) == (4, variant, "tiny_vl")
     section = md.split("## VQA retention (paper Table 11)")[1].split("## ")[0]
     assert "| tiny_vl" in section and "flex − base" in section and "textvqa" in section
-    assert 'id="retention"' in (report / "index.html").read_text()
+    assert 'id="b-retention"' in (report / "index.html").read_text()
 
 
 def test_snakemake_report_holds_the_leaderboard_and_its_plots(run_dir, tmp_path):
@@ -144,8 +144,8 @@ def test_one_offline_wandb_run_per_job(run_dir):
     workdir, _ = run_dir
     runs = list((workdir / "results" / "wandb" / "wandb").glob("offline-run-*"))
     # 2 × provision (the VL backbone and its Omni twin), curate, sample, select, finetune, twin, 4 + 6 ×
-    # evaluate, leaderboard (the minis jobs track nothing)
-    assert len(runs) == 18
+    # evaluate, 2 × retention, leaderboard (the minis jobs track nothing)
+    assert len(runs) == 20
 
 
 def test_rerun_does_nothing(run_dir):

@@ -80,12 +80,17 @@ def check_grid():
     benchmark_overrides()
     conf_file("voting", config.get("suite_voting", "k1"))
     eval_groups()
+    unknown_groups = set(config.get("suite_group_limits") or {}) - set(config.get("suite_groups") or {})
+    if unknown_groups:
+        raise WorkflowError(
+            f"workflow config: suite_group_limits names {sorted(unknown_groups)}, not suite_groups {sorted(config.get('suite_groups') or {})}"
+        )
     precision()
     conf_file("budget", config.get("suite_budget", "none"))
     for backbone, twin in (config.get("audio_twins") or {}).items():
         conf_file("backbone", backbone)
         conf_file("backbone", twin)
-    audio = [b for b in config.get("suite") or [] if benchmark_modality(b) == "audio"]
+    audio = [b for b in config.get("suite") or [] if needs_audio_judge(b)]
     for backbone in config["backbones"] if audio else []:
         judge = (config.get("audio_twins") or {}).get(backbone, backbone)
         if "audio" not in backbone_conf(judge).get("processor", ""):
@@ -268,6 +273,11 @@ def benchmark_modality(name):
     return benchmark_spec(name).modality
 
 
+def needs_audio_judge(name):
+    """Whether a benchmark is judged by the audio twin: audio benchmarks, and mixed ones (modality any)."""
+    return benchmark_modality(name) in ("audio", "any")
+
+
 def backbone_conf(name):
     """A backbone's conf file as a dict."""
     import yaml
@@ -295,7 +305,7 @@ def benchmark_root():
 
 def suite_judge(backbone, name):
     """The judge backbone of a suite benchmark: the backbone's audio twin for audio, else the backbone."""
-    if benchmark_modality(name) == "audio":
+    if needs_audio_judge(name):
         return (config.get("audio_twins") or {}).get(backbone, backbone)
     return backbone
 
@@ -313,7 +323,7 @@ def eval_groups():
     placed = set()
     for group, modalities in (config.get("suite_groups") or {}).items():
         members = [b for b in suite if benchmark_modality(b) in modalities]
-        if len({benchmark_modality(b) == "audio" for b in members}) > 1:
+        if len({needs_audio_judge(b) for b in members}) > 1:
             raise WorkflowError(
                 f"workflow config: suite_groups {group!r} mixes audio {modalities}; audio is judged by the "
                 "audio twins, so give it a group of its own"
@@ -341,10 +351,10 @@ def group_benchmarks(group):
 
 
 def group_overrides(group):
-    """Extra evaluate overrides of an eval group: the suite's item limit for suite groups, and the
-    `benchmark_overrides` of its members."""
+    """Extra evaluate overrides of an eval group: the item limit of suite groups (`suite_group_limits` for the
+    group, else `suite_limit`), and the `benchmark_overrides` of its members."""
     extra = {}
-    limit = config.get("suite_limit")
+    limit = (config.get("suite_group_limits") or {}).get(group.removeprefix("suite_"), config.get("suite_limit"))
     if group.startswith("suite_") and limit is not None:
         extra["limit"] = limit
     own = {b: kvs for b, kvs in benchmark_overrides().items() if b in group_benchmarks(group)}

@@ -30,6 +30,7 @@ from omegaconf import DictConfig, OmegaConf
 from flexjudge import REPO_ROOT
 from flexjudge.apply.inputs import FIELDS, UserFile, read_user_file, row_item
 from flexjudge.backbones.inputs import MediaSettings
+from flexjudge.backbones.loader import media_taken, processor_kinds
 from flexjudge.core.io import DataError, write_json, write_jsonl
 from flexjudge.generate.engine import BACKENDS
 from flexjudge.judge.runs import sample_votes
@@ -362,23 +363,6 @@ def export_text_judge(judge: str | Path, out: str | Path) -> dict[str, Any]:
     return {"out": str(out), "text_logit_max_diff": diff, "judge": str(judge)}
 
 
-def processor_kinds(processor: str) -> set[str]:
-    """The media kinds a judge.json `processor` value takes (image+audio → image, video, audio)."""
-    takes = {"image", "video"} if "image" in processor else set()
-    takes |= {"audio"} if "audio" in processor else set()
-    takes |= {"molecule"} if "molecule" in processor else set()
-    return takes
-
-
-def media_taken(manifest: Path | None) -> set[str]:
-    """The media kinds a judge takes (its judge.json's `processor`; none for a server judge)."""
-    from flexjudge.backbones.loader import read_manifest
-
-    if manifest is None:
-        return set()
-    return processor_kinds(str(read_manifest(manifest).get("processor", "image")))
-
-
 def check_media(items, manifest: Path) -> None:
     """Every row's media must be of a kind the judge takes (its judge.json's `processor`)."""
     from flexjudge.backbones.loader import read_manifest
@@ -386,7 +370,7 @@ def check_media(items, manifest: Path) -> None:
     processor = str(read_manifest(manifest).get("processor", "image"))
     takes = processor_kinds(processor)
     for item in items:
-        kinds = {m["type"] for m in (*item.media, *(m for a in item.answer_media for m in a))}
+        kinds = item.media_kinds()
         if kinds - takes:
             hint = " an audio judge, e.g. --judge embedded-omni," if "audio" in kinds else ""
             raise DataError(

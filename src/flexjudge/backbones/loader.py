@@ -84,6 +84,21 @@ def write_manifest(out_dir: str | Path, **fields: Any) -> Path:
     return path
 
 
+def processor_kinds(processor: str) -> set[str]:
+    """The media kinds a judge.json `processor` value takes (image+audio → image, video, audio)."""
+    takes = {"image", "video"} if "image" in processor else set()
+    takes |= {"audio"} if "audio" in processor else set()
+    takes |= {"molecule"} if "molecule" in processor else set()
+    return takes
+
+
+def media_taken(manifest: str | Path | None) -> set[str]:
+    """The media kinds a judge takes (its judge.json's `processor`; none for a server judge)."""
+    if manifest is None:
+        return set()
+    return processor_kinds(str(read_manifest(manifest).get("processor", "image")))
+
+
 def read_manifest(path: str | Path) -> dict[str, Any]:
     """Read judge.json and resolve `weights` to an absolute path when it is a local folder."""
     path = Path(path)

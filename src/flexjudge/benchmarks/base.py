@@ -73,13 +73,27 @@ class Loaded:
     items: list[JudgeItem]
     skipped: int = 0
     skipped_examples: list[str] = field(default_factory=list)
+    # items left out because the judge takes none of their media's kind, by subset (`without_media`)
+    unsupported: dict[str, int] = field(default_factory=dict)
 
     def report(self) -> dict[str, Any]:
         return {
             "items": len(self.items),
             "skipped_missing_media": self.skipped,
             "skipped_examples": self.skipped_examples,
+            "skipped_unsupported_media": dict(self.unsupported),
         }
+
+    def without_media(self, takes: set[str], name: str) -> Loaded:
+        """The items whose media are all of a kind in `takes`; the others are counted by subset (`name`
+        where an item has none), never dropped silently."""
+        kept, left = [], Counter()
+        for item in self.items:
+            if item.media_kinds() - takes:
+                left[item.subset or name] += 1
+            else:
+                kept.append(item)
+        return Loaded(kept, self.skipped, self.skipped_examples, dict(sorted(left.items())))
 
 
 @dataclass(frozen=True)

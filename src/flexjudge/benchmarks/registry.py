@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from flexjudge.benchmarks import audio, molecules, text, vision
+from flexjudge.benchmarks import anything, audio, molecules, text, vision
 from flexjudge.benchmarks.base import Adapter
 
 ADAPTERS: dict[str, Adapter] = {
@@ -28,6 +28,7 @@ ADAPTERS: dict[str, Adapter] = {
     "pandalm": text.PANDALM,
     "hh_heldout": text.HH_HELDOUT,
     "pampa": molecules.PAMPA,
+    "judge_anything": anything.JUDGE_ANYTHING,
 }
 
 #: The folder of the official copies (or the built minis), a Hydra interpolation resolved per run.
@@ -57,7 +58,7 @@ class BenchmarkSpec:
     protocol, and its key in reference/paper_results.csv (with our metric for each paper metric)."""
 
     name: str
-    modality: str  # text | image | video | audio | molecule (SMILES in the text)
+    modality: str  # text | image | video | audio | molecule (SMILES in the text) | any (mixed per item)
     adapter: str  # key of ADAPTERS
     judge_format: str  # the protocol's format: pair_verdict | pair_scores | verdict4 | score | batch
     metrics: tuple[str, ...]
@@ -445,6 +446,33 @@ BENCHMARKS: dict[str, BenchmarkSpec] = {
             decimals=1,
             paper_key="pampa",
             paper_metrics={"task_info/accuracy": "best_of_n_accuracy"},
+        ),
+        BenchmarkSpec(
+            name="judge_anything",
+            path=f"{BENCHMARKS_DIR}/JudgeAnything/dataset",
+            media_root=f"{BENCHMARKS_DIR}/JudgeAnything/dataset",
+            mini="judge_anything",
+            modality="any",
+            adapter="judge_anything",
+            **SCORE_PAIR,
+            tie_rule=f"{TIE_IS_A_CLASS} (human choice 1, both equally good); each setting's accuracy, then "
+            "their average (the paper's Table 8 'Overall' pair comparison with tie)",
+            metrics=(
+                "macro_accuracy",
+                "macro_accuracy_without_tie",
+                "accuracy",
+                "parse_failure_rate",
+                "tie_rate",
+                "n_items",
+            ),
+            description="JudgeAnything pair comparison, Overall rubric: which of two responses (text, "
+            "images, video, audio) better answers a query of the same 15 any-to-any settings (T→T … A→A); "
+            "human choice with tie; accuracy per setting, averaged",
+            # the paper does not state the judge's sampling here: the default protocol, pairs as released
+            protocol=Protocol(order="original"),
+            options={"source_fps": 1.0, "rubric": "overall_score"},
+            paper_key="judge_anything",
+            paper_metrics={"average/acc_pair_tie": "macro_accuracy"},
         ),
     )
 }

@@ -71,3 +71,7 @@ class JudgeItem:
     answer_media: tuple[tuple[dict[str, Any], ...], ...] = ()
     source: str = ""
     group: str | None = None
+
+    def media_kinds(self) -> set[str]:
+        """The kinds of media the item shows, the question's and every answer's (image, video, audio, ...)."""
+        return {m["type"] for m in (*self.media, *(m for a in self.answer_media for m in a))}

@@ -1,6 +1,7 @@
 """The paper's experiments that are not one benchmark's table, each shown by the leaderboard beside the
 paper's numbers: reasoning first vs answer first (Fig. 5 left: the same SFT items with and without their
-reasoning) and VQA retention (Table 11: did fine-tuning the judge cost the backbone its answering?)."""
+reasoning), JudgeAnything per any-to-any setting (Table 8) and VQA retention (Table 11: did fine-tuning
+the judge cost the backbone its answering?)."""
 
 from __future__ import annotations
 
@@ -153,6 +154,45 @@ def answer_first_table(table: pd.DataFrame) -> ExperimentTable | None:
     )
 
 
+def judge_anything_table(table: pd.DataFrame) -> ExperimentTable | None:
+    """JudgeAnything per setting (the paper's Table 8 rows): each judge's accuracy (tie a class) on each of the
+    15 settings it judged, their average, and the items left out because the judge takes none of their media
+    (counted by setting); None without a JudgeAnything evaluation."""
+    from flexjudge.benchmarks.anything import SETTINGS
+
+    rows = table[table["benchmark"] == "judge_anything"]
+    if rows.empty:
+        return None
+    columns: dict[str, dict[str, str]] = {}
+    for r in rows.itertuples():
+        record = read_json(r.source)
+        by = record["metrics"].get("by_subset") or {}
+        if not by:  # one setting only: the overall metrics are that setting's
+            settings = {i.get("subset") for i in read_jsonl(Path(r.source).with_name("predictions.jsonl"))}
+            by = {s: record["metrics"] for s in settings}
+        left = (record.get("data") or {}).get("skipped_unsupported_media") or {}
+        cells = {}
+        for task, arrow in SETTINGS.items():
+            if task in by:
+                cells[arrow] = f"{by[task]['accuracy']:.3f} (n={by[task]['n_items']})"
+            elif task in left:
+                cells[arrow] = f"left out: {left[task]} (media the judge does not take)"
+            else:
+                cells[arrow] = ""
+        cells["average"] = f"{record['metrics']['macro_accuracy']:.3f}"
+        columns[f"{r.backbone}/{r.variant} {r.voting}/{r.budget}"] = cells
+    frame = pd.DataFrame(columns).rename_axis("setting").reset_index()
+    note = (
+        "Accuracy of each judge on each any-to-any setting of JudgeAnything's pair comparison (Overall rubric; "
+        "the human choice has ties, a tie is a class; n = pairs judged), and the average over the settings it "
+        "judged (macro_accuracy, the paper's Table 8 'average'; the paper's rows are in the judge_anything "
+        "section above). A setting whose media the judge does not take is left out and counted, not scored."
+    )
+    return ExperimentTable(
+        "judge-anything-settings", "JudgeAnything per setting (paper Table 8)", note, frame
+    )
+
+
 def experiment_tables(
     table: pd.DataFrame | None = None,
     retention: Sequence[str | Path] = (),
@@ -160,7 +200,11 @@ def experiment_tables(
 ) -> list[ExperimentTable]:
     """Every experiment section there are results for, in the leaderboard's order: from the leaderboard
     `table` (the variant comparisons) and from the retention runs' metrics.json files."""
-    tables = [answer_first_table(table) if table is not None else None, retention_table(retention, reference)]
+    tables = [
+        answer_first_table(table) if table is not None else None,
+        judge_anything_table(table) if table is not None else None,
+        retention_table(retention, reference),
+    ]
     return [t for t in tables if t is not None]
 
 

@@ -88,6 +88,19 @@ def load_items(cfg: DictConfig):
 
     b = cfg.benchmark
     loaded = load_configured(b, cfg.paths.results, cfg.limit)
+    takes = judge_takes(cfg)
+    if takes is not None:
+        loaded = loaded.without_media(takes, b.name)
+        if loaded.unsupported:
+            log.warning(
+                "%s: %d items left out: their media are of a kind the judge %s does not take (%s); by "
+                "subset %s",
+                b.name,
+                sum(loaded.unsupported.values()),
+                cfg.judge,
+                sorted(takes) or "text only",
+                loaded.unsupported,
+            )
     if loaded.skipped:
         log.warning(
             "%s: %d rows left out for missing media (on_missing=skip), e.g. %s",
@@ -96,8 +109,21 @@ def load_items(cfg: DictConfig):
             loaded.skipped_examples[:2],
         )
     if not loaded.items:
-        raise ValueError(f"{b.path}: no items to judge ({loaded.skipped} rows skipped for missing media)")
+        raise ValueError(
+            f"{b.path}: no items to judge ({loaded.skipped} rows skipped for missing media, "
+            f"{sum(loaded.unsupported.values())} for media the judge does not take)"
+        )
     return loaded
+
+
+def judge_takes(cfg: DictConfig) -> set[str] | None:
+    """The media kinds the configured judge takes (its judge.json `processor`); None where that is not
+    known here (the simulated judge takes anything; a server's model is the server's business)."""
+    from flexjudge.backbones.loader import media_taken
+
+    if backend_name(cfg.backend) in ("simulated", "openai"):
+        return None
+    return media_taken(cfg.judge)
 
 
 def open_session(cfg: DictConfig) -> JudgeSession | None:

@@ -13,6 +13,7 @@ seeded generator: the same seed gives the same bytes.
   severities 0-3; the MOS is set by severity (systems = degradation types); speaker similarity from
   pairs of espeak voices.
 - Text: hh-rlhf harmless-base pairs (MIT) in JudgeLM and PandaLM formats, the human-chosen reply as gold.
+- Any-to-any (JudgeAnything): the 15 settings from the scenes, frame videos and espeak speech above.
 - Molecules: ChEMBL compounds with measured pIC50 from the rdkit wheel (BSD-3), in the PAMPA layout; the
   prompt gives the measured value and the cut-off, and each molecule gets a right and a wrong answer.
 """
@@ -22,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from flexjudge.benchmarks.synthetic.anything import build_judge_anything
 from flexjudge.benchmarks.synthetic.generation import build_genai_bench, build_mj_bench
 from flexjudge.benchmarks.synthetic.images import build_mllm_judge, build_mm_rewardbench, build_vl_rewardbench
 from flexjudge.benchmarks.synthetic.molecules import build_molecules
@@ -39,6 +41,7 @@ FAMILIES: dict[str, Callable[..., dict[str, Any]]] = {
     "voxsim": build_voxsim,
     "text": build_text,
     "molecules": build_molecules,
+    "judge_anything": build_judge_anything,
 }
 
 #: Minis of the answering benchmarks (VQA retention, `flexjudge.retention`): built by the same stage, but not
