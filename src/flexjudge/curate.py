@@ -29,7 +29,12 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     with stage_run(cfg, "curate", seed=True) as st:
         p = cfg.pool
         rows, skipped = read_pool(
-            p.path, p.format, on_bad_row=p.on_bad_row, fields=to_plain(p.fields), seed=cfg.seed
+            p.path,
+            p.format,
+            on_bad_row=p.on_bad_row,
+            fields=to_plain(p.fields),
+            seed=cfg.seed,
+            media_dir=out / "media",
         )
         counts: dict[str, Any] = {"read": len(rows) + sum(skipped.values()), "bad_rows": dict(skipped)}
         counts["usable"] = len(rows)

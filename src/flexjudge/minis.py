@@ -19,9 +19,9 @@ log = logging.getLogger(__name__)
 
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Write the family's files under out_dir and a record of how they were made to out_dir/made/<family>.json."""
-    from flexjudge.benchmarks.synthetic import ANSWERING_FAMILIES, FAMILIES
+    from flexjudge.benchmarks.synthetic import DATA_FAMILIES, FAMILIES
 
-    builders = {**FAMILIES, **ANSWERING_FAMILIES}
+    builders = {**FAMILIES, **DATA_FAMILIES}
     if cfg.family not in builders:
         raise ValueError(f"family={cfg.family!r}: choose from {sorted(builders)} (conf/minis.yaml)")
     started = time.time()

@@ -107,3 +107,28 @@ def test_answer_first_table_sets_the_two_judges_side_by_side():
         }
     ]
     assert answer_first_table(table[table["variant"] != "flex_answer"]) is None
+
+
+def test_image_text_table_compares_the_two_training_sets():
+    from flexjudge.judge.experiments import experiment_tables
+
+    row = {"benchmark": "vl_rewardbench", "backbone": "vl", "voting": "k1", "budget": "none"}
+    table = pd.DataFrame(
+        [
+            {**row, "variant": "flex", "accuracy": 0.5, "parse_failure_rate": 0.0},
+            {**row, "variant": "flex_image", "accuracy": 0.75, "parse_failure_rate": 0.5},
+        ]
+    )
+    (section,) = experiment_tables(table)
+    assert section.anchor == "image-text" and section.ours.to_dict("records") == [
+        {
+            "benchmark": "vl_rewardbench",
+            "backbone": "vl",
+            "setting": "k1/none",
+            "metric": "accuracy ↑",
+            "flex (text rationales)": 0.5,
+            "flex_image (image-text pairs)": 0.75,
+            "flex parse rate": 1.0,
+            "flex_image parse rate": 0.5,
+        }
+    ]

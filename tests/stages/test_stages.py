@@ -223,3 +223,55 @@ def test_evaluate_asks_an_answer_first_judge_for_the_answer_alone(tiny_manifest,
     assert first["votes"]["generated"] == second["votes"]["generated"] == 6  # no vote shared
     with pytest.raises(ValueError, match="reasoning=false asks the judge to answer at once"):
         run(stage_cfg("evaluate", tmp_path / "c", *common, "reasoning=false", "prefill_think=true"))
+
+
+def test_image_text_pool_trains_a_judge_through_the_same_stages(tiny_manifest, tmp_path):
+    """The image-text ablation (the paper's Table 5): RLHF-V rows (the mini, in the release's parquet) are
+    curated with their images written beside the pool, the teacher judges each pair with its image, select
+    keeps the image in every SFT row, and finetune trains on them through the media packer."""
+    import numpy as np
+
+    from flexjudge.benchmarks.synthetic.rlhfv import build_rlhfv
+    from flexjudge.curate import run as curate
+    from flexjudge.finetune import run as finetune
+
+    build_rlhfv(tmp_path / "minis", 10, np.random.default_rng(0))
+    manifest = curate(
+        stage_cfg(
+            "curate",
+            tmp_path,
+            "pool.format=rlhfv",
+            f"pool.path={tmp_path / 'minis' / 'RLHF-V' / 'RLHF-V-Dataset.parquet'}",
+            "pool.license=synthetic",
+            "heldout_size=0",
+            "pool_size=8",
+            "dedup.near_threshold=null",
+            "decontaminate.enabled=false",
+        )
+    )
+    assert manifest["counts"]["pool"] == 8 and manifest["inputs"]["format"] == "rlhfv"
+    pool = read_jsonl(tmp_path / "curate" / "pool.jsonl")
+    assert all(len(r["media"]) == 1 and (tmp_path / "curate" / r["media"][0]["path"]).is_file() for r in pool)
+    sft = make_sft(
+        tmp_path, tiny_manifest, tmp_path / "curate", 4, "max_new_tokens=8", "rationalize.max_new_tokens=8"
+    )
+    rows = read_jsonl(sft)
+    assert rows and all(r["media"][0]["kind"] == "image" for r in rows)
+    for r in rows:  # the image part is in the prompt, and its file is the pool row's
+        user = r["messages"][1]["content"]
+        assert isinstance(user, list) and user[0]["type"] == "image"
+        assert r["media"][0]["path"] == next(p for p in pool if p["id"] == r["pool_id"])["media"][0]["path"]
+    summary = finetune(
+        stage_cfg(
+            "finetune",
+            tmp_path,
+            "backbone=tiny_vl",
+            f"base={tiny_manifest}",
+            f"media_root={tmp_path / 'curate'}",
+            "trainer.epochs=1",
+            "trainer.max_length=1024",
+            "trainer.per_device_batch_size=2",
+            "trainer.grad_accumulation=1",
+        )
+    )
+    assert summary["examples_with_media"] == len(rows) and summary["media_examples_over_max_length"] == 0

@@ -342,7 +342,7 @@ def test_bad_grid_name_fails_at_start(tmp_path):
     [
         ("threds=2", "'threds' was unexpected"),
         ("threads=0", "0 is not valid under any of the given schemas"),
-        ("variants=[base,flexi]", "'flexi' is not one of ['base', 'flex', 'flex_answer']"),
+        ("variants=[base,flexi]", "'flexi' is not one of ['base', 'flex', 'flex_answer', 'flex_image']"),
         ("precision=fp16", "'fp16' is not one of ['fp32', 'bf16', 'auto']"),
     ],
 )
@@ -398,3 +398,37 @@ def test_answer_first_variant_trains_and_judges_without_reasoning(tmp_path):
     assert len(recipe) == 1 + len(FLEX_GROUPS)  # its select and its evaluate jobs, nothing else
     assert all("flex_answer" in c and ("flexjudge.select" in c or "flexjudge.evaluate" in c) for c in recipe)
     assert sum("flexjudge.select" in c for c in recipe) == 1
+
+
+def test_image_text_variant_has_its_own_pool_and_samples(tmp_path):
+    """variants: [..., flex_image] (the paper's Table 5 ablation) adds the RLHF-V mini, a curate and a sample
+    job of its own (results/curate_image/, results/sample_image/), and a select and finetune that read them;
+    the text pool's jobs are as they were."""
+    result = subprocess.run(
+        [*SNAKEMAKE, "--directory", str(tmp_path), "-n", "-p", "--config", "variants=[base,flex,flex_image]"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    jobs = planned_jobs(result)
+    assert jobs["curate"] == jobs["curate_image"] == jobs["sample"] == jobs["sample_image"] == 1
+    assert jobs["select"] == jobs["finetune"] == 2
+    commands = {
+        c.split(" -m ")[1].split()[0]: c
+        for c in result.stdout.splitlines()
+        if "flexjudge.curate" in c and "curate_image" in c
+    }
+    image_curate = commands["flexjudge.curate"]
+    assert (
+        "pool.format=rlhfv" in image_curate and "results/minis/RLHF-V/RLHF-V-Dataset.parquet" in image_curate
+    )
+    lines = result.stdout.splitlines()
+    select = next(c for c in lines if "flexjudge.select" in c and "flex_image" in c)
+    assert (
+        "samples=results/sample_image/tiny_vl/samples.jsonl" in select
+        and "pool=results/curate_image/pool.jsonl" in select
+    )
+    finetune = next(c for c in lines if "flexjudge.finetune" in c and "flex_image" in c)
+    assert "media_root=results/curate_image" in finetune
+    text_select = next(c for c in lines if "flexjudge.select" in c and "/flex " in c + " ")
+    assert "samples=results/sample/tiny_vl/samples.jsonl" in text_select and "media_root" not in text_select

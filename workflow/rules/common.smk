@@ -17,7 +17,7 @@ STAGES = (
 )
 # Fine-tuned judges: flex (sft_size rows), flex_n<size> (a point of the data-size sweep), and the paper's
 # ablations in VARIANT_RECIPES, each trained on the same teacher samples.
-FLEX_VARIANT = r"flex(_n[0-9]+|_answer)?"
+FLEX_VARIANT = r"flex(_n[0-9]+|_answer|_image)?"
 #: {variant: {stage: [overrides]}}: what a variant changes in its own select and evaluate jobs (and so in
 #: everything built from them). flex_answer: the paper's answer-first ablation (Fig. 5 left), SFT targets
 #: without the reasoning and evaluation that asks for none.
@@ -25,6 +25,21 @@ VARIANT_RECIPES = {
     "base": {},
     "flex": {},
     "flex_answer": {"select": ["reasoning=false"], "evaluate": ["reasoning=false"]},
+    # the paper's image-text ablation (Table 5): trained on RLHF-V's image-text pairs (VARIANT_DATA), whose
+    # images finetune reads from the image pool's folder
+    "flex_image": {"finetune": ["media_root=results/curate_image"]},
+}
+#: {kind of training data: its curate folder under results/}: the text pool (the paper's data) and RLHF-V's
+#: image-text preference pairs; each has its own curate and sample jobs (rules/curate.smk, sample.smk).
+TRAINING_DATA = {"text": "curate", "image": "curate_image"}
+#: The training data of each variant that does not train on the text pool.
+VARIANT_DATA = {"flex_image": "image"}
+#: The recipe (VARIANT_RECIPES-style {stage: [overrides]}) of each kind of data's curate and sample jobs.
+#: Image-text rows: no held-out split (the held-out benchmark is text), no text near-duplicate filter (rows
+#: with the same words show different images).
+DATA_RECIPES = {"text": None, "image": "image_data"}
+VARIANT_RECIPES["image_data"] = {
+    "curate": ["pool.format=rlhfv", "heldout_size=0", "dedup.near_threshold=null", "max_chars=null"],
 }
 
 
@@ -186,6 +201,48 @@ def precision_overrides(stage):
         return []
     bf16 = ["backend.dtype=bfloat16"]
     return {"sample": bf16, "evaluate": bf16, "retention": bf16, "finetune": ["trainer.bf16=true"]}.get(stage, [])
+
+
+def data_of(variant):
+    """The kind of training data a variant is fine-tuned on (VARIANT_DATA; text unless listed)."""
+    return VARIANT_DATA.get(variant, "text")
+
+
+def sample_folder(data):
+    """The sample folder under results/ of a kind of training data (sample, sample_image)."""
+    return TRAINING_DATA[data].replace("curate", "sample")
+
+
+def training_pool_file(data):
+    """The pool file a kind of training data is curated from: the text pool, or RLHF-V's parquet (the
+    workflow config's `image_pool`; null: the RLHF-V mini the minis rule builds)."""
+    if data == "text":
+        return pool_path()
+    own = config.get("image_pool")
+    return str(REPO / own) if own else "results/minis/RLHF-V/RLHF-V-Dataset.parquet"
+
+
+def training_pool_license(data):
+    """The curate override naming an image-text pool's license in its manifest (the text pool's is in
+    conf/curate.yaml)."""
+    if data == "text":
+        return {}
+    return {"pool.license": "see the RLHF-V dataset card" if config.get("image_pool") else "synthetic mini, made here"}
+
+
+def mini_items(family):
+    """n_items of a mini family: `minis_items`, or for the RLHF-V mini (a training pool, not a benchmark)
+    `image_pool_rows`."""
+    if family == "rlhfv":
+        return int(config.get("image_pool_rows", 120))
+    return int(config.get("minis_items", 12))
+
+
+def training_pool(data):
+    """What a curate job reads: its pool file, or the record of the mini that the minis rule writes with it."""
+    if data == "image" and not config.get("image_pool"):
+        return "results/minis/made/rlhfv.json"
+    return training_pool_file(data)
 
 
 def variant_overrides(stage, variant):

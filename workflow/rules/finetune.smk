@@ -12,11 +12,12 @@ rule finetune:
     log:
         "results/logs/finetune/{backbone}/{variant}.log",
     params:
-        settings=job_settings("finetune"),
+        settings=lambda w: job_settings("finetune", w.variant),
         launcher=finetune_launcher(),
         args=lambda w, input, threads: hydra_args(threads, 
             "finetune",
             f"results/finetune/{w.backbone}/{w.variant}",
+            recipe=w.variant,
             backbone=w.backbone,
             trainer=config["trainer"],
             base=input.base,

@@ -1,4 +1,5 @@
-"""Pools of text judge examples: JudgeLM-100K, hh-rlhf, or any JSONL with a field mapping → `PoolRow`s.
+"""Pools of judge examples: JudgeLM-100K, hh-rlhf, any JSONL with a field mapping, or RLHF-V's image-text
+preference pairs (the paper's Table 5 ablation) → `PoolRow`s.
 
 A pool row is a question with two answers in a fixed order (A, B) and its gold: a pair of 1–10 scores
 (JudgeLM: GPT-4's) and/or the preferred answer (A, B or tie; from the scores when there are any). A
@@ -8,6 +9,8 @@ reason and left out (`on_bad_row=skip`).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
@@ -32,9 +35,11 @@ class PoolRow:
     scores: tuple[float, float] | None
     preferred: str  # A | B | tie
     source: str  # file:line
+    # the question's media parts ({"type": "image", "path"}), paths relative to the pool file's folder
+    media: tuple[dict[str, Any], ...] = ()
 
     def to_row(self) -> dict[str, Any]:
-        return {
+        row = {
             "id": self.id,
             "question": self.question,
             "answers": list(self.answers),
@@ -42,6 +47,11 @@ class PoolRow:
             "preferred": self.preferred,
             "source": self.source,
         }
+        return {**row, "media": [dict(m) for m in self.media]} if self.media else row
+
+    def media_parts(self, root: str | Path) -> tuple[dict[str, Any], ...]:
+        """The media parts with paths under `root` (the pool file's folder), as the engine reads them."""
+        return tuple({**m, "path": str(Path(root) / m["path"])} for m in self.media)
 
     @classmethod
     def from_row(cls, row: dict[str, Any], where: str) -> PoolRow:
@@ -55,6 +65,7 @@ class PoolRow:
                 (float(scores[0]), float(scores[1])) if scores else None,
                 str(row["preferred"]),
                 str(row.get("source", where)),
+                tuple(dict(m) for m in row.get("media") or ()),
             )
         except (KeyError, IndexError, TypeError, ValueError) as exc:
             raise DataError(f"{where}: not a pool row ({exc!r}); rebuild it with the curate stage") from None
@@ -184,7 +195,58 @@ def hh_rlhf_pool(path: Path, on_bad_row: str, seed: int) -> tuple[list[PoolRow],
     return rows, skipped
 
 
-POOL_FORMATS = ("judgelm", "hh_rlhf", "jsonl")
+def rlhfv_pool(path: Path, on_bad_row: str, seed: int, media_dir: Path) -> tuple[list[PoolRow], Counter]:
+    """RLHF-V (openbmb/RLHF-V-Dataset, one parquet): `text` a JSON string {question, chosen, rejected}
+    (`chosen` the human-corrected answer), `image` {bytes, path}, `idx`. Each image is written once to
+    `media_dir`, named by its content hash; the chosen answer is placed as A or B by a seeded coin per row."""
+    import pandas as pd
+
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow's errors vary by what is wrong with the file
+        raise DataError(f"{path}: not a readable parquet file ({exc})") from exc
+    missing = {"text", "image"} - set(frame.columns)
+    if missing:
+        raise DataError(f"{path}: an RLHF-V file has the columns text and image; missing {sorted(missing)}")
+    rows: list[PoolRow] = []
+    skipped: Counter = Counter()
+    for i, raw in enumerate(frame.to_dict("records")):
+        where = f"{path}[{i}]"
+        try:
+            try:
+                text = json.loads(raw["text"]) if isinstance(raw["text"], str) else None
+            except json.JSONDecodeError:
+                text = None
+            if not isinstance(text, dict):
+                raise BadRow("bad_text", "field 'text' must be a JSON object {question, chosen, rejected}")
+            question, chosen, rejected = (_text(text, k) for k in ("question", "chosen", "rejected"))
+            if chosen.strip() == rejected.strip():
+                raise BadRow("identical_answers", "the chosen and the rejected answer are identical")
+            image = raw["image"]
+            data = image.get("bytes") if isinstance(image, dict) else None
+            if not isinstance(data, bytes | bytearray) or not data:
+                raise BadRow("missing_image", "field 'image' holds no image bytes")
+            name = hashlib.sha256(data).hexdigest()[:24] + (Path(image.get("path") or "").suffix or ".png")
+            if not (media_dir / name).exists():
+                media_dir.mkdir(parents=True, exist_ok=True)
+                (media_dir / f"{name}.tmp").write_bytes(bytes(data))
+                (media_dir / f"{name}.tmp").replace(media_dir / name)
+        except BadRow as bad:
+            if on_bad_row == "error":
+                raise DataError(
+                    f"{where}: {bad} (set pool.on_bad_row=skip to count and skip such rows)"
+                ) from None
+            skipped[bad.reason] += 1
+            continue
+        ident = f"rlhfv-{raw.get('idx', i)}"
+        chosen_first = int(stable_hash("pool-order", seed, ident), 16) % 2 == 0
+        answers = (chosen, rejected) if chosen_first else (rejected, chosen)
+        media = ({"type": "image", "path": f"{media_dir.name}/{name}"},)
+        rows.append(PoolRow(ident, question, answers, None, "A" if chosen_first else "B", where, media))
+    return rows, skipped
+
+
+POOL_FORMATS = ("judgelm", "hh_rlhf", "jsonl", "rlhfv")
 
 
 def read_pool(
@@ -194,8 +256,10 @@ def read_pool(
     on_bad_row: str = "error",
     fields: Mapping[str, str | None] | None = None,
     seed: int = 0,
+    media_dir: str | Path | None = None,
 ) -> tuple[list[PoolRow], Counter]:
-    """Every usable row of a pool file (plain or .gz) and the skipped rows counted by reason."""
+    """Every usable row of a pool file (plain or .gz) and the skipped rows counted by reason; an image-text
+    pool (rlhfv) writes its images to `media_dir` (beside the pool.jsonl the curate stage writes)."""
     if on_bad_row not in ("error", "skip"):
         raise ValueError(f"on_bad_row={on_bad_row!r}: choose error or skip")
     path = Path(path)
@@ -205,6 +269,10 @@ def read_pool(
         return _jsonl_pool(path, mapped_row(fields or {}), on_bad_row)
     if fmt == "hh_rlhf":
         return hh_rlhf_pool(path, on_bad_row, seed)
+    if fmt == "rlhfv":
+        if media_dir is None:
+            raise ValueError("pool.format=rlhfv writes its images: give media_dir")
+        return rlhfv_pool(path, on_bad_row, seed, Path(media_dir))
     raise ValueError(f"pool.format={fmt!r}: choose from {POOL_FORMATS}")
 
 

@@ -125,7 +125,7 @@ def pair_row(row: PoolRow, s: Survivor, scale: ScoreScale, with_line: bool = Fal
     """A pairwise SFT row: both answers shown, the survivor's reasoning and both scores on `scale`."""
     fmt = PairScores(scale)
     scores = [scale.format(v if scale is SCALE_10 else v / 2) for v in s.scores]
-    messages = fmt.messages(row.question, list(row.answers))
+    messages = fmt.messages(row.question, list(row.answers), media=row.media)
     return _sft_row(row, s, "pair", messages, s.reasoning, scores, scale, with_line)
 
 
@@ -135,7 +135,7 @@ def single_row(
     """A single-score SFT row: answer A alone, the reasoning cut before reply B, A's score on `scale`."""
     fmt = SingleScore(scale)
     score = s.scores[0] if scale is SCALE_10 else s.scores[0] / 2
-    messages = fmt.messages(row.question, [row.answers[0]])
+    messages = fmt.messages(row.question, [row.answers[0]], media=row.media)
     return _sft_row(row, s, "single", messages, cut, [scale.format(score)], scale, with_line)
 
 
@@ -162,7 +162,7 @@ def batch_row(
         )
     ten = [*s.scores, *low]
     scores = [v if scale is SCALE_10 else v / 2 for v in ten]
-    messages = BatchRanking(scale).messages(row.question, [*row.answers, *extra])
+    messages = BatchRanking(scale).messages(row.question, [*row.answers, *extra], media=row.media)
     letters = answer_letters(2 + len(extra))[2:]
     reasoning = s.reasoning.strip() + "".join(f"\n\nReply {x}: {BORROWED_REPLY}" for x in letters)
     return _sft_row(row, s, "batch", messages, reasoning, [scale.format(v) for v in scores], scale, with_line)
@@ -179,7 +179,9 @@ def _sft_row(row, s: Survivor, kind, messages, reasoning, answers, scale, with_l
     if with_line:
         reasoning = f"{reasoning.rstrip()}\n\n{score_line(answers)}"
     assistant = THINK_PREFILL + judge_completion(reasoning, answers)
+    media = {"media": [{"kind": m["type"], "path": m["path"]} for m in row.media]} if row.media else {}
     return {
+        **media,  # an image-text row: its image, relative to the pool's folder (finetune's media_root)
         "id": f"{row.id}/{kind}",
         "pool_id": row.id,
         "kind": kind,

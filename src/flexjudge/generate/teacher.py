@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig
 
+from flexjudge.backbones.inputs import MediaSettings
 from flexjudge.core.app import to_plain
 from flexjudge.core.io import stable_hash
 from flexjudge.data.pools import PoolRow
@@ -65,7 +67,9 @@ def _params(cfg: DictConfig, seed: int, max_new_tokens: int, temperature: float,
     )
 
 
-def rationalize(session: JudgeSession, cfg: DictConfig, hinted, count: Counter) -> list[tuple[str, int]]:
+def rationalize(
+    session: JudgeSession, cfg: DictConfig, hinted, count: Counter, media=None
+) -> list[tuple[str, int]]:
     """The teacher's reasoning for each hinted chat, and its token count. `rationalize.structured` writes
     it in two parts the select stage can cut apart: the teacher continues "Reply A:" for half the tokens
     (its first paragraph is kept), then "Reply B:" for the rest; otherwise one pass up to the closing tag."""
@@ -76,6 +80,8 @@ def rationalize(session: JudgeSession, cfg: DictConfig, hinted, count: Counter) 
         gens, _, _ = session.votes(
             hinted,
             params,
+            media=media,
+            media_settings=MediaSettings() if media else None,
             prefill_think=True,
             cache=cfg.cache,
             desc=desc,
@@ -120,7 +126,10 @@ def sample_teacher(cfg: DictConfig, rows: list[PoolRow]) -> Samples:
     if not cfg.seeds:
         raise ValueError("sample.seeds is empty: give at least one seed (the paper: [13, 79])")
     fmt = PairScores(SCALE_10)
-    messages = [fmt.messages(r.question, list(r.answers)) for r in rows]
+    root = Path(cfg.pool).parent  # a row's media paths are relative to its pool file's folder
+    parts = [r.media_parts(root) for r in rows]
+    media = parts if any(parts) else None  # a text pool asks exactly as before (same cache keys)
+    messages = [fmt.messages(r.question, list(r.answers), media=m) for r, m in zip(rows, parts, strict=True)]
     session = JudgeSession(cfg.judge, cfg.backend)  # the teacher is loaded once for every pass
     budget = Budget.from_conf(cfg.budget)
     budget.check(cfg.max_new_tokens, f"conf/budget/{cfg.budget.name}.yaml with sample.max_new_tokens")
@@ -129,6 +138,8 @@ def sample_teacher(cfg: DictConfig, rows: list[PoolRow]) -> Samples:
         gens, out.manifest, votes = session.votes(
             messages,
             _params(cfg, seed, cfg.max_new_tokens, cfg.temperature),
+            media=media,
+            media_settings=MediaSettings() if media else None,  # the benchmarks' default sizes
             budget=budget,
             prefill_think=cfg.prefill_think,
             cache=cfg.cache,
@@ -157,11 +168,14 @@ def sample_teacher(cfg: DictConfig, rows: list[PoolRow]) -> Samples:
     if cfg.rationalize.enabled and rest:
         preference = hint_pairs(to_plain(cfg.rationalize.preference_scores))
         golds = [hint_scores(r, preference) for r in rest]
+        rest_media = [r.media_parts(root) for r in rest]
         hinted = [
-            fmt.messages(r.question, list(r.answers), hint=SCORE_HINT.format(a=f"{g[0]:g}", b=f"{g[1]:g}"))
-            for r, g in zip(rest, golds, strict=True)
+            fmt.messages(
+                r.question, list(r.answers), media=m, hint=SCORE_HINT.format(a=f"{g[0]:g}", b=f"{g[1]:g}")
+            )
+            for r, g, m in zip(rest, golds, rest_media, strict=True)
         ]
-        rationales = rationalize(session, cfg, hinted, out.count)
+        rationales = rationalize(session, cfg, hinted, out.count, rest_media if media else None)
         for row, gold, (reasoning, n_tokens) in zip(rest, golds, rationales, strict=True):
             if not reasoning:
                 out.count["rationales_empty"] += 1

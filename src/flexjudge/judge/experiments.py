@@ -1,6 +1,6 @@
 """The paper's experiments that are not one benchmark's table, each shown by the leaderboard beside the
 paper's numbers: reasoning first vs answer first (Fig. 5 left: the same SFT items with and without their
-reasoning), JudgeAnything per any-to-any setting (Table 8) and VQA retention (Table 11: did fine-tuning
+reasoning), text vs image-text training data (Table 5), JudgeAnything per any-to-any setting (Table 8) and VQA retention (Table 11: did fine-tuning
 the judge cost the backbone its answering?)."""
 
 from __future__ import annotations
@@ -112,13 +112,16 @@ def retention_table(
 
 #: The two judges of the Fig. 5 (left) comparison: (variant, how it judges).
 ANSWER_FIRST = (("flex", "reasoning first"), ("flex_answer", "answer first"))
+#: The two judges of the Table 5 comparison: (variant, what it was trained on).
+IMAGE_TEXT = (("flex", "text rationales"), ("flex_image", "image-text pairs"))
 
 
-def answer_first_table(table: pd.DataFrame) -> ExperimentTable | None:
-    """Reasoning first vs answer first: each benchmark's headline metric and parse rate for the flex judge
-    and the flex_answer judge (the same SFT items, targets without the reasoning) side by side, one row per
-    backbone, benchmark, voting and budget both ran; None unless both variants were evaluated."""
-    variants = [v for v, _ in ANSWER_FIRST]
+def variant_table(
+    table: pd.DataFrame, judges: Sequence[tuple[str, str]], anchor: str, title: str, note: str
+) -> ExperimentTable | None:
+    """Two variants side by side: each benchmark's headline metric and parse rate, one row per backbone,
+    benchmark, voting and budget both ran; None unless both variants were evaluated."""
+    variants = [v for v, _ in judges]
     both = table[table["variant"].isin(variants)]
     if set(both["variant"]) != set(variants):
         return None
@@ -136,21 +139,40 @@ def answer_first_table(table: pd.DataFrame) -> ExperimentTable | None:
             "setting": f"{voting}/{budget}",
             "metric": METRICS[metric].label,
         }
-        for variant, how in ANSWER_FIRST:
+        for variant, how in judges:
             row[f"{variant} ({how})"] = by.loc[variant, metric]
-        for variant, _ in ANSWER_FIRST:
+        for variant, _ in judges:
             failures = by.loc[variant].get("parse_failure_rate")
             row[f"{variant} parse rate"] = None if pd.isna(failures) else 1 - float(failures)
         rows.append(row)
+    return ExperimentTable(anchor, title, note, pd.DataFrame(rows).round(3))
+
+
+def answer_first_table(table: pd.DataFrame) -> ExperimentTable | None:
+    """Reasoning first vs answer first (Fig. 5 left): flex and flex_answer (the same SFT items, targets
+    without the reasoning) side by side."""
     note = (
         "The flex judge (SFT targets: reasoning in <think>, then the answer tags) against flex_answer (the same "
         "SFT items with the answer tags alone, evaluated with reasoning=false: a prompt that asks for no "
         "reasoning and no <think> opening), per benchmark and setting. The paper's Fig. 5 (left) makes this "
         "comparison on its 7B judge; its values are read off a plot and are not in reference/paper_results.csv."
     )
-    frame = pd.DataFrame(rows).round(3)
-    return ExperimentTable(
-        "answer-first", "Reasoning first vs answer first (paper Fig. 5, left)", note, frame
+    return variant_table(
+        table, ANSWER_FIRST, "answer-first", "Reasoning first vs answer first (paper Fig. 5, left)", note
+    )
+
+
+def image_text_table(table: pd.DataFrame) -> ExperimentTable | None:
+    """Text vs image-text training data (Table 5): flex and flex_image (the same select and finetune on
+    RLHF-V's image-text pairs) side by side."""
+    note = (
+        "The flex judge (trained on text rationales) against flex_image (the same sample, select and finetune "
+        "stages on RLHF-V image-text preference pairs: the teacher judges each pair with its image), per "
+        "benchmark and setting. The paper's Table 5 makes this comparison at 7B; its numbers are not in "
+        "reference/paper_results.csv."
+    )
+    return variant_table(
+        table, IMAGE_TEXT, "image-text", "Text vs image-text training data (paper Table 5)", note
     )
 
 
@@ -201,8 +223,11 @@ def experiment_tables(
     """Every experiment section there are results for, in the leaderboard's order: from the leaderboard
     `table` (the variant comparisons) and from the retention runs' metrics.json files."""
     tables = [
-        answer_first_table(table) if table is not None else None,
-        judge_anything_table(table) if table is not None else None,
+        *(
+            (answer_first_table(table), image_text_table(table), judge_anything_table(table))
+            if table is not None
+            else ()
+        ),
         retention_table(retention, reference),
     ]
     return [t for t in tables if t is not None]

@@ -27,6 +27,7 @@ from flexjudge.benchmarks.synthetic.anything import build_judge_anything
 from flexjudge.benchmarks.synthetic.generation import build_genai_bench, build_mj_bench
 from flexjudge.benchmarks.synthetic.images import build_mllm_judge, build_mm_rewardbench, build_vl_rewardbench
 from flexjudge.benchmarks.synthetic.molecules import build_molecules
+from flexjudge.benchmarks.synthetic.rlhfv import build_rlhfv
 from flexjudge.benchmarks.synthetic.speech import build_speech, build_voxsim
 from flexjudge.benchmarks.synthetic.text import build_text
 from flexjudge.benchmarks.synthetic.vqa import build_okvqa, build_textvqa
@@ -44,11 +45,13 @@ FAMILIES: dict[str, Callable[..., dict[str, Any]]] = {
     "judge_anything": build_judge_anything,
 }
 
-#: Minis of the answering benchmarks (VQA retention, `flexjudge.retention`): built by the same stage, but not
-#: judge benchmarks, so neither in the registry's families above nor read by curate's decontamination.
-ANSWERING_FAMILIES: dict[str, Callable[..., dict[str, Any]]] = {
+#: Minis of data that are not judge benchmarks, built by the same stage but neither in the registry's
+#: families above nor read by curate's decontamination: the answering benchmarks of the VQA retention check
+#: (`flexjudge.retention`) and RLHF-V's image-text preference pairs (the image-text training pool).
+DATA_FAMILIES: dict[str, Callable[..., dict[str, Any]]] = {
     "textvqa": build_textvqa,
     "okvqa": build_okvqa,
+    "rlhfv": build_rlhfv,
 }
 
 
