@@ -25,11 +25,11 @@ from flexjudge.generate.session import JudgeSession
 from flexjudge.judge.runs import (
     group_configs,
     judge_benchmark,
-    judge_protocol,
     load_items,
     open_session,
     prefetch_votes,
     run_ids,
+    run_protocol,
 )
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ def run_group(cfg: DictConfig) -> dict[str, Any]:
     started = time.time()
     configs = group_configs(cfg)
     for member in configs:  # every member's format checked before any judging starts
-        judge_protocol(member.benchmark)
+        run_protocol(member)
     judges = {str(c.judge) for c in configs}
     if len(judges) != 1:
         raise ValueError(f"evaluations of one group must share one judge, got {sorted(judges)}")
@@ -82,7 +82,7 @@ def run_group(cfg: DictConfig) -> dict[str, Any]:
 def evaluate(cfg: DictConfig, session: JudgeSession | None, loaded=None) -> dict[str, Any]:
     """Judge every benchmark item with k sampled votes per view; write predictions.jsonl and metrics.json
     (`loaded`: the items, if read already)."""
-    protocol = judge_protocol(cfg.benchmark)
+    protocol = run_protocol(cfg)
     out = Path(cfg.out_dir)
     name = "eval-" + "-".join(run_ids(cfg).values())
     with stage_run(cfg, "evaluate", name, torch_threads=True) as st:

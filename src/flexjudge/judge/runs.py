@@ -58,17 +58,42 @@ class JudgeProtocol:
     deviations: list[str]
 
 
-def judge_protocol(benchmark: DictConfig) -> JudgeProtocol:
-    """The benchmark's checked protocol: its judge format and its deviations from the registry."""
+def judge_protocol(benchmark: DictConfig, baseline: str | None = None) -> JudgeProtocol:
+    """The benchmark's checked protocol: its judge format and its deviations from the registry. A baseline
+    judge (`backbone.baseline`: llava_critic, prometheus_vision) answers in its own published format
+    (`protocol.baselines`), recorded among the deviations."""
     deviations = protocol_deviations(benchmark)
-    fmt = make_format(
-        benchmark.judge_format,
-        benchmark.get("scale"),
-        benchmark.get("decimals", 0),
-        benchmark.get("allow_tie", True),
-    )
+    if baseline:
+        from flexjudge.protocol.baselines import baseline_format
+        from flexjudge.protocol.formats import ScoreScale
+
+        scale = benchmark.get("scale")
+        fmt = baseline_format(
+            baseline,
+            benchmark.judge_format,
+            ScoreScale(float(scale[0]), float(scale[1]), benchmark.get("decimals", 0)) if scale else None,
+            benchmark.get("allow_tie", True),
+        )
+        deviations += [f"judged in the {baseline} judge's own format {fmt.name}", *fmt.deviations]
+    else:
+        fmt = make_format(
+            benchmark.judge_format,
+            benchmark.get("scale"),
+            benchmark.get("decimals", 0),
+            benchmark.get("allow_tie", True),
+        )
     fmt.check_policy(benchmark.failure_policy)
     return JudgeProtocol(fmt, deviations)
+
+
+def run_protocol(cfg: DictConfig) -> JudgeProtocol:
+    """The protocol of one evaluation: its benchmark's, in the backbone's own format if it is a baseline."""
+    return judge_protocol(cfg.benchmark, (cfg.get("backbone") or {}).get("baseline"))
+
+
+def prefills_think(cfg: DictConfig, fmt: JudgeFormat) -> bool:
+    """Whether the votes open inside <think>: prefill_think, for formats that reason there (not a baseline's)."""
+    return bool(cfg.prefill_think) and fmt.thinks
 
 
 def media_settings(benchmark: DictConfig):
@@ -188,7 +213,7 @@ def vote_ask(cfg: DictConfig, fmt: JudgeFormat, views: list[View]) -> VoteAsk:
     """The requests of one evaluation on a model backend (its budget checked against max_new_tokens)."""
     budget = Budget.from_conf(cfg.budget)
     budget.check(cfg.max_new_tokens, f"conf/budget/{cfg.budget.name}.yaml with max_new_tokens")
-    if not cfg.reasoning and cfg.prefill_think:
+    if not cfg.reasoning and cfg.prefill_think and fmt.thinks:
         raise ValueError(
             "reasoning=false asks the judge to answer at once, but prefill_think=true opens its reply inside "
             "<think>; set prefill_think=false (an answer-first judge: docs/training.md)"
@@ -211,7 +236,7 @@ def vote_ask(cfg: DictConfig, fmt: JudgeFormat, views: list[View]) -> VoteAsk:
         params,
         budget,
         media_settings(cfg.benchmark),
-        cfg.prefill_think,
+        prefills_think(cfg, fmt),
     )
 
 
@@ -238,7 +263,7 @@ def prefetch_votes(
     ] = {}  # batch key -> (an ask, prompt -> [chat, media, k])
     for c, items in zip(configs, loaded, strict=True):
         views = build_views(items.items, c.benchmark.order, c.benchmark.seed)
-        ask = vote_ask(c, judge_protocol(c.benchmark).fmt, views)
+        ask = vote_ask(c, run_protocol(c).fmt, views)
         _, prompts = pools.setdefault(ask.batch_key(), (ask, {}))
         for chat, media in zip(ask.messages, ask.media, strict=True):
             entry = prompts.setdefault(stable_hash(chat, media), [chat, media, 0])
@@ -306,7 +331,7 @@ def judge_benchmark(
         fmt,
         views,
         gens,
-        prefill_think=cfg.prefill_think,
+        prefill_think=prefills_think(cfg, fmt),
         failure_policy=cfg.benchmark.failure_policy,
         aggregation=cfg.benchmark.aggregation,
     )

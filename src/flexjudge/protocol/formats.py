@@ -100,6 +100,8 @@ class JudgeFormat:
     n_answers: int | None
     aggregations: dict[str, Callable[[Sequence[Any]], Any]]
     tie_value: Any = None  # what the `tie` failure policy fills in (None: policy not available)
+    thinks: bool = True  # reasons in <think> first (our formats); a baseline judge's own format does not
+    deviations: tuple[str, ...] = ()  # what the format changes from a published protocol (baseline formats)
     default_value: Any = None  # what the `default_score` failure policy fills in
 
     def system_prompt(self, n: int) -> str:

@@ -23,6 +23,8 @@ class ParseFailure(str, Enum):
     OUT_OF_RANGE = "out_of_range"
     WRONG_PRECISION = "wrong_precision"
     TIE_NOT_ALLOWED = "tie_not_allowed"
+    NO_MARKER = "no_marker"  # a baseline judge's own result marker ([RESULT], a verdict sentence) is missing
+    CONFLICTING = "conflicting_verdicts"  # a baseline judge states more than one different verdict
 
 
 @dataclass(frozen=True)
