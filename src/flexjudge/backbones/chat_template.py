@@ -32,3 +32,9 @@ CHAT_TEMPLATE = (
     "{%- endfor -%}"
     "{%- if add_generation_prompt -%}{{- '<|im_start|>assistant\\n' -}}{%- endif -%}"
 )
+
+#: LLaVA's image placeholder, one per image part (the processor's count of tokens replaces it: MediaPacker).
+LLAVA_IMAGE_TOKEN = "<image>"
+#: The same ChatML turns with LLaVA's placeholder, for the tiny LLaVA classes (a real LLaVA checkpoint
+#: brings its own template: vicuna for LLaVA-1.5, ChatML for LLaVA-OneVision).
+LLAVA_CHAT_TEMPLATE = CHAT_TEMPLATE.replace("'<|vision_start|><|image_pad|><|vision_end|>'", "'<image>'")

@@ -40,6 +40,7 @@ MEDIA_KEYS = (
     "video_second_per_grid",  # … and Omni's
     "input_features",
     "feature_attention_mask",
+    "image_sizes",  # LLaVA-OneVision: each image's (height, width), to unpad its tiles
     *GRAPH_KEYS,  # the molecular LLM's graphs (edges local to each molecule, so they concatenate)
 )
 
@@ -105,7 +106,11 @@ class MediaPacker:
     ids only)."""
 
     def __init__(
-        self, model, image_processor=None, feature_extractor=None, settings: MediaSettings | None = None
+        self,
+        model,
+        image_processor=None,
+        feature_extractor=None,
+        settings: MediaSettings | None = None,
     ):
         self.model = model
         self.image_processor = image_processor
@@ -121,8 +126,50 @@ class MediaPacker:
         vision = getattr(cfg, "vision_config", None)
         self.merge = int(getattr(vision, "spatial_merge_size", 2)) if vision is not None else 2
         self.temporal_patch = int(getattr(vision, "temporal_patch_size", 2)) if vision is not None else 2
-        self.mrope = vision is not None
+        self.llava = type(model).__name__ in (
+            "LlavaForConditionalGeneration",
+            "LlavaOnevisionForConditionalGeneration",
+        )
+        self.mrope = vision is not None and not self.llava  # LLaVA: 1-D positions
+        self.llava_processor = self._llava_processor() if self.llava else None
         self.seconds_key = "video_second_per_grid" if self.omni else "second_per_grid_ts"
+
+    def _llava_processor(self):
+        """For LLaVA-OneVision, transformers' own processor, whose count of tokens per image (tiles, unpadding,
+        newlines) the prompt's "<image>" is expanded to; LLaVA-1.5 has a fixed count (`_llava_image`)."""
+        from transformers import LlavaOnevisionProcessor
+
+        if self.image_processor is None:
+            raise DataError("a LLaVA judge needs its image processor to pack images")
+        if type(self.model).__name__ != "LlavaOnevisionForConditionalGeneration":
+            return None
+        cfg = self.model.config
+        # only its token-count methods are used: they read these four attributes (its constructor also wants
+        # a tokenizer and a video processor, which counting does not need)
+        counter = LlavaOnevisionProcessor.__new__(LlavaOnevisionProcessor)
+        counter.image_processor = self.image_processor
+        counter.num_image_tokens = (cfg.vision_config.image_size // cfg.vision_config.patch_size) ** 2
+        counter.vision_aspect_ratio = cfg.vision_aspect_ratio
+        counter.vision_feature_select_strategy = cfg.vision_feature_select_strategy
+        return counter
+
+    def _llava_image(self, item: Media) -> tuple[dict[str, torch.Tensor], int]:
+        """A LLaVA image: its pixel values (and size, for OneVision's tiles) and its number of image tokens."""
+        out = self.image_processor(images=[item.data], return_tensors="pt")
+        pixels = out["pixel_values"]
+        height, width = pixels.shape[-2:]
+        cfg = self.model.config
+        drop_cls = 1 if cfg.vision_feature_select_strategy == "default" else 0
+        if self.llava_processor is None:  # LLaVA-1.5: one feature per patch, plus CLS unless dropped
+            n = (
+                (height // cfg.vision_config.patch_size) * (width // cfg.vision_config.patch_size)
+                + 1
+                - drop_cls
+            )
+            return {"pixel_values": pixels}, n
+        orig_width, orig_height = item.data.size
+        n = self.llava_processor._get_number_of_features(orig_height, orig_width, height, width) - drop_cls
+        return {"pixel_values": pixels, "image_sizes": out["image_sizes"]}, n
 
     # -- media items → tensors --------------------------------------------------------------
 
@@ -243,10 +290,16 @@ class MediaPacker:
             types += [TEXT] * (slot - start)
             if labs is not None:
                 labs += list(labels[start:slot])
-            feats = getattr(self, item.kind)(item)
+            if self.llava and item.kind != "image":
+                raise DataError(f"{where or 'prompt'}: a LLaVA judge takes images here, not {item.kind}")
+            feats, llava_tokens = (
+                self._llava_image(item) if self.llava else (getattr(self, item.kind)(item), 0)
+            )
             for key, value in feats.items():
                 tensors.setdefault(key, []).append(value)
-            if item.kind == "audio":
+            if self.llava:
+                n, kind = llava_tokens, IMAGE
+            elif item.kind == "audio":
                 n, kind = self.audio_tokens(feats["feature_attention_mask"]), AUDIO
             elif item.kind == "molecule":
                 n, kind = self.molecule_slots, MOLECULE
@@ -314,8 +367,13 @@ def media_inputs(features: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
     The model consumes them in the order their placeholders appear, which is example order in both
     collators; text-only examples contribute nothing, so mixed batches need no dummy images.
     """
-    return {
-        key: torch.cat([f[key] for f in features if key in f])
-        for key in MEDIA_KEYS
-        if any(key in f for f in features)
-    }
+    out = {}
+    for key in MEDIA_KEYS:
+        parts = [f[key] for f in features if key in f]
+        if not parts:
+            continue
+        if key == "pixel_values" and parts[0].dim() == 5:  # LLaVA-OneVision tiles: pad to the most tiles
+            most = max(p.shape[1] for p in parts)
+            parts = [torch.nn.functional.pad(p, (0, 0, 0, 0, 0, 0, 0, most - p.shape[1])) for p in parts]
+        out[key] = torch.cat(parts)
+    return out

@@ -21,7 +21,11 @@ MODEL_CLASSES = (
     "Qwen2ForCausalLM",
     "AutoModelForCausalLM",
     "MolLLMForCausalLM",  # ours: flexjudge.backbones.molecular
+    "LlavaForConditionalGeneration",  # LLaVA-1.5: Prometheus-Vision (a baseline judge)
+    "LlavaOnevisionForConditionalGeneration",  # LLaVA-OneVision: LLaVA-Critic (a baseline judge)
 )
+#: The LLaVA classes: 1-D positions, an "<image>" placeholder the processor's token count replaces.
+LLAVA_CLASSES = ("LlavaForConditionalGeneration", "LlavaOnevisionForConditionalGeneration")
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 MANIFEST = "judge.json"
 
@@ -117,7 +121,15 @@ def load_tokenizer(manifest: dict[str, Any]):
     from transformers import AutoTokenizer
 
     remote = bool(manifest.get("trust_remote_code", False))
-    return AutoTokenizer.from_pretrained(manifest["weights"], trust_remote_code=remote)
+    tokenizer = AutoTokenizer.from_pretrained(manifest["weights"], trust_remote_code=remote)
+    if tokenizer.chat_template is None and Path(manifest["weights"]).is_dir():
+        # converted LLaVA checkpoints keep their template with the processor (chat_template.jinja/.json)
+        folder = Path(manifest["weights"])
+        if (folder / "chat_template.jinja").exists():
+            tokenizer.chat_template = (folder / "chat_template.jinja").read_text(encoding="utf-8")
+        elif (folder / "chat_template.json").exists():
+            tokenizer.chat_template = read_json(folder / "chat_template.json")["chat_template"]
+    return tokenizer
 
 
 def load_dtype(manifest_dtype: str, requested: str | None, device: str, where: str = "judge") -> str:

@@ -35,6 +35,9 @@ RECIPES = {
     "smollm2_in_mol_llm": Recipe("smollm2", "mol_llm"),
     "tiny_mol_llm": Recipe("tiny", "mol_llm"),
     "local_llm_in_mol_llm": Recipe("local", "mol_llm"),
+    # the classes of the paper's open baseline judges (Prometheus-Vision: LLaVA-1.5; LLaVA-Critic: OneVision)
+    "tiny_llava": Recipe("tiny", "llava"),
+    "tiny_llava_onevision": Recipe("tiny", "llava_onevision"),
 }
 
 
@@ -53,6 +56,14 @@ def build_recipe(name: str, out: Path, cfg: DictConfig) -> dict[str, Any]:
             f"recipe {name!r} unknown (backbone.recipe, conf/backbone/); choose one of {sorted(RECIPES)}"
         )
     r = RECIPES[name]
+    if r.body in ("llava", "llava_onevision"):
+        from flexjudge.backbones.tiny import tiny_llava, tiny_llava_onevision
+
+        model, tokenizer, image = {"llava": tiny_llava, "llava_onevision": tiny_llava_onevision}[r.body](
+            cfg.seed
+        )
+        save_checkpoint(model, tokenizer, out, image, None)
+        return {"license": RANDOM_LICENSE}
     if r.body == "mol_llm":
         model, tokenizer, provenance = _mol_llm(r, cfg)
     elif r.llm == "smollm2":
