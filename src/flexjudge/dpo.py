@@ -15,9 +15,9 @@ from typing import Any
 from omegaconf import DictConfig
 
 from flexjudge.apply.policy import policy_messages
+from flexjudge.backbones.loader import takes_molecules
 from flexjudge.core.app import stage_main, stage_run
 from flexjudge.core.io import DataError, read_jsonl, sha256_file, write_json
-from flexjudge.policy import takes_molecules
 
 log = logging.getLogger(__name__)
 

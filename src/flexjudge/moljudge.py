@@ -20,11 +20,12 @@ from omegaconf import DictConfig
 from flexjudge.apply.judge import Judge, JudgeOptions
 from flexjudge.apply.policy import FINAL
 from flexjudge.apply.selection import agreeing_pairs
+from flexjudge.backbones.loader import takes_molecules
 from flexjudge.benchmarks.molecules import RIGHT, WRONG, molecule_question
 from flexjudge.core.app import stage_main, stage_run
 from flexjudge.core.io import DataError, read_jsonl, write_json, write_jsonl
+from flexjudge.data.molecules import read_molecules
 from flexjudge.data.schemas import JudgeItem
-from flexjudge.policy import read_molecules, takes_molecules
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 from omegaconf import DictConfig
 
-from flexjudge.bestofn import to_markdown as curve_markdown
 from flexjudge.core.app import stage_main, stage_run
 from flexjudge.core.io import read_json, read_jsonl, write_json
+from flexjudge.judge.bestofn_tables import to_markdown as curve_markdown
 
 log = logging.getLogger(__name__)
 

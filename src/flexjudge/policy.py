@@ -6,7 +6,6 @@ Answers are cached per sample, so reruns and resumed runs generate only what is 
 
 from __future__ import annotations
 
-import csv
 import logging
 from pathlib import Path
 from typing import Any
@@ -14,30 +13,13 @@ from typing import Any
 from omegaconf import DictConfig
 
 from flexjudge.apply.policy import Sampling, Task, answer_summary, sample_answers
+from flexjudge.backbones.loader import takes_molecules
 from flexjudge.core.app import stage_main, stage_run
 from flexjudge.core.io import write_json, write_jsonl
+from flexjudge.data.molecules import read_molecules
 from flexjudge.judge.metrics import bootstrap_ci
 
 log = logging.getLogger(__name__)
-
-
-def read_molecules(path: str | Path) -> list[dict[str, Any]]:
-    """A moldata CSV's rows."""
-    with open(path, newline="") as fh:
-        return list(csv.DictReader(fh))
-
-
-def takes_molecules(manifest: dict[str, Any], setting: str | bool) -> bool:
-    """Whether to give the model <mol> embeddings: `auto` follows its processor (molecule); true demands it."""
-    has = "molecule" in str(manifest.get("processor", ""))
-    if setting == "auto":
-        return has
-    if bool(setting) and not has:
-        raise ValueError(
-            f"molecule_part=true but {manifest.get('backbone')} takes no molecules (processor="
-            f"{manifest.get('processor')!r}); use a molecular backbone or molecule_part=auto"
-        )
-    return bool(setting)
 
 
 def accuracy_ci(rows: list[dict[str, Any]], seed: int) -> list[float]:

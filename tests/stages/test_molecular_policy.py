@@ -9,7 +9,7 @@ import torch
 from conftest import stage_cfg
 from flexjudge.backbones.loader import load_judge
 from flexjudge.core.io import read_jsonl, write_jsonl
-from flexjudge.policy import read_molecules
+from flexjudge.data.molecules import read_molecules
 
 
 def test_a_molecular_policy_answers_and_dpo_trains_its_lora(tmp_path):

@@ -103,6 +103,19 @@ def media_taken(manifest: str | Path | None) -> set[str]:
     return processor_kinds(str(read_manifest(manifest).get("processor", "image")))
 
 
+def takes_molecules(manifest: dict[str, Any], setting: str | bool) -> bool:
+    """Whether to give the model <mol> embeddings: `auto` follows its processor (molecule); true demands it."""
+    has = "molecule" in processor_kinds(str(manifest.get("processor", "")))
+    if setting == "auto":
+        return has
+    if bool(setting) and not has:
+        raise ValueError(
+            f"molecule_part=true but {manifest.get('backbone')} takes no molecules (processor="
+            f"{manifest.get('processor')!r}); use a molecular backbone or molecule_part=auto"
+        )
+    return bool(setting)
+
+
 def read_manifest(path: str | Path) -> dict[str, Any]:
     """Read judge.json and resolve `weights` to an absolute path when it is a local folder."""
     path = Path(path)

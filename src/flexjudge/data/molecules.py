@@ -9,8 +9,11 @@ atom and bond counts and *local* edge indices, so per-example tensors can be con
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -119,3 +122,9 @@ def collate_molecules(graphs: Sequence[MolGraph]) -> dict[str, torch.Tensor]:
         "mol_atom_counts": torch.tensor([g.atoms.shape[0] for g in graphs]),
         "mol_bond_counts": torch.tensor([g.edges.shape[0] for g in graphs]),
     }
+
+
+def read_molecules(path: str | Path) -> list[dict[str, Any]]:
+    """A moldata CSV's rows."""
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
