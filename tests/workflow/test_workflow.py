@@ -55,6 +55,24 @@ def run_dir(tmp_path_factory):
 def test_dag_writes_leaderboard_for_base_and_flex(run_dir):
     workdir, _ = run_dir
     table = pd.read_csv(workdir / "results" / "leaderboard" / "leaderboard.csv")
+    baseline = table[table["backbone"] == "tiny_llava_ov"]
+    assert sorted(baseline["benchmark"]) == ["hh_harmless_heldout", "mllm_judge_pair"]  # no video, no audio
+    assert (baseline["variant"] == "base").all()
+    critic = json.loads(
+        (
+            workdir
+            / "results"
+            / "eval"
+            / "tiny_llava_ov"
+            / "base"
+            / "mllm_judge_pair"
+            / "k1"
+            / "none"
+            / "metrics.json"
+        ).read_text()
+    )
+    assert critic["judge_format"] == "critic_pair"
+    table = table[table["backbone"] != "tiny_llava_ov"]
     held_out = table[table["benchmark"] == "hh_harmless_heldout"]
     assert sorted(zip(held_out["variant"], held_out["voting"], strict=True)) == [
         ("base", "k1"),
@@ -91,7 +109,8 @@ def test_dag_writes_leaderboard_for_base_and_flex(run_dir):
     report = workdir / "results" / "leaderboard"
     assert "hh_harmless_heldout" in (report / "index.html").read_text()
     assert all((report / name).stat().st_size > 1000 for name in ("votes.png", "budget.png", "stability.png"))
-    assert len(list((report / "items").glob("*.html"))) == len(table)
+    every = pd.read_csv(workdir / "results" / "leaderboard" / "leaderboard.csv")  # the baseline's rows too
+    assert len(list((report / "items").glob("*.html"))) == len(every)
     for job in (
         "backbones/tiny_vl",
         "curate",
@@ -143,9 +162,10 @@ def test_snakemake_report_holds_the_leaderboard_and_its_plots(run_dir, tmp_path)
 def test_one_offline_wandb_run_per_job(run_dir):
     workdir, _ = run_dir
     runs = list((workdir / "results" / "wandb" / "wandb").glob("offline-run-*"))
-    # 2 × provision (the VL backbone and its Omni twin), curate, sample, select, finetune, twin, 4 + 6 ×
-    # evaluate, 2 × retention, leaderboard (the minis jobs track nothing)
-    assert len(runs) == 20
+    # 3 × provision (the VL backbone, its Omni twin, the baseline judge), curate, sample, select, finetune, twin,
+    # 4 + 6 + 2 evaluations (the grid and suite groups, the baseline's), 2 × retention, leaderboard: 23 (the
+    # minis jobs track nothing)
+    assert len(runs) == 23
 
 
 def test_rerun_does_nothing(run_dir):
@@ -208,10 +228,16 @@ def test_changed_conf_value_reruns_only_dependent_jobs(run_dir):
     text = (conf / "evaluate.yaml").read_text()
     (conf / "evaluate.yaml").write_text(text.replace("limit: null", "limit: 4"))
     result = snakemake(workdir, conf, "-n")
-    assert planned_jobs(result) == {**{g: 2 for g in FLEX_GROUPS}, "leaderboard": 1, "all": 1}
+    assert planned_jobs(result) == {
+        **{g: 2 for g in FLEX_GROUPS},
+        "evaluate_baseline_tiny_llava_ov": 1,
+        "leaderboard": 1,
+        "all": 1,
+    }
     result = snakemake(workdir, conf)
     assert result.returncode == 0, result.stderr[-3000:]
     table = pd.read_csv(workdir / "results" / "leaderboard" / "leaderboard.csv")
+    table = table[table["backbone"] != "tiny_llava_ov"]
     held_out = table["benchmark"] == "hh_harmless_heldout"
     assert (table[held_out]["n_items"] == 4).all()
     assert (table[~held_out]["n_items"] == 3).all()  # the suite keeps its own suite_limit
@@ -250,6 +276,7 @@ def test_changed_option_file_of_a_stage_reruns_that_stage(run_dir):
         "finetune": 1,
         "twin": 1,
         **{g: 2 for g in FLEX_GROUPS},  # every evaluation here runs under budget none
+        "evaluate_baseline_tiny_llava_ov": 1,
         "retention": 1,
         "leaderboard": 1,
         "all": 1,
@@ -283,6 +310,7 @@ def test_changed_stage_overrides_rerun_that_stage_and_what_follows(run_dir):
     assert planned_jobs(snakemake(workdir, conf, "-n", "--config", "suite_limit=2")) == {
         "evaluate_suite_vision": 2,
         "evaluate_suite_audio": 2,
+        "evaluate_baseline_tiny_llava_ov": 1,  # a baseline judges the suite at suite_limit items too
         "leaderboard": 1,
         "all": 1,
     }

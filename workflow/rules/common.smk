@@ -94,6 +94,13 @@ def check_grid():
         benchmark_spec(name)
     benchmark_overrides()
     conf_file("voting", config.get("suite_voting", "k1"))
+    for name in config.get("baselines") or []:
+        conf_file("backbone", name)
+        if not backbone_conf(name).get("baseline"):
+            raise WorkflowError(
+                f"workflow config: baselines lists {name!r}, whose conf/backbone/{name}.yaml names no baseline "
+                "format (baseline: llava_critic | prometheus_vision)"
+            )
     eval_groups()
     unknown_groups = set(config.get("suite_group_limits") or {}) - set(config.get("suite_groups") or {})
     if unknown_groups:
@@ -394,7 +401,24 @@ def eval_groups():
             f"workflow config: suite benchmarks {unplaced} have a modality that no suite_groups entry "
             f"lists; suite_groups: {config.get('suite_groups')}"
         )
+    everything = list(dict.fromkeys([*config["benchmarks"], *(config.get("suite") or [])]))
+    for name in config.get("baselines") or []:  # each baseline judge: what it can judge, in one process
+        members = [b for b in everything if baseline_can_judge(name, b)]
+        if members:
+            groups[f"baseline_{name}"] = [(b, voting, "none") for b in members]
     return groups
+
+
+def baseline_can_judge(backbone, benchmark):
+    """Whether a baseline judge (a backbone config with `baseline`) has a format for the benchmark's kind and
+    takes its modality (flexjudge.protocol.baselines.BASELINE_FORMATS; the backbone's processor)."""
+    from flexjudge.backbones.loader import processor_kinds
+    from flexjudge.protocol.baselines import BASELINE_FORMATS
+
+    spec = benchmark_spec(benchmark)
+    own = BASELINE_FORMATS[backbone_conf(backbone)["baseline"]]
+    takes = spec.modality in ("text", "molecule") or spec.modality in processor_kinds(backbone_conf(backbone)["processor"])
+    return takes and spec.judge_format in own
 
 
 def group_evaluations(group):
@@ -412,7 +436,7 @@ def group_overrides(group):
     group, else `suite_limit`), and the `benchmark_overrides` of its members."""
     extra = {}
     limit = (config.get("suite_group_limits") or {}).get(group.removeprefix("suite_"), config.get("suite_limit"))
-    if group.startswith("suite_") and limit is not None:
+    if group.startswith(("suite_", "baseline_")) and limit is not None:
         extra["limit"] = limit
     own = {b: kvs for b, kvs in benchmark_overrides().items() if b in group_benchmarks(group)}
     if own:
@@ -431,6 +455,8 @@ def group_priority(group):
 def group_judges(group):
     """The judge backbones that run an eval group (an audio suite group runs on the audio twins)."""
     benchmark = eval_groups()[group][0][0]
+    if group.startswith("baseline_"):
+        return [group.removeprefix("baseline_")]
     if group == "grid":
         return list(config["backbones"])
     return sorted({suite_judge(b, benchmark) for b in config["backbones"]})
@@ -441,7 +467,7 @@ def eval_metrics():
     paths = []
     for group, members in eval_groups().items():
         for backbone in group_judges(group):
-            for variant in all_variants():
+            for variant in ["base"] if group.startswith("baseline_") else all_variants():
                 paths += [
                     f"results/eval/{backbone}/{variant}/{b}/{v}/{g}/metrics.json" for b, v, g in members
                 ]

@@ -49,6 +49,8 @@ for _group in eval_groups():
         threads: job_threads("evaluate")
         priority: group_priority(_group)
         wildcard_constraints:
-            variant=f"base|{FLEX_VARIANT}",
+            # a group's own judges: the baseline groups' outputs share the folder layout of the others
+            backbone="|".join(re.escape(j) for j in group_judges(_group)),
+            variant="base" if _group.startswith("baseline_") else f"base|{FLEX_VARIANT}",
         shell:
             "{PYTHON} -m flexjudge.evaluate {params.args} 2>&1 | tee {log}"

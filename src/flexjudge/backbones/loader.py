@@ -89,7 +89,10 @@ def write_manifest(out_dir: str | Path, **fields: Any) -> Path:
 
 
 def processor_kinds(processor: str) -> set[str]:
-    """The media kinds a judge.json `processor` value takes (image+audio → image, video, audio)."""
+    """The media kinds a judge.json `processor` value takes (image+audio → image, video, audio; image_only:
+    still images, as the LLaVA classes here)."""
+    if processor == "image_only":
+        return {"image"}
     takes = {"image", "video"} if "image" in processor else set()
     takes |= {"audio"} if "audio" in processor else set()
     takes |= {"molecule"} if "molecule" in processor else set()
