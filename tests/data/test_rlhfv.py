@@ -87,6 +87,21 @@ def test_bad_rlhfv_rows_fail_by_row_or_are_counted(tmp_path, change, reason, mes
     assert len(rows) == 4 and skipped == {reason: 1}
 
 
+def test_rows_with_the_same_words_but_other_images_are_not_duplicates(tmp_path):
+    """Exact dedup keys on the image too; a repeated idx is a bad row."""
+    from flexjudge.data.dedup import drop_exact_duplicates
+
+    same_words = [ROWS[0], (*ROWS[0][:3], (10, 10, 10)), ROWS[0]]  # the third repeats the first's image too
+    path = _release(tmp_path / "r.parquet", same_words)
+    rows, _ = read_pool(path, "rlhfv", media_dir=tmp_path / "m")
+    kept, dropped = drop_exact_duplicates(rows)
+    assert [r.id for r in kept] == ["rlhfv-100", "rlhfv-101"] and dropped == ["rlhfv-102"]
+    with pytest.raises(DataError, match=r"\[1\]: idx 100 appears on an earlier row"):
+        read_pool(
+            _release(tmp_path / "d.parquet", ROWS[:2], r1={"idx": 100}), "rlhfv", media_dir=tmp_path / "m"
+        )
+
+
 def test_rlhfv_needs_its_columns_and_a_media_folder(tmp_path):
     path = tmp_path / "r.parquet"
     pd.DataFrame([{"question": "Q", "chosen": "C", "rejected": "R"}]).to_parquet(

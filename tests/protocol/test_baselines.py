@@ -22,6 +22,7 @@ from flexjudge.protocol.parsing import ParseFailure
         ("Response A is better.", "A", None),
         ("Response 1 is better. On reflection, Response 2 is better.", None, ParseFailure.CONFLICTING),
         ("I prefer the first one.", None, ParseFailure.NO_MARKER),
+        ("The better response is about clarity, and it is a close call.", None, ParseFailure.NO_MARKER),
         ("", None, ParseFailure.EMPTY),
     ],
 )

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -72,6 +73,11 @@ def test_dag_writes_leaderboard_for_base_and_flex(run_dir):
         ).read_text()
     )
     assert critic["judge_format"] == "critic_pair"
+    # the grid's benchmarks at all their items (as the judges it is compared with), the suite's at suite_limit
+    assert dict(zip(baseline["benchmark"], baseline["n_items"], strict=True)) == {
+        "hh_harmless_heldout": 6,
+        "mllm_judge_pair": 3,
+    }
     table = table[table["backbone"] != "tiny_llava_ov"]
     held_out = table[table["benchmark"] == "hh_harmless_heldout"]
     assert sorted(zip(held_out["variant"], held_out["voting"], strict=True)) == [
@@ -230,6 +236,7 @@ def test_changed_conf_value_reruns_only_dependent_jobs(run_dir):
     result = snakemake(workdir, conf, "-n")
     assert planned_jobs(result) == {
         **{g: 2 for g in FLEX_GROUPS},
+        "evaluate_baseline_grid_tiny_llava_ov": 1,
         "evaluate_baseline_tiny_llava_ov": 1,
         "leaderboard": 1,
         "all": 1,
@@ -276,6 +283,7 @@ def test_changed_option_file_of_a_stage_reruns_that_stage(run_dir):
         "finetune": 1,
         "twin": 1,
         **{g: 2 for g in FLEX_GROUPS},  # every evaluation here runs under budget none
+        "evaluate_baseline_grid_tiny_llava_ov": 1,
         "evaluate_baseline_tiny_llava_ov": 1,
         "retention": 1,
         "leaderboard": 1,
@@ -384,6 +392,15 @@ def test_the_config_schema_names_a_bad_key_or_value(tmp_path, override, message)
     assert "Error validating config file" in out and message in out, out[-2000:]
 
 
+def test_a_baseline_cannot_also_be_a_trained_backbone(tmp_path):
+    result = subprocess.run(
+        [*SNAKEMAKE, "--directory", str(tmp_path), "-n", "--config", "baselines=[tiny_vl]"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode != 0 and "both baselines and trained backbones" in result.stdout + result.stderr
+
+
 def test_data_size_sweep_adds_one_judge_per_size(tmp_path):
     """data_sizes adds flex_n<size> judges: one select (target = size), fine-tune and twin each, evaluated
     like flex; the teacher's samples are shared."""
@@ -455,6 +472,16 @@ def test_image_text_variant_has_its_own_pool_and_samples(tmp_path):
     assert (
         "samples=results/sample_image/tiny_vl/samples.jsonl" in select
         and "pool=results/curate_image/pool.jsonl" in select
+    )
+    # the generated command line is valid Hydra (a comma in a value would be read as a sweep)
+    from flexjudge.core.app import compose
+
+    args = shlex.split(image_curate.split(" -m flexjudge.curate ", 1)[1].split(" 2>&1")[0])
+    cfg = compose("curate", [a for a in args if not a.startswith("hydra.")])
+    assert (
+        cfg.pool.format == "rlhfv"
+        and cfg.heldout_size == 0
+        and cfg.pool.license == "synthetic mini made here"
     )
     finetune = next(c for c in lines if "flexjudge.finetune" in c and "flex_image" in c)
     assert "media_root=results/curate_image" in finetune

@@ -94,6 +94,12 @@ def check_grid():
         benchmark_spec(name)
     benchmark_overrides()
     conf_file("voting", config.get("suite_voting", "k1"))
+    overlap = set(config.get("baselines") or []) & {*config["backbones"], *(config.get("audio_twins") or {}).values()}
+    if overlap:
+        raise WorkflowError(
+            f"workflow config: {sorted(overlap)} are both baselines and trained backbones (or their twins); a "
+            "baseline is judged base-only in its own format, so list it in one place"
+        )
     for name in config.get("baselines") or []:
         conf_file("backbone", name)
         if not backbone_conf(name).get("baseline"):
@@ -234,7 +240,7 @@ def training_pool_license(data):
     conf/curate.yaml)."""
     if data == "text":
         return {}
-    return {"pool.license": "see the RLHF-V dataset card" if config.get("image_pool") else "synthetic mini, made here"}
+    return {"pool.license": "see the RLHF-V dataset card" if config.get("image_pool") else "synthetic mini made here"}
 
 
 def mini_items(family):
@@ -401,12 +407,21 @@ def eval_groups():
             f"workflow config: suite benchmarks {unplaced} have a modality that no suite_groups entry "
             f"lists; suite_groups: {config.get('suite_groups')}"
         )
-    everything = list(dict.fromkeys([*config["benchmarks"], *(config.get("suite") or [])]))
-    for name in config.get("baselines") or []:  # each baseline judge: what it can judge, in one process
-        members = [b for b in everything if baseline_can_judge(name, b)]
-        if members:
-            groups[f"baseline_{name}"] = [(b, voting, "none") for b in members]
+    for name in config.get("baselines") or []:  # each baseline judge: what it can judge, base only
+        # the grid's benchmarks at all their items, the suite's at the suite's limit (two groups)
+        for group, pool in ((f"baseline_grid_{name}", config["benchmarks"]), (f"baseline_{name}", suite)):
+            members = [b for b in pool if baseline_can_judge(name, b)]
+            if members:
+                groups[group] = [(b, voting, "none") for b in members]
     return groups
+
+
+def baseline_of(group):
+    """The baseline judge of a baseline eval group (baseline_<name>, baseline_grid_<name>), else None."""
+    for prefix in ("baseline_grid_", "baseline_"):
+        if group.startswith(prefix):
+            return group.removeprefix(prefix)
+    return None
 
 
 def baseline_can_judge(backbone, benchmark):
@@ -436,7 +451,7 @@ def group_overrides(group):
     group, else `suite_limit`), and the `benchmark_overrides` of its members."""
     extra = {}
     limit = (config.get("suite_group_limits") or {}).get(group.removeprefix("suite_"), config.get("suite_limit"))
-    if group.startswith(("suite_", "baseline_")) and limit is not None:
+    if (group.startswith("suite_") or baseline_of(group) and not group.startswith("baseline_grid_")) and limit is not None:
         extra["limit"] = limit
     own = {b: kvs for b, kvs in benchmark_overrides().items() if b in group_benchmarks(group)}
     if own:
@@ -455,8 +470,8 @@ def group_priority(group):
 def group_judges(group):
     """The judge backbones that run an eval group (an audio suite group runs on the audio twins)."""
     benchmark = eval_groups()[group][0][0]
-    if group.startswith("baseline_"):
-        return [group.removeprefix("baseline_")]
+    if baseline_of(group):
+        return [baseline_of(group)]
     if group == "grid":
         return list(config["backbones"])
     return sorted({suite_judge(b, benchmark) for b in config["backbones"]})
@@ -467,7 +482,7 @@ def eval_metrics():
     paths = []
     for group, members in eval_groups().items():
         for backbone in group_judges(group):
-            for variant in ["base"] if group.startswith("baseline_") else all_variants():
+            for variant in ["base"] if baseline_of(group) else all_variants():
                 paths += [
                     f"results/eval/{backbone}/{variant}/{b}/{v}/{g}/metrics.json" for b, v, g in members
                 ]

@@ -51,6 +51,6 @@ for _group in eval_groups():
         wildcard_constraints:
             # a group's own judges: the baseline groups' outputs share the folder layout of the others
             backbone="|".join(re.escape(j) for j in group_judges(_group)),
-            variant="base" if _group.startswith("baseline_") else f"base|{FLEX_VARIANT}",
+            variant="base" if baseline_of(_group) else f"base|{FLEX_VARIANT}",
         shell:
             "{PYTHON} -m flexjudge.evaluate {params.args} 2>&1 | tee {log}"

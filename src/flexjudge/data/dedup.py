@@ -40,9 +40,10 @@ class RowWords:
 
 
 def exact_key(row: PoolRow, row_words: RowWords | None = None) -> tuple[str, ...]:
-    """What two exact duplicates share: the normalized question and the normalized answers, unordered."""
+    """What two exact duplicates share: the normalized question, the normalized answers (unordered) and the
+    question's media (an image-text row with the same words but another image is another example)."""
     q, a, b = (row_words or RowWords())(row)
-    return (" ".join(q), *sorted((" ".join(a), " ".join(b))))
+    return (" ".join(q), *sorted((" ".join(a), " ".join(b))), *(m["path"] for m in row.media))
 
 
 def drop_exact_duplicates(

@@ -210,9 +210,14 @@ def rlhfv_pool(path: Path, on_bad_row: str, seed: int, media_dir: Path) -> tuple
         raise DataError(f"{path}: an RLHF-V file has the columns text and image; missing {sorted(missing)}")
     rows: list[PoolRow] = []
     skipped: Counter = Counter()
+    seen: set[str] = set()
     for i, raw in enumerate(frame.to_dict("records")):
         where = f"{path}[{i}]"
         try:
+            ident = f"rlhfv-{raw.get('idx', i)}"
+            if ident in seen:
+                raise BadRow("duplicate_id", f"idx {raw.get('idx', i)!r} appears on an earlier row")
+            seen.add(ident)
             try:
                 text = json.loads(raw["text"]) if isinstance(raw["text"], str) else None
             except json.JSONDecodeError:
@@ -238,7 +243,6 @@ def rlhfv_pool(path: Path, on_bad_row: str, seed: int, media_dir: Path) -> tuple
                 ) from None
             skipped[bad.reason] += 1
             continue
-        ident = f"rlhfv-{raw.get('idx', i)}"
         chosen_first = int(stable_hash("pool-order", seed, ident), 16) % 2 == 0
         answers = (chosen, rejected) if chosen_first else (rejected, chosen)
         media = ({"type": "image", "path": f"{media_dir.name}/{name}"},)

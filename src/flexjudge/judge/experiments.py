@@ -201,7 +201,8 @@ def judge_anything_table(table: pd.DataFrame) -> ExperimentTable | None:
                 cells[arrow] = f"left out: {left[task]} (media the judge does not take)"
             else:
                 cells[arrow] = ""
-        cells["average"] = f"{record['metrics']['macro_accuracy']:.3f}"
+        judged = sum(task in by for task in SETTINGS)
+        cells["average"] = f"{record['metrics']['macro_accuracy']:.3f} (of {judged} settings)"
         columns[f"{r.backbone}/{r.variant} {r.voting}/{r.budget}"] = cells
     frame = pd.DataFrame(columns).rename_axis("setting").reset_index()
     note = (

@@ -114,7 +114,7 @@ def load_items(cfg: DictConfig):
     b = cfg.benchmark
     loaded = load_configured(b, cfg.paths.results, cfg.limit)
     takes = judge_takes(cfg)
-    if takes is not None:
+    if takes is not None:  # of the first `limit` items, those with media the judge cannot take are counted
         loaded = loaded.without_media(takes, b.name)
         if loaded.unsupported:
             log.warning(

@@ -30,7 +30,7 @@ from flexjudge.protocol.prompts import media_parts
 CRITIC_SYSTEM = "You are a helpful assistant."
 _CRITIC_VERDICT = re.compile(
     r"\b(?:response|answer)\s*(?P<first>1|2|a|b)\s+is\s+(?:slightly\s+|much\s+|clearly\s+)?better\b"
-    r"|\bthe\s+better\s+response\s*(?:is)?\s*:?\s*\[?(?P<named>1|2|a|b|first|second)\]?"
+    r"|\bthe\s+better\s+response\s*(?:is\s*)?[:\[]\s*\[?(?P<named>1|2|a|b|first|second)\]?(?!\w)"
     r"|\b(?:two|both)\s+responses\s+are\s+equally\s+(?:good|bad|acceptable|poor)\b",
     re.IGNORECASE,
 )
