@@ -132,3 +132,33 @@ def test_image_text_table_compares_the_two_training_sets():
             "flex_image parse rate": 0.5,
         }
     ]
+
+
+def test_a_variant_section_shows_the_papers_rows_of_its_source():
+    from flexjudge.judge.experiments import image_text_table
+
+    row = {"benchmark": "vl_rewardbench", "backbone": "vl", "voting": "k1", "budget": "none", "accuracy": 0.5}
+    table = pd.DataFrame([{**row, "variant": "flex"}, {**row, "variant": "flex_image"}])
+    reference = pd.DataFrame(
+        [
+            {
+                "benchmark": "vl_rewardbench",
+                "subset": "overall",
+                "metric": "accuracy",
+                "model": "FLEX-VL-7B (image-text)",
+                "value": 40.0,
+                "source": "FLEX-Judge Table 5",
+            },
+            {
+                "benchmark": "vl_rewardbench",
+                "subset": "overall",
+                "metric": "accuracy",
+                "model": "FLEX-VL-7B",
+                "value": 48.6,
+                "source": "FLEX-Judge Table 2a",
+            },
+        ]
+    )
+    shown = image_text_table(table, reference)
+    assert shown.paper["model"].tolist() == ["FLEX-VL-7B (image-text)"] and "are below" in shown.note
+    assert "not in reference/paper_results.csv" in image_text_table(table).note

@@ -116,11 +116,26 @@ ANSWER_FIRST = (("flex", "reasoning first"), ("flex_answer", "answer first"))
 IMAGE_TEXT = (("flex", "text rationales"), ("flex_image", "image-text pairs"))
 
 
+def paper_rows(reference: pd.DataFrame | None, source: str) -> pd.DataFrame:
+    """The reference file's rows of one table or figure of the paper (`source`, e.g. "FLEX-Judge Table 5")."""
+    if reference is None or reference.empty:
+        return pd.DataFrame()
+    rows = reference[reference["source"] == source]
+    return rows[["benchmark", "subset", "metric", "model", "value"]].reset_index(drop=True)
+
+
 def variant_table(
-    table: pd.DataFrame, judges: Sequence[tuple[str, str]], anchor: str, title: str, note: str
+    table: pd.DataFrame,
+    judges: Sequence[tuple[str, str]],
+    anchor: str,
+    title: str,
+    note: str,
+    reference: pd.DataFrame | None = None,
+    source: str = "",
 ) -> ExperimentTable | None:
     """Two variants side by side: each benchmark's headline metric and parse rate, one row per backbone,
-    benchmark, voting and budget both ran; None unless both variants were evaluated."""
+    benchmark, voting and budget both ran, and the reference file's rows of the paper's `source`; None
+    unless both variants were evaluated."""
     variants = [v for v, _ in judges]
     both = table[table["variant"].isin(variants)]
     if set(both["variant"]) != set(variants):
@@ -145,35 +160,41 @@ def variant_table(
             failures = by.loc[variant].get("parse_failure_rate")
             row[f"{variant} parse rate"] = None if pd.isna(failures) else 1 - float(failures)
         rows.append(row)
-    return ExperimentTable(anchor, title, note, pd.DataFrame(rows).round(3))
+    paper = paper_rows(reference, source)
+    note += (
+        f" The paper's numbers ({source}) are below."
+        if not paper.empty
+        else f" The paper's numbers ({source}) are not in reference/paper_results.csv (rows with that source "
+        "show here)."
+    )
+    return ExperimentTable(anchor, title, note, pd.DataFrame(rows).round(3), paper)
 
 
-def answer_first_table(table: pd.DataFrame) -> ExperimentTable | None:
+def answer_first_table(table: pd.DataFrame, reference: pd.DataFrame | None = None) -> ExperimentTable | None:
     """Reasoning first vs answer first (Fig. 5 left): flex and flex_answer (the same SFT items, targets
     without the reasoning) side by side."""
     note = (
         "The flex judge (SFT targets: reasoning in <think>, then the answer tags) against flex_answer (the same "
         "SFT items with the answer tags alone, evaluated with reasoning=false: a prompt that asks for no "
         "reasoning and no <think> opening), per benchmark and setting. The paper's Fig. 5 (left) makes this "
-        "comparison on its 7B judge; its values are read off a plot and are not in reference/paper_results.csv."
+        "comparison on its 7B judge."
     )
+    title = "Reasoning first vs answer first (paper Fig. 5, left)"
     return variant_table(
-        table, ANSWER_FIRST, "answer-first", "Reasoning first vs answer first (paper Fig. 5, left)", note
+        table, ANSWER_FIRST, "answer-first", title, note, reference, "FLEX-Judge Fig. 5 (left)"
     )
 
 
-def image_text_table(table: pd.DataFrame) -> ExperimentTable | None:
+def image_text_table(table: pd.DataFrame, reference: pd.DataFrame | None = None) -> ExperimentTable | None:
     """Text vs image-text training data (Table 5): flex and flex_image (the same select and finetune on
     RLHF-V's image-text pairs) side by side."""
     note = (
         "The flex judge (trained on text rationales) against flex_image (the same sample, select and finetune "
         "stages on RLHF-V image-text preference pairs: the teacher judges each pair with its image), per "
-        "benchmark and setting. The paper's Table 5 makes this comparison at 7B; its numbers are not in "
-        "reference/paper_results.csv."
+        "benchmark and setting. The paper's Table 5 makes this comparison at 7B."
     )
-    return variant_table(
-        table, IMAGE_TEXT, "image-text", "Text vs image-text training data (paper Table 5)", note
-    )
+    title = "Text vs image-text training data (paper Table 5)"
+    return variant_table(table, IMAGE_TEXT, "image-text", title, note, reference, "FLEX-Judge Table 5")
 
 
 def judge_anything_table(table: pd.DataFrame) -> ExperimentTable | None:
@@ -225,7 +246,11 @@ def experiment_tables(
     `table` (the variant comparisons) and from the retention runs' metrics.json files."""
     tables = [
         *(
-            (answer_first_table(table), image_text_table(table), judge_anything_table(table))
+            (
+                answer_first_table(table, reference),
+                image_text_table(table, reference),
+                judge_anything_table(table),
+            )
             if table is not None
             else ()
         ),
