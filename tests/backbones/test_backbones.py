@@ -80,7 +80,9 @@ def test_backbone_configs_share_keys():
     assert len({frozenset(k) for k in keys.values()}) == 1, keys
     for n in names:
         bb = compose("provision", [f"backbone={n}"]).backbone
-        assert bb.processor in ("image", "image+audio", "molecule", "none")
+        assert bb.processor in ("image", "image_only", "image+audio", "molecule", "none")
+        # the LLaVA classes (the baseline judges') take still images only, and are judged in their own format
+        assert (bb.processor == "image_only") == ("Llava" in bb.model_class) == (bb.baseline is not None)
         assert isinstance(bb.lora, bool) and bb.lora == (n == "qwen2_5_vl_32b")
         assert (bb.processor == "none") == (bb.model_class in ("LlamaForCausalLM", "Qwen2ForCausalLM"))
         assert (
