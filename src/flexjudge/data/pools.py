@@ -158,6 +158,19 @@ def mapped_row(fields: Mapping[str, str | None]) -> Callable[[Mapping[str, Any],
     return read
 
 
+def _skip_or_raise(bad: BadRow, where: str, on_bad_row: str, skipped: Counter) -> None:
+    """A bad row: a DataError naming it (on_bad_row=error), else counted by reason."""
+    if on_bad_row == "error":
+        raise DataError(f"{where}: {bad} (set pool.on_bad_row=skip to count and skip such rows)") from None
+    skipped[bad.reason] += 1
+
+
+def _placed(seed: int, ident: str, chosen: str, rejected: str) -> tuple[tuple[str, str], str]:
+    """(answers, preferred): the chosen answer placed as A or B by a seeded coin per row."""
+    chosen_first = int(stable_hash("pool-order", seed, ident), 16) % 2 == 0
+    return ((chosen, rejected), "A") if chosen_first else ((rejected, chosen), "B")
+
+
 def _jsonl_pool(
     path: Path, read: Callable[[Mapping[str, Any], str, int], PoolRow], on_bad_row: str
 ) -> tuple[list[PoolRow], Counter]:
@@ -174,11 +187,7 @@ def _jsonl_pool(
                 raise BadRow("duplicate_id", f"id {row.id!r} appears on an earlier line")
             seen.add(row.id)
         except BadRow as bad:
-            if on_bad_row == "error":
-                raise DataError(
-                    f"{where}: {bad} (set pool.on_bad_row=skip to count and skip such rows)"
-                ) from None
-            skipped[bad.reason] += 1
+            _skip_or_raise(bad, where, on_bad_row, skipped)
             continue
         rows.append(row)
     return rows, skipped
@@ -189,9 +198,8 @@ def hh_rlhf_pool(path: Path, on_bad_row: str, seed: int) -> tuple[list[PoolRow],
     items, skipped = read_hh_rlhf(path, on_bad_row=on_bad_row)
     rows = []
     for item in items:
-        chosen_first = int(stable_hash("pool-order", seed, item.id), 16) % 2 == 0
-        answers = (item.chosen, item.rejected) if chosen_first else (item.rejected, item.chosen)
-        rows.append(PoolRow(item.id, item.question, answers, None, "A" if chosen_first else "B", item.source))
+        answers, preferred = _placed(seed, item.id, item.chosen, item.rejected)
+        rows.append(PoolRow(item.id, item.question, answers, None, preferred, item.source))
     return rows, skipped
 
 
@@ -237,16 +245,11 @@ def rlhfv_pool(path: Path, on_bad_row: str, seed: int, media_dir: Path) -> tuple
                 (media_dir / f"{name}.tmp").write_bytes(bytes(data))
                 (media_dir / f"{name}.tmp").replace(media_dir / name)
         except BadRow as bad:
-            if on_bad_row == "error":
-                raise DataError(
-                    f"{where}: {bad} (set pool.on_bad_row=skip to count and skip such rows)"
-                ) from None
-            skipped[bad.reason] += 1
+            _skip_or_raise(bad, where, on_bad_row, skipped)
             continue
-        chosen_first = int(stable_hash("pool-order", seed, ident), 16) % 2 == 0
-        answers = (chosen, rejected) if chosen_first else (rejected, chosen)
+        answers, preferred = _placed(seed, ident, chosen, rejected)
         media = ({"type": "image", "path": f"{media_dir.name}/{name}"},)
-        rows.append(PoolRow(ident, question, answers, None, "A" if chosen_first else "B", where, media))
+        rows.append(PoolRow(ident, question, answers, None, preferred, where, media))
     return rows, skipped
 
 
