@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from flexjudge import REPO_ROOT  # noqa: E402
 from flexjudge.benchmarks import config as benchmark_configs  # noqa: E402
 from flexjudge.core.app import compose  # noqa: E402
+from flexjudge.protocol.prompts import ANSWER_OPEN  # noqa: E402
 
 benchmark_configs.register()  # `benchmark=<name>` composes the registry's node (as the evaluate stage does)
 
@@ -104,3 +106,36 @@ def pytest_collection_modifyitems(config, items):
     skip = pytest.mark.skip(reason="needs a CUDA GPU (none visible to torch here)")
     for item in gpu:
         item.add_marker(skip)
+
+
+# --- answer forcing: a scripted judge (what it would write next), for the engine tests ---------------
+def scripted(intended: str, after_open: str = "7</answer>") -> Callable[[str], str]:
+    """A judge that means to write `intended` and stop; wherever the engine has written an answer opening it
+    did not mean, it writes `after_open` and stops again. Maps the vote's text so far to what comes next
+    ("" = it ends its turn now)."""
+
+    def next_text(vote_text: str) -> str:
+        if intended.startswith(vote_text):
+            return intended[len(vote_text) :]
+        if vote_text.endswith(ANSWER_OPEN):
+            return after_open
+        for cut in range(len(after_open), 0, -1):  # part way through `after_open`
+            if vote_text.endswith(ANSWER_OPEN + after_open[:cut]):
+                return after_open[cut:]
+        return ""
+
+    return next_text
+
+
+@pytest.fixture
+def answer_scripts() -> dict[str, Callable[[str], str]]:
+    """Judges that write too few answer tags, too many, the right number, an unclosed last tag, and an
+    empty opened tag (three tags are asked for)."""
+    think = " brief\n</think>\n"
+    return {
+        "short": scripted(f"{think}<answer>4</answer><answer>3</answer>"),
+        "long": scripted(f"{think}<answer>4</answer><answer>3</answer><answer>2</answer><answer>1</answer>"),
+        "exact": scripted(f"{think}<answer>4</answer><answer>3</answer><answer>2</answer>"),
+        "unclosed": scripted(f"{think}<answer>4</answer><answer>3</answer><answer>2"),
+        "empty": scripted(f"{think}<answer>4</answer><answer>"),
+    }

@@ -173,6 +173,23 @@ def test_a_model_judge_caches_votes_and_a_rerun_with_more_votes_adds_only_those(
 
 
 @pytest.mark.slow
+def test_force_answers_reaches_the_engine_and_is_reported(tmp_path, tiny_manifest):
+    """--force-answers: each output vote says what answer forcing did, and the summary's thinking block
+    counts the votes it changed (none without the flag)."""
+    path = write(tmp_path / "in.jsonl", five_rows(tmp_path, "batch")[1])
+    argv = ["judge", str(path), "--judge", str(tiny_manifest.parent), "--format", "batch", "--quiet"]
+    argv += ["--max-new-tokens", "40", "--max-think-tokens", "8"]
+    assert main([*argv, "--out", str(tmp_path / "plain.jsonl")]) == 0
+    assert main([*argv, "--out", str(tmp_path / "held.jsonl"), "--force-answers"]) == 0
+    plain = read_json(tmp_path / "plain.jsonl.summary.json")
+    held = read_json(tmp_path / "held.jsonl.summary.json")
+    assert held["votes_generated"] == 5 and plain["thinking"]["answer_forcing_rate"] == 0.0
+    votes = [v for r in read_jsonl(tmp_path / "held.jsonl") for v in r["votes"]]
+    changed = sum(bool(v["forced_answers"] or v["answer_cut"]) for v in votes) / len(votes)
+    assert held["thinking"]["answer_forcing_rate"] == changed
+
+
+@pytest.mark.slow
 def test_a_killed_run_resumes_and_generates_only_what_is_missing(tmp_path, tiny_manifest):
     rows = [{"prompt": f"Question {i}: " + "words " * (i * 7), "responses": ["yes", "no"]} for i in range(6)]
     path = write(tmp_path / "in.jsonl", rows)

@@ -282,3 +282,72 @@ def test_max_think_tokens_caps_every_think_section(smollm2):
         assert parsed.failure is None, gen.text
         assert gen.think_tokens <= cap
         assert len(tok(parsed.think, add_special_tokens=False)["input_ids"]) <= cap
+
+
+# --- answer forcing (Budget.answer_forcing): a scripted judge on the real engine loop ---------------------
+
+
+def test_held_answer_moves():
+    from flexjudge.generate.budget import held_answer
+
+    assert held_answer("\n<answer>4</answer>", 2, True) == "<answer>"  # stops short outside a tag: open one
+    assert held_answer("\n<answer>4</answer><answer>3", 3, True) == "</answer><answer>"  # inside: close, open
+    assert held_answer("\n<answer>4</answer><answer>3", 2, True) == "</answer>"  # the last one: close only
+    assert held_answer("\n<answer>4</answer><answer> ", 2, True) is None  # an empty tag is not closed for it
+    assert held_answer("\n<answer>4</answer><answer>3</answer>", 2, False) == ""  # all closed, goes on: end
+    assert held_answer("\n<answer>4</answer><answer>3</answer>", 2, True) is None  # all closed and it ends
+    assert held_answer("\n<answer>4", 2, False) is None  # mid-answer: the judge's own token stands
+    assert Budget(answer_forcing=True).active and Budget(answer_forcing=True).key()["answers"] is True
+    assert "answers" not in Budget(max_think_tokens=64).key()  # keys of votes cached before it are kept
+
+
+class ScriptedEngine(Engine):
+    """The real engine, with the judge's next token taken from a script of what it would write next."""
+
+    def __init__(self, model, tokenizer, script, **kw):
+        super().__init__(model, tokenizer, **kw)
+        self.script = script
+
+    def _choose(self, vote, sampled):
+        if not vote.forced:
+            rest = self.script(self.tokenizer.decode(vote.ids, skip_special_tokens=True))
+            sampled = self.encode(rest)[0] if rest else self.end_id
+        return super()._choose(vote, sampled)
+
+
+@pytest.mark.parametrize(
+    ("judge", "answer", "forced", "cut"),
+    [
+        ("short", "<answer>4</answer><answer>3</answer><answer>7</answer>", 1, False),
+        ("long", "<answer>4</answer><answer>3</answer><answer>2</answer>", 0, True),
+        ("exact", "<answer>4</answer><answer>3</answer><answer>2</answer>", 0, False),
+        ("unclosed", "<answer>4</answer><answer>3</answer><answer>2</answer>", 1, False),
+        ("empty", "<answer>4</answer><answer>", 0, False),
+    ],
+)
+def test_answer_forcing_holds_the_answer_to_the_tag_count(tiny, answer_scripts, judge, answer, forced, cut):
+    from flexjudge.protocol.formats import BatchRanking
+
+    model, tok, prompts = tiny
+    request = Request(prompts[0] + THINK_PREFILL, "q", (0,), think_open=True, answers=3)
+    params = SamplingParams(max_new_tokens=64)
+    script = answer_scripts[judge]
+    (held,) = ScriptedEngine(model, tok, script, budget=Budget(answer_forcing=True)).generate(
+        [request], params, progress=False
+    )
+    (free,) = ScriptedEngine(model, tok, script).generate([request], params, progress=False)
+    gen, plain = held[0], free[0]
+    assert gen.text.startswith(f" brief\n</think>\n{answer}"), gen.text
+    assert gen.text[len(" brief\n</think>\n" + answer) :] in ("", "<")  # a cut may keep the token it ended on
+    assert (gen.forced_answers, gen.answer_cut, gen.finished) == (forced, cut, True)
+    parsed = BatchRanking().parse(generated_with_prefill(gen.text, True), 3)
+    assert parsed.ok == (judge != "empty"), gen.text
+    if not forced and not cut:  # a judge that needed no help writes what it writes without forcing
+        assert gen.text == plain.text and gen.n_tokens == plain.n_tokens
+    else:
+        assert not BatchRanking().parse(generated_with_prefill(plain.text, True), 3).ok
+    # without a tag count (a baseline's format) the engine never touches the answer
+    (untouched,) = ScriptedEngine(model, tok, script, budget=Budget(answer_forcing=True)).generate(
+        [Request(request.prompt, "q", (0,), think_open=True)], params, progress=False
+    )
+    assert untouched[0].text == plain.text and untouched[0].forced_answers == 0

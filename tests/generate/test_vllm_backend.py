@@ -233,3 +233,30 @@ def test_real_vllm_smoke(request):
     assert a == b
     assert all(len(g) == len(r.votes) for g, r in zip(a, REQUESTS, strict=True) if g is not None)
     assert all(0 < v.n_tokens <= 24 + 8 for gens in a if gens for v in gens)
+
+
+@pytest.mark.parametrize(
+    ("judge", "answer", "forced", "cut"),
+    [
+        ("short", "<answer>4</answer><answer>3</answer><answer>7</answer>", 1, False),
+        ("long", "<answer>4</answer><answer>3</answer><answer>2</answer>", 0, True),
+        ("exact", "<answer>4</answer><answer>3</answer><answer>2</answer>", 0, False),
+        ("unclosed", "<answer>4</answer><answer>3</answer><answer>2</answer>", 1, False),
+        ("empty", "<answer>4</answer><answer>", 0, False),
+    ],
+)
+def test_answer_forcing_in_rounds_holds_the_answer_to_the_tag_count(tok, answer_scripts, judge, answer, forced, cut):
+    prompt = REQUESTS[2].prompt
+    script = answer_scripts[judge]
+    eng, llm = engine(tok, lambda context, seed: script(context[len(prompt) :]), Budget(answer_forcing=True))
+    request = Request(prompt, "q", (0,), think_open=True, answers=3)
+    (gens,) = eng.generate([request], SamplingParams(max_new_tokens=64), progress=False)
+    g = gens[0]
+    assert g.text == f" brief\n</think>\n{answer}"
+    assert (g.forced_answers, g.answer_cut, g.finished) == (forced, cut, True)
+    assert g.think_tokens + count(tok, THINK_CLOSE) + g.answer_tokens == g.n_tokens
+    assert all("</answer>" in p.stop for _, p in llm.calls[1:] if p.max_tokens > 1)  # a tag per call
+    plain, _ = engine(tok, lambda context, seed: script(context[len(prompt) :]))
+    (free,) = plain.generate([request], SamplingParams(max_new_tokens=64), progress=False)
+    if not forced and not cut:
+        assert free[0].text == g.text

@@ -51,6 +51,7 @@ def report(tmp_path_factory) -> Path:
     for name in SUITE:
         for variant in ("base", "flex"):
             judged(name, f"variant={variant}")
+    judged("mllm_judge_batch", "variant=flex", "budget=think64_tags")  # a deviation: its own table
     leaderboard(stage_cfg("leaderboard", tmp))
     return tmp / "leaderboard"
 
@@ -73,8 +74,12 @@ def test_the_report_has_the_tables_plots_and_an_item_page_per_evaluation(report)
     assert "Paper (vl_rewardbench):" in section and "FLEX-VL-7B" in section  # the paper beside ours
     assert "consensus accuracy ↑" in section and "flip_rate ↓" in section and "vote_accuracy ↑" in section
     assert 'id="parse"' in html and "Votes that parse" in html
+    forced = html.split("Votes answer forcing changed")[1].split("<h2")[0]  # only the forcing run's column
+    assert "flex k1/think64_tags" in forced and "k1/none" not in forced and "mllm_judge_batch" in forced
+    md = (report / "leaderboard.md").read_text(encoding="utf-8")
+    assert "### Votes answer forcing changed" in md and "flex k1/think64_tags" in md.split("### Votes answer")[1]
     pages = sorted((report / "items").glob("*.html"))
-    assert len(pages) == 4 + 2 * len(SUITE)
+    assert len(pages) == 4 + 2 * len(SUITE) + 1
     for page in [index, *pages]:  # self-contained: every link resolves inside the report folder
         for link in local_links(page):
             target = (page.parent / link).resolve()

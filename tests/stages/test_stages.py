@@ -225,6 +225,27 @@ def test_evaluate_asks_an_answer_first_judge_for_the_answer_alone(tiny_manifest,
         run(stage_cfg("evaluate", tmp_path / "c", *common, "reasoning=false", "prefill_think=true"))
 
 
+def test_evaluate_with_answer_forcing_records_the_deviation_and_what_it_changed(tiny_manifest, curated, tmp_path):
+    """budget=think64_tags: each request asks for its format's two tags, the run lists answer forcing among
+    its protocol deviations, and metrics.json counts the votes it changed (as each vote records them)."""
+    from flexjudge.evaluate import run
+    from flexjudge.judge.runs import ANSWER_FORCING, build_views, judge_protocol, load_items, vote_ask
+
+    common = ("backbone=tiny_vl", f"judge={tiny_manifest}", f"benchmark.path={curated / 'heldout.jsonl'}")
+    cfg = stage_cfg("evaluate", tmp_path, *common, "budget=think64_tags", "max_new_tokens=96")
+    views = build_views(load_items(cfg).items, cfg.benchmark.order, cfg.benchmark.seed)
+    ask = vote_ask(cfg, judge_protocol(cfg.benchmark).fmt, views)
+    assert ask.budget.answer_forcing and ask.answers == [2] * len(views)
+    record = run(cfg)
+    assert ANSWER_FORCING in record["protocol_deviations"]
+    votes = [v for p in read_jsonl(tmp_path / "eval/tiny_vl/base/hh_harmless_heldout/k1/think64_tags/predictions.jsonl") for v in p["votes"]]
+    changed = sum(bool(v["forced_answers"] or v["answer_cut"]) for v in votes) / len(votes)
+    assert record["thinking"]["answer_forcing_rate"] == changed
+    plain = run(stage_cfg("evaluate", tmp_path, *common, "budget=think64", "max_new_tokens=96"))
+    assert ANSWER_FORCING not in plain["protocol_deviations"]
+    assert plain["thinking"]["answer_forcing_rate"] == 0.0
+
+
 def test_image_text_pool_trains_a_judge_through_the_same_stages(tiny_manifest, tmp_path):
     """The image-text ablation (the paper's Table 5): RLHF-V rows (the mini, in the release's parquet) are
     curated with their images written beside the pool, the teacher judges each pair with its image, select

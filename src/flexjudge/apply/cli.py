@@ -106,6 +106,12 @@ def _parser() -> argparse.ArgumentParser:
         default=0,
         help="budget forcing: make the judge go on thinking R times ('Wait')",
     )
+    v.add_argument(
+        "--force-answers",
+        action="store_true",
+        help="answer forcing: hold each answer to the format's tag count (for small judges that miscount; "
+        "a deviation from the paper, counted per vote: docs/judge.md)",
+    )
     v.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default); k > 1 needs > 0")
     v.add_argument("--top-p", type=float, default=1.0)
     v.add_argument("--seed", type=int, default=0)
@@ -167,6 +173,7 @@ def options_from(args: argparse.Namespace) -> JudgeOptions:
         "order": args.order,
         "max_think_tokens": args.max_think_tokens,
         "min_think_rounds": args.min_think_rounds,
+        "force_answers": args.force_answers,
         "temperature": args.temperature,
         "top_p": args.top_p,
         "seed": args.seed,

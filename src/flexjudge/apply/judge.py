@@ -62,6 +62,7 @@ class JudgeOptions:
     order: str = "random"  # answer order: random (per item) | original | reversed | both (flip rate)
     max_think_tokens: int | None = None  # budget forcing: close the reasoning after this many tokens
     min_think_rounds: int = 0  # budget forcing: send the judge back ("Wait") this many times
+    force_answers: bool = False  # answer forcing: hold the answer to the format's tag count (a deviation)
     temperature: float = 0.0  # 0: greedy (one distinct vote); the paper samples at 0.4-0.6
     top_p: float = 1.0
     seed: int = 0  # seeds every vote (vote i of an item draws from its own stream)
@@ -319,6 +320,7 @@ class Judge:
                     "max_think_tokens": o.max_think_tokens,
                     "min_think_rounds": o.min_think_rounds,
                     "continuation": "Wait",
+                    "answer_forcing": o.force_answers,
                 },
                 "max_new_tokens": o.max_new_tokens,
                 "benchmark": {
@@ -438,6 +440,8 @@ def output_row(fmt: JudgeFormat, item, judged: dict[str, Any], o: JudgeOptions) 
                 "n_tokens": v["n_tokens"],
                 "finished": v["finished"],
                 "forced_close": v["forced_close"],
+                "forced_answers": v["forced_answers"],
+                "answer_cut": v["answer_cut"],
                 "text": v["text"],
             }
         )

@@ -9,6 +9,15 @@ Two controls, applied token by token while a vote is decoded:
 
 Whenever budget forcing is on, the think section also ends `ANSWER_RESERVE` tokens before
 `max_new_tokens` at the latest, so the answer always fits (s1 pairs extra rounds with a cap the same way).
+
+A third control acts after the thinking, off by default and a deviation from the paper wherever it is on:
+- `answer_forcing`: the engine holds the answer to the number of <answer> tags the format asks for (each
+  request's `answers`). When the judge would stop with fewer, the engine writes the next tag opening (or
+  closes the open tag and opens the next) instead of the stop, and the judge goes on; when it has closed
+  that many tags and would write more than the end of its turn, the engine ends the vote there. Every tag
+  in the answer still holds the judge's own value; a vote the engine helped counts its `forced_answers`
+  (tags it opened) and whether it was `answer_cut`, and evaluations report both rates. It is for small
+  judges that score well but do not count their replies (docs/training.md); the paper's judges need none.
 """
 
 from __future__ import annotations
@@ -16,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from flexjudge.protocol.prompts import ANSWER_OPEN, THINK_CLOSE
+from flexjudge.protocol.prompts import ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE
 
 #: Tokens kept free for the answer after a think section the engine closes.
 ANSWER_RESERVE = 16
@@ -29,6 +38,7 @@ class Budget:
     max_think_tokens: int | None = None
     min_think_rounds: int = 0
     continuation: str = "Wait"
+    answer_forcing: bool = False  # hold the answer to the format's tag count (module docstring; a deviation)
 
     def __post_init__(self) -> None:
         if self.max_think_tokens is not None and self.max_think_tokens < 1:
@@ -45,12 +55,14 @@ class Budget:
             max_think_tokens=cfg.get("max_think_tokens"),
             min_think_rounds=int(cfg.get("min_think_rounds") or 0),
             continuation=str(cfg.get("continuation", "Wait")),
+            answer_forcing=bool(cfg.get("answer_forcing", False)),
         )
 
     @property
     def active(self) -> bool:
-        """Whether the engine ever intervenes."""
-        return self.max_think_tokens is not None or self.min_think_rounds > 0
+        """Whether the engine ever intervenes (answer forcing also closes a think section the judge would end
+        unclosed: an answer needs one)."""
+        return self.max_think_tokens is not None or self.min_think_rounds > 0 or self.answer_forcing
 
     def check(self, max_new_tokens: int, where: str = "budget") -> None:
         """A max think budget must leave room for the forced close and an answer."""
@@ -69,12 +81,16 @@ class Budget:
         return min(self.max_think_tokens or reserve, reserve)
 
     def key(self) -> dict[str, Any]:
-        """What identifies the budget in a generation's cache key."""
-        return {
+        """What identifies the budget in a generation's cache key (answer forcing only where it is on, so
+        the votes cached before it existed keep their keys)."""
+        key: dict[str, Any] = {
             "max_think": self.max_think_tokens,
             "rounds": self.min_think_rounds,
             "cont": self.continuation,
         }
+        if self.answer_forcing:
+            key["answers"] = True
+        return key
 
     #: Text the engine writes to end a think section and open the answer.
     forced_close: ClassVar[str] = f"\n{THINK_CLOSE}\n{ANSWER_OPEN}"
@@ -83,3 +99,21 @@ class Budget:
     def forced_continuation(self) -> str:
         """Text written in place of an early close."""
         return f"\n{self.continuation}"
+
+
+def held_answer(text: str, answers: int, sampled_end: bool) -> str | None:
+    """Answer forcing's move for a vote whose answer part (the text after its think section) is `text`, as
+    the judge's next token would end its turn (`sampled_end`) or not: None to let the judge's token stand,
+    "" to end the vote now (it has closed `answers` tags and goes on), else the tag text to write instead
+    of an early end (close the open tag, open the next). A tag the judge opened and left empty is not
+    closed for it: the vote ends as the judge ended it."""
+    closes = text.count(ANSWER_CLOSE)
+    if closes >= answers:
+        return None if sampled_end else ""
+    if not sampled_end:
+        return None
+    if text.count(ANSWER_OPEN) > closes:  # inside a tag
+        if not text[text.rfind(ANSWER_OPEN) + len(ANSWER_OPEN) :].strip():
+            return None
+        return ANSWER_CLOSE + (ANSWER_OPEN if closes + 1 < answers else "")
+    return ANSWER_OPEN

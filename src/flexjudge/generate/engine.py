@@ -41,7 +41,8 @@ class SamplingParams:
 class Generation:
     """One vote: its text, generated token count (forced ones included), whether it ended on its own,
     and the think/answer accounting (tokens inside <think>, tokens after it, rounds sent back, whether
-    the engine closed the think section)."""
+    the engine closed the think section; with answer forcing, the answer tags the engine opened and whether
+    it ended the vote at the format's tag count)."""
 
     text: str
     n_tokens: int
@@ -50,6 +51,8 @@ class Generation:
     answer_tokens: int | None = None
     rounds: int = 0
     forced_close: bool = False
+    forced_answers: int = 0
+    answer_cut: bool = False
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,7 @@ class Request:
     votes: tuple[int, ...] = (0,)
     think_open: bool = False  # the prompt ends inside <think>
     media: tuple[dict[str, Any], ...] = ()  # media parts ({"type", "path"}) in placeholder order
+    answers: int | None = None  # <answer> tags the format asks for (answer forcing; None: no count)
 
 
 def plan_batches(

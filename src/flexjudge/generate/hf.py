@@ -29,7 +29,7 @@ from flexjudge.backbones.cascade import CascadeCache
 from flexjudge.backbones.inputs import media_inputs
 from flexjudge.backbones.kvcache import PreallocatedCache
 from flexjudge.core.io import stable_hash
-from flexjudge.generate.budget import Budget
+from flexjudge.generate.budget import Budget, held_answer
 from flexjudge.generate.engine import (
     BatchedEngine,
     Generation,
@@ -38,6 +38,7 @@ from flexjudge.generate.engine import (
     plan_batches,
     vote_seed,
 )
+from flexjudge.protocol.parsing import split_think
 from flexjudge.protocol.prompts import THINK_CLOSE, THINK_OPEN
 
 if TYPE_CHECKING:
@@ -128,6 +129,9 @@ class _Vote:
     think_tokens: int | None = None
     rounds: int = 0
     forced_close: bool = False
+    answers: int | None = None  # answer tags to hold the vote to (answer forcing), None: no count
+    forced_answers: int = 0
+    answer_cut: bool = False
     done: bool = False
     finished: bool = False
 
@@ -161,7 +165,9 @@ class Engine(BatchedEngine):
         self.prefill_tokens = prefill_tokens
         eos = model.generation_config.eos_token_id
         eos = tokenizer.eos_token_id if eos is None else eos
-        self.eos_ids = set(eos if isinstance(eos, list) else [eos]) | {tokenizer.pad_token_id}
+        eos = eos if isinstance(eos, list) else [eos]
+        self.end_id = eos[0]  # what answer forcing feeds to end a vote
+        self.eos_ids = set(eos) | {tokenizer.pad_token_id}
         self.pad_id = tokenizer.pad_token_id
         self.packer = packer
         model.set_attn_implementation(ATTENTION)  # SDPA everywhere except our decoding steps
@@ -274,6 +280,7 @@ class Engine(BatchedEngine):
                 vote=v,
                 rng=torch.Generator().manual_seed(vote_seed(params.seed, req.key, v)) if sampling else None,
                 think=1 if req.think_open else 0,
+                answers=req.answers if self.budget.answer_forcing else None,
             )
             for r, req in enumerate(requests)
             for v in req.votes
@@ -339,6 +346,8 @@ class Engine(BatchedEngine):
         if vote.forced:
             return vote.forced.popleft()
         budget, cap = self.budget, self._think_cap
+        if vote.think == 2 and vote.answers is not None:
+            return self._hold_answer(vote, sampled)
         if vote.think != 1 or cap is None:
             return sampled
         over = vote.think_count >= cap
@@ -351,6 +360,19 @@ class Engine(BatchedEngine):
             vote.forced.extend(self.encode(budget.forced_close))
         else:
             return sampled
+        return vote.forced.popleft()
+
+    def _hold_answer(self, vote: _Vote, sampled: int) -> int:
+        """Answer forcing (`held_answer`) on the token the judge sampled after its thinking."""
+        _, answer, _ = split_think(self.tokenizer.decode(vote.ids, skip_special_tokens=True))
+        move = held_answer(answer, vote.answers, sampled in self.eos_ids)  # type: ignore[arg-type]
+        if move is None or (move and vote.forced_answers > vote.answers):  # type: ignore[operator]
+            return sampled
+        if move == "":
+            vote.answer_cut = True
+            return self.end_id
+        vote.forced_answers += 1
+        vote.forced.extend(self.encode(move))
         return vote.forced.popleft()
 
     def _append(
@@ -411,6 +433,8 @@ class Engine(BatchedEngine):
                     answer_tokens=len(vote.ids) - vote.think_start if vote.think == 2 else None,
                     rounds=vote.rounds,
                     forced_close=vote.forced_close,
+                    forced_answers=vote.forced_answers,
+                    answer_cut=vote.answer_cut,
                 )
             )
         return out

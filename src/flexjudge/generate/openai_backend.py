@@ -27,6 +27,7 @@ import io
 import json
 import os
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 from flexjudge.generate.budget import Budget
@@ -163,7 +164,12 @@ class OpenAIEngine(BatchedEngine):
                 "continuation=vllm against a vLLM server"
             )
         state = VoteState(
-            job[0], job[1], vote_seed(params.seed, request.key, job[1]), 1 if request.think_open else 0, cap
+            job[0],
+            job[1],
+            vote_seed(params.seed, request.key, job[1]),
+            1 if request.think_open else 0,
+            cap,
+            answers=request.answers if self.budget.answer_forcing else None,
         )
         while not state.done:
             max_tokens, stop = state.next_call(params)
@@ -178,7 +184,7 @@ class OpenAIEngine(BatchedEngine):
             state.advance(seg, params, self.budget, self.count)
         gen = state.generation(request.think_open, self.count)
         if self.tokenizer is None:  # no tokenizer to split think from answer tokens by
-            gen = Generation(gen.text, gen.n_tokens, gen.finished, None, None, gen.rounds, gen.forced_close)
+            gen = replace(gen, think_tokens=None, answer_tokens=None)
         return gen
 
     def _call(

@@ -212,11 +212,16 @@ class JudgeSession:
         desc: str = "judge",
         progress: bool = True,
         prefixes: Sequence[str] | None = None,
+        answers: Sequence[int | None] | None = None,
     ) -> tuple[list[list[Generation]] | None, dict[str, Any], VoteCounts]:
         """params.n votes per chat (votes 0..n-1 of params.seed): (generations, or None on shards > 0;
         the judge's manifest; vote counts). `media[i]` are chat i's media parts in placeholder order;
-        `prefixes[i]`, if given, is assistant text written after the opening and continued from."""
+        `prefixes[i]`, if given, is assistant text written after the opening and continued from;
+        `answers[i]` the answer tags chat i's format asks for (what `budget.answer_forcing` holds it to)."""
         budget = budget or Budget()
+        if budget.answer_forcing and answers is None:
+            raise ValueError(f"{desc}: answer forcing needs each chat's answer tag count (answers=...)")
+        answers = list(answers) if answers is not None else [None for _ in messages]
         media = list(media) if media is not None else [() for _ in messages]
         prefixes = list(prefixes) if prefixes is not None else ["" for _ in messages]
         self._load()
@@ -233,8 +238,8 @@ class JudgeSession:
                 for m, prefix in zip(messages, prefixes, strict=True)
             ]
         requests = [
-            Request(p, stable_hash("prompt", p, media_content(m)), tuple(range(params.n)), prefill_think, m)
-            for p, m in zip(prompts, media, strict=True)
+            Request(p, stable_hash("prompt", p, media_content(m)), tuple(range(params.n)), prefill_think, m, n)
+            for p, m, n in zip(prompts, media, answers, strict=True)
         ]
         store = GenerationStore(cache) if cache else None
         weights = manifest["weights"]

@@ -15,7 +15,10 @@ depend on its batch; prefix caching shares a prompt's prefill between its votes 
 vLLM cannot edit single tokens mid-decode, so budget forcing (s1-style) runs in rounds: a think segment
 stops at </think>; an early close (or EOS) is replaced by the continuation marker and decoding resumes,
 and an exhausted think budget gets the forced close, then the answer is decoded. Without a budget a
-vote is decoded in one pass and its think/answer split is counted by re-tokenizing the text.
+vote is decoded in one pass and its think/answer split is counted by re-tokenizing the text. Answer
+forcing (`Budget.answer_forcing`) decodes the answer a tag at a time (each call stops at </answer>): an
+EOS before the format's tag count gets the tag text `held_answer` names, and after the last tag one token
+shows whether the judge ends there (else the vote is cut at its last tag).
 """
 
 from __future__ import annotations
@@ -26,9 +29,10 @@ from types import SimpleNamespace
 from typing import Any
 
 from flexjudge.core.io import stable_hash
-from flexjudge.generate.budget import Budget
+from flexjudge.generate.budget import Budget, held_answer
 from flexjudge.generate.engine import BatchedEngine, Generation, Request, SamplingParams, vote_seed
-from flexjudge.protocol.prompts import THINK_CLOSE, THINK_OPEN
+from flexjudge.protocol.parsing import split_think
+from flexjudge.protocol.prompts import ANSWER_CLOSE, THINK_CLOSE, THINK_OPEN
 
 MISSING_VLLM = "backend=vllm needs the optional extra: pip install -e '.[vllm]' (GPU only)"
 
@@ -97,6 +101,10 @@ class VoteState:
     answer_start: int = 0  # n_tokens when the answer part began
     rounds: int = 0
     forced_close: bool = False
+    answers: int | None = None  # answer tags to hold the vote to (answer forcing), None: no count
+    forced_answers: int = 0
+    answer_cut: bool = False
+    peek: bool = False  # the wanted tags are all closed: one token shows whether the judge ends
     segments: int = 0
     done: bool = False
     finished: bool = False
@@ -105,6 +113,8 @@ class VoteState:
         """(max_tokens, stop strings) of the next vLLM call."""
         left = params.max_new_tokens - self.n_tokens
         stops = list(params.stop_strings)
+        if self.think == 2 and self.answers is not None:
+            return (min(1, left), stops) if self.peek else (left, list(dict.fromkeys([ANSWER_CLOSE, *stops])))
         if self.cap is None or self.think == 2:
             return left, stops
         if self.think == 0:
@@ -118,7 +128,9 @@ class VoteState:
         self.segments += 1
         self.text += seg.text
         self.n_tokens += seg.n_tokens
-        if self.cap is None or self.think != 1:
+        if self.think == 2 and self.answers is not None:
+            self._hold(seg, count)
+        elif self.cap is None or self.think != 1:
             if self.cap is not None and self.think == 0 and seg.stop_reason == THINK_OPEN:
                 self.think = 1
             else:
@@ -151,6 +163,31 @@ class VoteState:
         if not self.done and self.n_tokens >= params.max_new_tokens:
             self._end(False)
 
+    def _hold(self, seg: Segment, count: Callable[[str], int]) -> None:
+        """Answer forcing on one answer segment (module docstring)."""
+        if self.peek:  # the token after the last wanted tag
+            if not seg.eos:
+                self.text = self.text[: len(self.text) - len(seg.text)]
+                self.n_tokens -= seg.n_tokens
+                self.answer_cut = True
+            self._end(True)
+        elif seg.stop_reason == ANSWER_CLOSE:
+            _, answer, _ = split_think(self.text)
+            self.peek = held_answer(answer, self.answers, False) == ""  # type: ignore[arg-type]
+        elif seg.eos:
+            _, answer, _ = split_think(self.text)
+            move = held_answer(answer, self.answers, True)  # type: ignore[arg-type]
+            if not move or self.forced_answers > self.answers:  # type: ignore[operator]
+                self._end(True)
+                return
+            self.n_tokens -= 1  # the EOS token is replaced by the tag text
+            self.forced_answers += 1
+            self.text += move
+            self.n_tokens += count(move)
+            self.peek = held_answer(split_think(self.text)[1], self.answers, False) == ""  # type: ignore[arg-type]
+        else:
+            self._end(seg.finish_reason == "stop")
+
     def _continue(self, budget: Budget, count: Callable[[str], int]) -> None:
         self.rounds += 1
         self.text += budget.forced_continuation
@@ -181,6 +218,8 @@ class VoteState:
             answer_tokens=answer,
             rounds=self.rounds,
             forced_close=self.forced_close,
+            forced_answers=self.forced_answers,
+            answer_cut=self.answer_cut,
         )
 
 
@@ -263,7 +302,14 @@ class VLLMEngine(BatchedEngine):
     ) -> list[list[Generation]]:
         cap = self.budget.think_cap(params.max_new_tokens)
         votes = [
-            VoteState(r, v, vote_seed(params.seed, req.key, v), 1 if req.think_open else 0, cap)
+            VoteState(
+                r,
+                v,
+                vote_seed(params.seed, req.key, v),
+                1 if req.think_open else 0,
+                cap,
+                answers=req.answers if self.budget.answer_forcing else None,
+            )
             for r, req in enumerate(requests)
             for v in req.votes
         ]

@@ -27,9 +27,11 @@ from flexjudge.judge.experiments import ExperimentTable
 from flexjudge.judge.metrics import METRICS
 from flexjudge.judge.stability import STABILITY, flips, item_agreement, stability, verdict
 from flexjudge.judge.tables import (
+    ANSWER_FORCING_NOTE,
     PAPER_NOTE,
     PARSE_RATE_NOTE,
     TRAINING_COLUMNS,
+    answer_forcing_table,
     benchmark_tables,
     column_label,
     parse_rate_table,
@@ -477,6 +479,13 @@ def _e(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
+def _forcing(vote: dict[str, Any]) -> str:
+    """What answer forcing did to a vote, for its row on an item page ("" when nothing)."""
+    done = [f"{vote['forced_answers']} answer tag text written"] if vote.get("forced_answers") else []
+    done += ["cut at the tag count"] if vote.get("answer_cut") else []
+    return f" (answer forcing: {', '.join(done)})" if done else ""
+
+
 def _cap(text: str, cap: int = TEXT_CAP) -> str:
     return text if len(text) <= cap else text[:cap] + f"\n… ({len(text) - cap} more characters)"
 
@@ -630,6 +639,13 @@ def _index(
             f'<p class="note">{_e(PARSE_RATE_NOTE)}</p>',
             _table(wide, 2),
         ]
+    forced = answer_forcing_table(table)
+    if forced is not None:
+        body += [
+            "<h3>Votes answer forcing changed</h3>",
+            f'<p class="note">{_e(ANSWER_FORCING_NOTE)}</p>',
+            _table(forced, 2),
+        ]
     for b in benches:
         rows = frame[frame["benchmark"] == b.name]
         body += [
@@ -742,7 +758,7 @@ def _item_html(row: dict[str, Any], item: Any, media: MediaCopier) -> str:
             f"<tr><td>{v['view']}</td><td>{_e(_letters(v['order']))}</td><td>{v['run']}</td>"
             f"<td>{_e(_value(v['shown']))}</td><td>{_e(_value(v['value']))}</td>"
             f'<td class="{"ok" if v.get("failure") is None else "bad"}">{_e(status)}</td>'
-            f"<td>{_e(tokens)}{' forced close' if v.get('forced_close') else ''}</td>"
+            f"<td>{_e(tokens)}{' forced close' if v.get('forced_close') else ''}{_forcing(v)}</td>"
             f"<td><details><summary>reasoning and answer</summary><pre>{_e(_cap(v.get('text') or ''))}</pre>"
             "</details></td></tr>"
         )

@@ -91,6 +91,18 @@ def run_protocol(cfg: DictConfig) -> JudgeProtocol:
     return judge_protocol(cfg.benchmark, (cfg.get("backbone") or {}).get("baseline"))
 
 
+#: How an answer-forcing budget is recorded among a run's protocol deviations.
+ANSWER_FORCING = (
+    "answer forcing: the engine held each answer to the format's <answer> tag count (not in the paper; "
+    "votes it helped: thinking.forced_answer_rate, answer_cut_rate)"
+)
+
+
+def budget_deviations(cfg: DictConfig) -> list[str]:
+    """What the run's thinking budget adds to the paper's protocol (answer forcing)."""
+    return [ANSWER_FORCING] if cfg.budget.get("answer_forcing") else []
+
+
 def prefills_think(cfg: DictConfig, fmt: JudgeFormat) -> bool:
     """Whether the votes open inside <think>: prefill_think, for formats that reason there (not a baseline's)."""
     return bool(cfg.prefill_think) and fmt.thinks
@@ -183,6 +195,7 @@ def sample_votes(
         media_settings=ask.media_settings,
         budget=ask.budget,
         prefill_think=ask.prefill_think,
+        answers=ask.answers,
         cache=cfg.cache,
         shard=Shard.resolve(cfg.shard.index, cfg.shard.count),
         wait_s=cfg.shard.wait_s,
@@ -193,8 +206,8 @@ def sample_votes(
 
 @dataclass
 class VoteAsk:
-    """What one evaluation asks a model backend for: a chat and its media per view, the sampling
-    settings (k votes each), the thinking budget and the media sizes."""
+    """What one evaluation asks a model backend for: a chat, its media and its answer tag count per view,
+    the sampling settings (k votes each), the thinking budget and the media sizes."""
 
     messages: list[list[dict[str, Any]]]
     media: list[tuple[dict[str, Any], ...]]
@@ -202,6 +215,7 @@ class VoteAsk:
     budget: Budget
     media_settings: Any
     prefill_think: bool
+    answers: list[int | None]
 
     def batch_key(self) -> str:
         """Evaluations with equal keys can share decoding batches (k aside: votes are keyed one by one)."""
@@ -237,6 +251,7 @@ def vote_ask(cfg: DictConfig, fmt: JudgeFormat, views: list[View]) -> VoteAsk:
         budget,
         media_settings(cfg.benchmark),
         prefills_think(cfg, fmt),
+        [fmt.answer_tags(len(v.answers)) for v in views],
     )
 
 
@@ -265,20 +280,21 @@ def prefetch_votes(
         views = build_views(items.items, c.benchmark.order, c.benchmark.seed)
         ask = vote_ask(c, run_protocol(c).fmt, views)
         _, prompts = pools.setdefault(ask.batch_key(), (ask, {}))
-        for chat, media in zip(ask.messages, ask.media, strict=True):
-            entry = prompts.setdefault(stable_hash(chat, media), [chat, media, 0])
-            entry[2] = max(entry[2], ask.params.n)
+        for chat, media, tags in zip(ask.messages, ask.media, ask.answers, strict=True):
+            entry = prompts.setdefault(stable_hash(chat, media), [chat, media, tags, 0])
+            entry[3] = max(entry[3], ask.params.n)
     counts = []
     for i, (ask, prompts) in enumerate(pools.values(), 1):
-        for k in sorted({n for _, _, n in prompts.values()}):  # one call per vote count (usually one)
-            rows = [(chat, media) for chat, media, n in prompts.values() if n == k]
+        for k in sorted({n for *_, n in prompts.values()}):  # one call per vote count (usually one)
+            rows = [(chat, media, tags) for chat, media, tags, n in prompts.values() if n == k]
             _, _, got = session.votes(
-                [chat for chat, _ in rows],
+                [chat for chat, _, _ in rows],
                 replace(ask.params, n=k),
-                media=[media for _, media in rows],
+                media=[media for _, media, _ in rows],
                 media_settings=ask.media_settings,
                 budget=ask.budget,
                 prefill_think=ask.prefill_think,
+                answers=[tags for _, _, tags in rows],
                 cache=configs[0].cache,
                 desc=f"group pool {i}/{len(pools)}",
                 progress=configs[0].progress,
@@ -342,7 +358,7 @@ def judge_benchmark(
         "backend": cfg.backend.name,
         "k": cfg.voting.k,
         "judge_format": fmt.name,
-        "protocol_deviations": protocol.deviations,
+        "protocol_deviations": protocol.deviations + budget_deviations(cfg),
         "metrics": metrics,
         "generated_tokens": sum(v["n_tokens"] for r in rows for v in r["votes"]),
         "votes": asdict(counts),

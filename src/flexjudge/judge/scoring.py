@@ -92,6 +92,8 @@ def judge_items(
                     "answer_tokens": gen.answer_tokens,
                     "rounds": gen.rounds,
                     "forced_close": gen.forced_close,
+                    "forced_answers": gen.forced_answers,
+                    "answer_cut": gen.answer_cut,
                     "text": gen.text,
                 }
             )
@@ -172,7 +174,8 @@ def per_run_metrics(fmt: JudgeFormat, rows: Sequence[dict[str, Any]], subsets: l
 
 
 def thinking_stats(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Token accounting over all votes: think and answer lengths, rounds sent back, forced closes."""
+    """Token accounting over all votes: think and answer lengths, rounds sent back, forced closes, and what
+    answer forcing did (votes it wrote tag text for, votes it ended at the format's tag count)."""
     votes = [v for r in rows for v in r["votes"]]
     think = [v["think_tokens"] for v in votes if v.get("think_tokens") is not None]
     answer = [v["answer_tokens"] for v in votes if v.get("answer_tokens") is not None]
@@ -183,6 +186,11 @@ def thinking_stats(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "mean_answer_tokens": sum(answer) / len(answer) if answer else None,
         "mean_rounds": sum(v.get("rounds", 0) for v in votes) / n if n else None,
         "forced_close_rate": sum(bool(v.get("forced_close")) for v in votes) / n if n else None,
+        "forced_answer_rate": sum(bool(v.get("forced_answers")) for v in votes) / n if n else None,
+        "answer_cut_rate": sum(bool(v.get("answer_cut")) for v in votes) / n if n else None,
+        "answer_forcing_rate": (
+            sum(bool(v.get("forced_answers") or v.get("answer_cut")) for v in votes) / n if n else None
+        ),
     }
 
 

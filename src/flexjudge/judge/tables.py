@@ -29,6 +29,8 @@ def collect(eval_root: str | Path) -> pd.DataFrame:
         for column in subset_columns(record["benchmark"]):  # subsets the paper reports
             metric, subset = column.split("@")
             row[column] = record["metrics"].get("by_subset", {}).get(subset, {}).get(metric)
+        row["answer_forcing_rate"] = (record.get("thinking") or {}).get("answer_forcing_rate")
+        row["answer_forcing"] = any("answer forcing" in d for d in record.get("protocol_deviations", []))
         row["sft_manifest"] = record.get("sft_manifest")
         row["source"] = str(path)
         rows.append(row)
@@ -74,6 +76,12 @@ PAPER_NOTE = (
 PARSE_RATE_NOTE = (
     "Share of single votes whose answer tags parse (1 − parse_failure_rate), per judge "
     "(variant, voting/budget). A benchmark judged by an audio twin is in the same row."
+)
+ANSWER_FORCING_NOTE = (
+    "Budgets with answer forcing (a deviation from the paper, e.g. think64_tags) hold each answer to the "
+    "number of <answer> tags its format asks for: the engine opens the next tag where the judge would stop "
+    "short and ends the vote once that many are closed. Share of votes it changed, per judge; a vote it "
+    "did not change reads as it would without forcing."
 )
 
 
@@ -151,12 +159,32 @@ def parse_rate_table(table: pd.DataFrame) -> pd.DataFrame | None:
     return wide
 
 
+def answer_forcing_table(table: pd.DataFrame) -> pd.DataFrame | None:
+    """The share of votes answer forcing changed, laid out as `parse_rate_table`, for the evaluations that
+    ran with it (None when none did)."""
+    if "answer_forcing" not in table or not table["answer_forcing"].any():
+        return None
+    t = table[table["answer_forcing"]].dropna(subset=["answer_forcing_rate"]).copy()
+    t["judge"] = t["variant"] + " " + t["voting"] + "/" + t["budget"]
+    t["format"] = [get_benchmark(b).judge_format for b in t["benchmark"]]
+    wide = t.pivot_table(
+        index=["benchmark", "format"], columns="judge", values="answer_forcing_rate", aggfunc="first"
+    ).reset_index()
+    wide.columns.name = None
+    return wide
+
+
 def parse_rates(table: pd.DataFrame) -> list[str]:
-    """The parse-rate section of the markdown (`parse_rate_table`)."""
+    """The parse-rate section of the markdown (`parse_rate_table`, then `answer_forcing_table`)."""
     wide = parse_rate_table(table)
     if wide is None:
         return []
-    return ["## Votes that parse", "", PARSE_RATE_NOTE, "", wide.to_markdown(index=False, floatfmt=".2f"), ""]
+    out = ["## Votes that parse", "", PARSE_RATE_NOTE, "", wide.to_markdown(index=False, floatfmt=".2f"), ""]
+    forced = answer_forcing_table(table)
+    if forced is not None:
+        out += ["### Votes answer forcing changed", "", ANSWER_FORCING_NOTE, ""]
+        out += [forced.to_markdown(index=False, floatfmt=".2f"), ""]
+    return out
 
 
 TRAINING_COLUMNS = (

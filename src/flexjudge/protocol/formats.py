@@ -110,6 +110,11 @@ class JudgeFormat:
     def parse(self, text: str, n: int) -> Parsed:
         raise NotImplementedError
 
+    def answer_tags(self, n: int) -> int | None:
+        """How many <answer> tags `parse` takes for `n` shown answers (what answer forcing holds a vote to);
+        None for a format that answers without them (a baseline judge's own markers)."""
+        return None if not self.thinks else 1
+
     def render(self, value: Any) -> str:
         """The answer tags that parse back to `value` (for SFT targets and the simulated judge)."""
         raise NotImplementedError
@@ -234,6 +239,9 @@ class PairScores(JudgeFormat):
             f"in its own {ANSWER_OPEN}{ANSWER_CLOSE} tag, A first: two tags in all. {rule}"
         )
 
+    def answer_tags(self, n: int) -> int | None:
+        return 2
+
     def parse(self, text: str, n: int = 2) -> Parsed:
         parsed = parse_answers(text, 2, self.scale.parse)
         if not parsed.ok:
@@ -331,6 +339,9 @@ class BatchRanking(JudgeFormat):
             f"{self.scale} in its own {ANSWER_OPEN}{ANSWER_CLOSE} tag, in label order: {_count(n)} tags in "
             "all; give no two replies the same score."
         )
+
+    def answer_tags(self, n: int) -> int | None:
+        return n
 
     def parse(self, text: str, n: int) -> Parsed:
         parsed = parse_answers(text, n, self.scale.parse)
