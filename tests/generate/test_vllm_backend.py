@@ -245,7 +245,9 @@ def test_real_vllm_smoke(request):
         ("empty", "<answer>4</answer><answer>", 0, False),
     ],
 )
-def test_answer_forcing_in_rounds_holds_the_answer_to_the_tag_count(tok, answer_scripts, judge, answer, forced, cut):
+def test_answer_forcing_in_rounds_holds_the_answer_to_the_tag_count(
+    tok, answer_scripts, judge, answer, forced, cut
+):
     prompt = REQUESTS[2].prompt
     script = answer_scripts[judge]
     eng, llm = engine(tok, lambda context, seed: script(context[len(prompt) :]), Budget(answer_forcing=True))

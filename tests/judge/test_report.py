@@ -77,7 +77,9 @@ def test_the_report_has_the_tables_plots_and_an_item_page_per_evaluation(report)
     forced = html.split("Votes answer forcing changed")[1].split("<h2")[0]  # only the forcing run's column
     assert "flex k1/think64_tags" in forced and "k1/none" not in forced and "mllm_judge_batch" in forced
     md = (report / "leaderboard.md").read_text(encoding="utf-8")
-    assert "### Votes answer forcing changed" in md and "flex k1/think64_tags" in md.split("### Votes answer")[1]
+    assert (
+        "### Votes answer forcing changed" in md and "flex k1/think64_tags" in md.split("### Votes answer")[1]
+    )
     pages = sorted((report / "items").glob("*.html"))
     assert len(pages) == 4 + 2 * len(SUITE) + 1
     for page in [index, *pages]:  # self-contained: every link resolves inside the report folder

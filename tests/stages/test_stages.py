@@ -225,7 +225,9 @@ def test_evaluate_asks_an_answer_first_judge_for_the_answer_alone(tiny_manifest,
         run(stage_cfg("evaluate", tmp_path / "c", *common, "reasoning=false", "prefill_think=true"))
 
 
-def test_evaluate_with_answer_forcing_records_the_deviation_and_what_it_changed(tiny_manifest, curated, tmp_path):
+def test_evaluate_with_answer_forcing_records_the_deviation_and_what_it_changed(
+    tiny_manifest, curated, tmp_path
+):
     """budget=think64_tags: each request asks for its format's two tags, the run lists answer forcing among
     its protocol deviations, and metrics.json counts the votes it changed (as each vote records them)."""
     from flexjudge.evaluate import run
@@ -238,7 +240,13 @@ def test_evaluate_with_answer_forcing_records_the_deviation_and_what_it_changed(
     assert ask.budget.answer_forcing and ask.answers == [2] * len(views)
     record = run(cfg)
     assert ANSWER_FORCING in record["protocol_deviations"]
-    votes = [v for p in read_jsonl(tmp_path / "eval/tiny_vl/base/hh_harmless_heldout/k1/think64_tags/predictions.jsonl") for v in p["votes"]]
+    votes = [
+        v
+        for p in read_jsonl(
+            tmp_path / "eval/tiny_vl/base/hh_harmless_heldout/k1/think64_tags/predictions.jsonl"
+        )
+        for v in p["votes"]
+    ]
     changed = sum(bool(v["forced_answers"] or v["answer_cut"]) for v in votes) / len(votes)
     assert record["thinking"]["answer_forcing_rate"] == changed
     plain = run(stage_cfg("evaluate", tmp_path, *common, "budget=think64", "max_new_tokens=96"))

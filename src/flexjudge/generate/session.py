@@ -238,7 +238,9 @@ class JudgeSession:
                 for m, prefix in zip(messages, prefixes, strict=True)
             ]
         requests = [
-            Request(p, stable_hash("prompt", p, media_content(m)), tuple(range(params.n)), prefill_think, m, n)
+            Request(
+                p, stable_hash("prompt", p, media_content(m)), tuple(range(params.n)), prefill_think, m, n
+            )
             for p, m, n in zip(prompts, media, answers, strict=True)
         ]
         store = GenerationStore(cache) if cache else None
