@@ -81,7 +81,7 @@ ANSWER_FORCING_NOTE = (
     "Budgets with answer forcing (a deviation from the paper, e.g. think64_tags) hold each answer to the "
     "number of <answer> tags its format asks for: the engine opens the next tag where the judge would stop "
     "short and ends the vote once that many are closed. Share of votes it changed, per judge; a vote it "
-    "did not change reads as it would without forcing."
+    "did not change reads as it would without forcing (up to the float rounding of its decoding batch)."
 )
 
 
