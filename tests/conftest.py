@@ -117,9 +117,7 @@ def scripted(intended: str, after_open: str = "7</answer>") -> Callable[[str], s
     def next_text(vote_text: str) -> str:
         if intended.startswith(vote_text):
             return intended[len(vote_text) :]
-        if vote_text.endswith(ANSWER_OPEN):
-            return after_open
-        for cut in range(len(after_open), 0, -1):  # part way through `after_open`
+        for cut in range(len(after_open), -1, -1):  # how far into `after_open` it is (0: just opened)
             if vote_text.endswith(ANSWER_OPEN + after_open[:cut]):
                 return after_open[cut:]
         return ""
@@ -129,8 +127,8 @@ def scripted(intended: str, after_open: str = "7</answer>") -> Callable[[str], s
 
 @pytest.fixture
 def answer_scripts() -> dict[str, Callable[[str], str]]:
-    """Judges that write too few answer tags, too many, the right number, an unclosed last tag, and an
-    empty opened tag (three tags are asked for)."""
+    """Judges that write too few answer tags, too many, the right number, an unclosed last tag, an empty
+    opened tag (three tags are asked for), and one that stops inside its think section."""
     think = " brief\n</think>\n"
     return {
         "short": scripted(f"{think}<answer>4</answer><answer>3</answer>"),
@@ -138,4 +136,5 @@ def answer_scripts() -> dict[str, Callable[[str], str]]:
         "exact": scripted(f"{think}<answer>4</answer><answer>3</answer><answer>2</answer>"),
         "unclosed": scripted(f"{think}<answer>4</answer><answer>3</answer><answer>2"),
         "empty": scripted(f"{think}<answer>4</answer><answer>"),
+        "unthought": scripted(" brief", after_open="4</answer><answer>3</answer><answer>2</answer>"),
     }

@@ -173,14 +173,26 @@ def test_a_model_judge_caches_votes_and_a_rerun_with_more_votes_adds_only_those(
 
 
 @pytest.mark.slow
-def test_force_answers_reaches_the_engine_and_is_reported(tmp_path, tiny_manifest):
-    """--force-answers: each output vote says what answer forcing did, and the summary's thinking block
-    counts the votes it changed (none without the flag)."""
+def test_force_answers_reaches_the_engine_and_is_reported(tmp_path, tiny_manifest, monkeypatch):
+    """--force-answers: the engine gets each row's tag count (three replies: three) under an answer-forcing
+    budget, each output vote says what answer forcing did, and the summary's thinking block counts the votes
+    it changed (none without the flag)."""
+    from flexjudge.generate import hf
+
+    seen = []
+    real = hf.Engine.generate
+
+    def spy(self, requests, params, **kw):
+        seen.append((self.budget.answer_forcing, [r.answers for r in requests]))
+        return real(self, requests, params, **kw)
+
+    monkeypatch.setattr(hf.Engine, "generate", spy)
     path = write(tmp_path / "in.jsonl", five_rows(tmp_path, "batch")[1])
     argv = ["judge", str(path), "--judge", str(tiny_manifest.parent), "--format", "batch", "--quiet"]
     argv += ["--max-new-tokens", "40", "--max-think-tokens", "8"]
     assert main([*argv, "--out", str(tmp_path / "plain.jsonl")]) == 0
     assert main([*argv, "--out", str(tmp_path / "held.jsonl"), "--force-answers"]) == 0
+    assert seen == [(False, [3] * 5), (True, [3] * 5)]
     plain = read_json(tmp_path / "plain.jsonl.summary.json")
     held = read_json(tmp_path / "held.jsonl.summary.json")
     assert held["votes_generated"] == 5 and plain["thinking"]["answer_forcing_rate"] == 0.0

@@ -351,3 +351,19 @@ def test_answer_forcing_holds_the_answer_to_the_tag_count(tiny, answer_scripts, 
         [Request(request.prompt, "q", (0,), think_open=True)], params, progress=False
     )
     assert untouched[0].text == plain.text and untouched[0].forced_answers == 0
+
+
+def test_answer_forcing_closes_a_think_section_left_open_as_any_budget_does(tiny, answer_scripts):
+    """A judge that stops inside <think>: answer forcing makes the budget active, so the engine closes the
+    section and opens the answer (forced_close, as under think64), and the judge's tags then stand."""
+    model, tok, prompts = tiny
+    request = Request(prompts[0] + THINK_PREFILL, "q", (0,), think_open=True, answers=3)
+    engine = ScriptedEngine(model, tok, answer_scripts["unthought"], budget=Budget(answer_forcing=True))
+    (gens,) = engine.generate([request], SamplingParams(max_new_tokens=64), progress=False)
+    gen = gens[0]
+    assert gen.forced_close and gen.forced_answers == 0 and not gen.answer_cut
+    assert gen.text == f" brief{Budget.forced_close}4</answer><answer>3</answer><answer>2</answer>"
+    (free,) = ScriptedEngine(model, tok, answer_scripts["unthought"]).generate(
+        [request], SamplingParams(max_new_tokens=64), progress=False
+    )
+    assert free[0].text == " brief" and not free[0].forced_close

@@ -231,7 +231,8 @@ def test_evaluate_with_answer_forcing_records_the_deviation_and_what_it_changed(
     """budget=think64_tags: each request asks for its format's two tags, the run lists answer forcing among
     its protocol deviations, and metrics.json counts the votes it changed (as each vote records them)."""
     from flexjudge.evaluate import run
-    from flexjudge.judge.runs import ANSWER_FORCING, build_views, judge_protocol, load_items, vote_ask
+    from flexjudge.generate.budget import ANSWER_FORCING_DEVIATION as ANSWER_FORCING
+    from flexjudge.judge.runs import build_views, judge_protocol, load_items, vote_ask
 
     common = ("backbone=tiny_vl", f"judge={tiny_manifest}", f"benchmark.path={curated / 'heldout.jsonl'}")
     cfg = stage_cfg("evaluate", tmp_path, *common, "budget=think64_tags", "max_new_tokens=96")

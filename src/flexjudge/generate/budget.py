@@ -16,8 +16,12 @@ A third control acts after the thinking, off by default and a deviation from the
   closes the open tag and opens the next) instead of the stop, and the judge goes on; when it has closed
   that many tags and would write more than the end of its turn, the engine ends the vote there. Every tag
   in the answer still holds the judge's own value; a vote the engine helped counts its `forced_answers`
-  (tags it opened) and whether it was `answer_cut`, and evaluations report both rates. It is for small
-  judges that score well but do not count their replies (docs/training.md); the paper's judges need none.
+  (how many times the engine wrote tag text into it) and whether it was `answer_cut`, and evaluations
+  report both rates. Answer forcing also makes the budget active, as any budget is: a think section the
+  judge would end unclosed, or that reaches `ANSWER_RESERVE` tokens before `max_new_tokens`, is closed
+  and the answer opened (counted as `forced_close`); with a think cap (`think64_tags`) that is what the
+  cap alone does. It is for small judges that score well but do not count their replies
+  (docs/training.md); the paper's judges need none.
 """
 
 from __future__ import annotations
@@ -29,6 +33,12 @@ from flexjudge.protocol.prompts import ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE
 
 #: Tokens kept free for the answer after a think section the engine closes.
 ANSWER_RESERVE = 16
+
+#: How a run under answer forcing is recorded among its protocol deviations (metrics.json).
+ANSWER_FORCING_DEVIATION = (
+    "answer forcing: the engine held each answer to the format's <answer> tag count (not in the paper; "
+    "votes it helped: thinking.forced_answer_rate, answer_cut_rate)"
+)
 
 
 @dataclass(frozen=True)

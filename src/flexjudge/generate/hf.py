@@ -364,7 +364,8 @@ class Engine(BatchedEngine):
 
     def _hold_answer(self, vote: _Vote, sampled: int) -> int:
         """Answer forcing (`held_answer`) on the token the judge sampled after its thinking."""
-        _, answer, _ = split_think(self.tokenizer.decode(vote.ids, skip_special_tokens=True))
+        tail = vote.ids[max(0, vote.think_start - TAIL_TOKENS) :]  # the close and the answer part
+        _, answer, _ = split_think(self.tokenizer.decode(tail, skip_special_tokens=True))
         move = held_answer(answer, vote.answers, sampled in self.eos_ids)  # type: ignore[arg-type]
         if move is None or (move and vote.forced_answers > vote.answers):  # type: ignore[operator]
             return sampled

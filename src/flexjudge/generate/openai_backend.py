@@ -108,8 +108,9 @@ class OpenAIEngine(BatchedEngine):
         self.tokenizer, self.media_settings = tokenizer, media_settings
         if self.budget.active and continuation == "none":
             raise NotImplementedError(
-                "backend=openai with continuation=none cannot force a thinking budget (it must continue "
-                "the judge's own message); use budget=none, or continuation=vllm against a vLLM server"
+                "backend=openai with continuation=none cannot force a thinking budget or the answer's tag "
+                "count (it must continue the judge's own message); use budget=none without answer forcing, "
+                "or continuation=vllm against a vLLM server"
             )
         if client is None:
             try:

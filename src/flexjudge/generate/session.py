@@ -220,7 +220,10 @@ class JudgeSession:
         `answers[i]` the answer tags chat i's format asks for (what `budget.answer_forcing` holds it to)."""
         budget = budget or Budget()
         if budget.answer_forcing and answers is None:
-            raise ValueError(f"{desc}: answer forcing needs each chat's answer tag count (answers=...)")
+            raise ValueError(
+                f"{desc}: the budget has answer_forcing on, which needs each chat's <answer> tag count; "
+                "only evaluate and `flexjudge judge` pass it: use a budget without answer_forcing here"
+            )
         answers = list(answers) if answers is not None else [None for _ in messages]
         media = list(media) if media is not None else [() for _ in messages]
         prefixes = list(prefixes) if prefixes is not None else ["" for _ in messages]
@@ -264,7 +267,7 @@ class JudgeSession:
                     prompt=r.prompt,
                     media=media_key(r.media, media_settings),
                     sampling=params.key(),
-                    budget=budget.key(),
+                    budget={**budget.key(), "answers": r.answers} if budget.answer_forcing else budget.key(),
                     vote=i,
                 )
                 for i in r.votes

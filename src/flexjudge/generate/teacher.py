@@ -142,6 +142,7 @@ def sample_teacher(cfg: DictConfig, rows: list[PoolRow]) -> Samples:
             media_settings=MediaSettings() if media else None,  # the benchmarks' default sizes
             budget=budget,
             prefill_think=cfg.prefill_think,
+            answers=[fmt.answer_tags(len(r.answers)) for r in rows],  # what answer forcing would hold
             cache=cfg.cache,
             desc=f"teacher seed={seed}",
             progress=cfg.progress,

@@ -166,9 +166,9 @@ class VoteState:
     def _hold(self, seg: Segment, count: Callable[[str], int]) -> None:
         """Answer forcing on one answer segment (module docstring)."""
         if self.peek:  # the token after the last wanted tag
-            if not seg.eos:
+            if not seg.eos:  # the judge goes on: its token is dropped and the end counted in its place
                 self.text = self.text[: len(self.text) - len(seg.text)]
-                self.n_tokens -= seg.n_tokens
+                self.n_tokens -= seg.n_tokens - 1
                 self.answer_cut = True
             self._end(True)
         elif seg.stop_reason == ANSWER_CLOSE:

@@ -23,6 +23,7 @@ from flexjudge.benchmarks.molecules import question_smiles
 from flexjudge.benchmarks.registry import get_benchmark
 from flexjudge.core.io import read_json, read_jsonl, stable_hash
 from flexjudge.data.media import IMAGE_SUFFIXES
+from flexjudge.generate.budget import ANSWER_FORCING_DEVIATION
 from flexjudge.judge.experiments import ExperimentTable
 from flexjudge.judge.metrics import METRICS
 from flexjudge.judge.stability import STABILITY, flips, item_agreement, stability, verdict
@@ -126,6 +127,7 @@ def summary_frame(evals: list[Evaluation]) -> pd.DataFrame:
                 "headline": headline,
                 "value": math.nan if value is None else float(value),
                 "mean_think_tokens": (e.record.get("thinking") or {}).get("mean_think_tokens"),
+                "answer_forcing": ANSWER_FORCING_DEVIATION in e.record.get("protocol_deviations", []),
                 **stability(e.rows, e.record["metrics"]),
                 "slug": e.slug,
             }
@@ -212,7 +214,10 @@ def _budget_rank(budget: str) -> tuple[int, str]:
 
 def plot_budget(frame: pd.DataFrame, path: Path) -> None:
     """Per benchmark judged under several budgets: its headline metric against the budget (left) and
-    against the mean think tokens of its votes (right), one line per judge and voting setting."""
+    against the mean think tokens of its votes (right), one line per judge and voting setting. Runs under
+    answer forcing are left out: it is not a point on the thinking-budget axis."""
+    if "answer_forcing" in frame:
+        frame = frame[~frame["answer_forcing"].astype(bool)]
     benches = [b for b, g in frame.groupby("benchmark") if g["budget"].nunique() > 1]
     title = PLOTS[path.name]
     if not benches:
@@ -481,7 +486,7 @@ def _e(value: Any) -> str:
 
 def _forcing(vote: dict[str, Any]) -> str:
     """What answer forcing did to a vote, for its row on an item page ("" when nothing)."""
-    done = [f"{vote['forced_answers']} answer tag text written"] if vote.get("forced_answers") else []
+    done = [f"tag text written {vote['forced_answers']}×"] if vote.get("forced_answers") else []
     done += ["cut at the tag count"] if vote.get("answer_cut") else []
     return f" (answer forcing: {', '.join(done)})" if done else ""
 

@@ -17,7 +17,7 @@ from flexjudge.benchmarks.config import with_benchmark_overrides
 from flexjudge.benchmarks.registry import get_benchmark
 from flexjudge.core.app import compose_like_this_run
 from flexjudge.core.io import stable_hash
-from flexjudge.generate.budget import Budget
+from flexjudge.generate.budget import ANSWER_FORCING_DEVIATION, Budget
 from flexjudge.generate.engine import SamplingParams, backend_name
 from flexjudge.generate.runner import Shard, VoteCounts
 from flexjudge.generate.session import JudgeSession
@@ -91,16 +91,9 @@ def run_protocol(cfg: DictConfig) -> JudgeProtocol:
     return judge_protocol(cfg.benchmark, (cfg.get("backbone") or {}).get("baseline"))
 
 
-#: How an answer-forcing budget is recorded among a run's protocol deviations.
-ANSWER_FORCING = (
-    "answer forcing: the engine held each answer to the format's <answer> tag count (not in the paper; "
-    "votes it helped: thinking.forced_answer_rate, answer_cut_rate)"
-)
-
-
 def budget_deviations(cfg: DictConfig) -> list[str]:
     """What the run's thinking budget adds to the paper's protocol (answer forcing)."""
-    return [ANSWER_FORCING] if cfg.budget.get("answer_forcing") else []
+    return [ANSWER_FORCING_DEVIATION] if cfg.budget.get("answer_forcing") else []
 
 
 def prefills_think(cfg: DictConfig, fmt: JudgeFormat) -> bool:

@@ -12,6 +12,7 @@ import pandas as pd
 
 from flexjudge.benchmarks.registry import get_benchmark
 from flexjudge.core.io import read_json
+from flexjudge.generate.budget import ANSWER_FORCING_DEVIATION
 from flexjudge.judge.metrics import METRICS
 
 KEYS = ["benchmark", "backbone", "variant", "voting", "budget"]
@@ -30,7 +31,7 @@ def collect(eval_root: str | Path) -> pd.DataFrame:
             metric, subset = column.split("@")
             row[column] = record["metrics"].get("by_subset", {}).get(subset, {}).get(metric)
         row["answer_forcing_rate"] = (record.get("thinking") or {}).get("answer_forcing_rate")
-        row["answer_forcing"] = any("answer forcing" in d for d in record.get("protocol_deviations", []))
+        row["answer_forcing"] = ANSWER_FORCING_DEVIATION in record.get("protocol_deviations", [])
         row["sft_manifest"] = record.get("sft_manifest")
         row["source"] = str(path)
         rows.append(row)
@@ -80,8 +81,9 @@ PARSE_RATE_NOTE = (
 ANSWER_FORCING_NOTE = (
     "Budgets with answer forcing (a deviation from the paper, e.g. think64_tags) hold each answer to the "
     "number of <answer> tags its format asks for: the engine opens the next tag where the judge would stop "
-    "short and ends the vote once that many are closed. Share of votes it changed, per judge; a vote it "
-    "did not change reads as it would without forcing (up to the float rounding of its decoding batch)."
+    "short and ends the vote once that many are closed. Share of votes it changed, per judge; on the "
+    "transformers engine a vote it did not change reads as under the same think cap without forcing (up to "
+    "the float rounding of its decoding batch)."
 )
 
 
@@ -146,15 +148,22 @@ def parse_rate_table(table: pd.DataFrame) -> pd.DataFrame | None:
     setting, so the base and the fine-tuned judge read side by side (None without parse rates)."""
     if "parse_failure_rate" not in table:
         return None
-    t = table.dropna(subset=["parse_failure_rate"]).copy()
+    wide = _by_judge(table, "parse_failure_rate")
+    if wide is None:
+        return None
+    wide.iloc[:, 2:] = 1 - wide.iloc[:, 2:]
+    return wide
+
+
+def _by_judge(table: pd.DataFrame, values: str) -> pd.DataFrame | None:
+    """`values` with one row per benchmark (and format), one column per judge and setting (None if empty)."""
+    t = table.dropna(subset=[values]).copy()
     if t.empty:
         return None
     t["judge"] = t["variant"] + " " + t["voting"] + "/" + t["budget"]
     t["format"] = [get_benchmark(b).judge_format for b in t["benchmark"]]
-    wide = t.pivot_table(
-        index=["benchmark", "format"], columns="judge", values="parse_failure_rate", aggfunc="first"
-    )
-    wide = (1 - wide).reset_index()
+    wide = t.pivot_table(index=["benchmark", "format"], columns="judge", values=values, aggfunc="first")
+    wide = wide.reset_index()
     wide.columns.name = None
     return wide
 
@@ -164,14 +173,7 @@ def answer_forcing_table(table: pd.DataFrame) -> pd.DataFrame | None:
     ran with it (None when none did)."""
     if "answer_forcing" not in table or not table["answer_forcing"].any():
         return None
-    t = table[table["answer_forcing"]].dropna(subset=["answer_forcing_rate"]).copy()
-    t["judge"] = t["variant"] + " " + t["voting"] + "/" + t["budget"]
-    t["format"] = [get_benchmark(b).judge_format for b in t["benchmark"]]
-    wide = t.pivot_table(
-        index=["benchmark", "format"], columns="judge", values="answer_forcing_rate", aggfunc="first"
-    ).reset_index()
-    wide.columns.name = None
-    return wide
+    return _by_judge(table[table["answer_forcing"].astype(bool)], "answer_forcing_rate")
 
 
 def parse_rates(table: pd.DataFrame) -> list[str]:

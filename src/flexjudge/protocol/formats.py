@@ -240,7 +240,7 @@ class PairScores(JudgeFormat):
         )
 
     def answer_tags(self, n: int) -> int | None:
-        return 2
+        return 2 if self.thinks else None
 
     def parse(self, text: str, n: int = 2) -> Parsed:
         parsed = parse_answers(text, 2, self.scale.parse)
@@ -341,7 +341,7 @@ class BatchRanking(JudgeFormat):
         )
 
     def answer_tags(self, n: int) -> int | None:
-        return n
+        return n if self.thinks else None
 
     def parse(self, text: str, n: int) -> Parsed:
         parsed = parse_answers(text, n, self.scale.parse)
