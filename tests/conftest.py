@@ -138,3 +138,20 @@ def answer_scripts() -> dict[str, Callable[[str], str]]:
         "empty": scripted(f"{think}<answer>4</answer><answer>"),
         "unthought": scripted(" brief", after_open="4</answer><answer>3</answer><answer>2</answer>"),
     }
+
+
+#: What answer forcing makes of each scripted judge that closes its thinking (three tags asked for): the
+#: answer part of the vote, how many times the engine wrote tag text, whether it cut the vote.
+ANSWER_CASES = {
+    "short": ("<answer>4</answer><answer>3</answer><answer>7</answer>", 1, False),
+    "long": ("<answer>4</answer><answer>3</answer><answer>2</answer>", 0, True),
+    "exact": ("<answer>4</answer><answer>3</answer><answer>2</answer>", 0, False),
+    "unclosed": ("<answer>4</answer><answer>3</answer><answer>2</answer>", 1, False),
+    "empty": ("<answer>4</answer><answer>", 0, False),
+}
+
+
+@pytest.fixture(params=sorted(ANSWER_CASES))
+def answer_case(request, answer_scripts) -> tuple[str, Callable[[str], str], str, int, bool]:
+    """One scripted judge for the engines' answer-forcing tests: (name, script, answer, forced, cut)."""
+    return (request.param, answer_scripts[request.param], *ANSWER_CASES[request.param])

@@ -315,23 +315,13 @@ class ScriptedEngine(Engine):
         return super()._choose(vote, sampled)
 
 
-@pytest.mark.parametrize(
-    ("judge", "answer", "forced", "cut"),
-    [
-        ("short", "<answer>4</answer><answer>3</answer><answer>7</answer>", 1, False),
-        ("long", "<answer>4</answer><answer>3</answer><answer>2</answer>", 0, True),
-        ("exact", "<answer>4</answer><answer>3</answer><answer>2</answer>", 0, False),
-        ("unclosed", "<answer>4</answer><answer>3</answer><answer>2</answer>", 1, False),
-        ("empty", "<answer>4</answer><answer>", 0, False),
-    ],
-)
-def test_answer_forcing_holds_the_answer_to_the_tag_count(tiny, answer_scripts, judge, answer, forced, cut):
+def test_answer_forcing_holds_the_answer_to_the_tag_count(tiny, answer_case):
     from flexjudge.protocol.formats import BatchRanking
 
     model, tok, prompts = tiny
     request = Request(prompts[0] + THINK_PREFILL, "q", (0,), think_open=True, answers=3)
     params = SamplingParams(max_new_tokens=64)
-    script = answer_scripts[judge]
+    judge, script, answer, forced, cut = answer_case
     (held,) = ScriptedEngine(model, tok, script, budget=Budget(answer_forcing=True)).generate(
         [request], params, progress=False
     )

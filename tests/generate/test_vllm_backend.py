@@ -235,21 +235,9 @@ def test_real_vllm_smoke(request):
     assert all(0 < v.n_tokens <= 24 + 8 for gens in a if gens for v in gens)
 
 
-@pytest.mark.parametrize(
-    ("judge", "answer", "forced", "cut"),
-    [
-        ("short", "<answer>4</answer><answer>3</answer><answer>7</answer>", 1, False),
-        ("long", "<answer>4</answer><answer>3</answer><answer>2</answer>", 0, True),
-        ("exact", "<answer>4</answer><answer>3</answer><answer>2</answer>", 0, False),
-        ("unclosed", "<answer>4</answer><answer>3</answer><answer>2</answer>", 1, False),
-        ("empty", "<answer>4</answer><answer>", 0, False),
-    ],
-)
-def test_answer_forcing_in_rounds_holds_the_answer_to_the_tag_count(
-    tok, answer_scripts, judge, answer, forced, cut
-):
+def test_answer_forcing_in_rounds_holds_the_answer_to_the_tag_count(tok, answer_case):
     prompt = REQUESTS[2].prompt
-    script = answer_scripts[judge]
+    _, script, answer, forced, cut = answer_case
     eng, llm = engine(tok, lambda context, seed: script(context[len(prompt) :]), Budget(answer_forcing=True))
     request = Request(prompt, "q", (0,), think_open=True, answers=3)
     (gens,) = eng.generate([request], SamplingParams(max_new_tokens=64), progress=False)
