@@ -391,6 +391,31 @@ def test_engine_judges_media_like_plain_generate(models, tmp_path, name):
     )
     assert [v[0].text for v in by_row] == [v[0].text for v in whole]
     assert by_row[0][0].text == alone.text
+    # a pooled request carries its own media sizes: packed at them beside one at the engine's own
+    small = MediaSettings(image_max_pixels=56 * 56, video_max_pixels=56 * 56, video_fps=2.0, max_frames=6)
+    assert packer.with_settings(None) is packer and packer.with_settings(small).settings == small
+    widths: list[int] = []  # each prompt's packed length, one prefill per row
+    hook = model.register_forward_pre_hook(
+        lambda _m, _a, kw: widths.append(kw["input_ids"].shape[1]) if kw["input_ids"].shape[1] > 1 else None,
+        with_kwargs=True,
+    )
+    try:
+        for settings in (small, None):
+            Engine(model, tok, batch_size=1, packer=packer.with_settings(settings)).generate(
+                [media_request], params, progress=False
+            )
+        one_each = list(widths)
+        widths.clear()
+        pooled = Engine(model, tok, batch_size=2, packer=packer, prefill_tokens=1).generate(
+            [Request(prompt, "s", media=tuple(parts), media_settings=small), media_request],
+            params,
+            progress=False,
+        )
+    finally:
+        hook.remove()
+    assert packer.settings == SETTINGS  # the engine's packer is left as it was
+    assert one_each[0] < one_each[1]  # fewer image tokens at the smaller size
+    assert sorted(widths) == sorted(one_each) and pooled[1][0].text == alone.text
 
     from flexjudge.data.media import load_part
 

@@ -14,6 +14,7 @@ from flexjudge.generate.hf import (
     Engine,
     generate,
     prefill_chunks,
+    sample_rows,
     sample_tokens,
     shared_prefix,
 )
@@ -127,6 +128,48 @@ def test_a_vote_does_not_depend_on_its_batch(tiny):
         requests, SamplingParams(max_new_tokens=10, temperature=1.0, seed=4), progress=False
     )
     assert [[g.text for g in v] for v in reseeded] != [[g.text for g in v] for v in together]
+
+
+def test_a_mixed_batch_gives_each_request_its_own_sampling(tiny):
+    """A pooled call's requests carry their own temperature and top-p: in one batch, each request's votes
+    are the ones a call with only its settings draws (greedy stays greedy beside sampled rows)."""
+    model, tok, prompts = tiny
+    params = SamplingParams(max_new_tokens=10, seed=3)  # the call's own temperature (0) is overridden
+    own = [(0.0, 1.0), (1.0, 1.0), (0.7, 0.9), (1.0, 1.0)]
+    mixed = Engine(model, tok, batch_size=4).generate(
+        [
+            Request(p, f"p{i}", (0, 1, 2), sampling=s)
+            for i, (p, s) in enumerate(zip(prompts, own, strict=True))
+        ],
+        params,
+        progress=False,
+    )
+    for i, (prompt, (t, top_p)) in enumerate(zip(prompts, own, strict=True)):
+        alone = Engine(model, tok, batch_size=1).generate(
+            [Request(prompt, f"p{i}", (0, 1, 2))],
+            SamplingParams(max_new_tokens=10, temperature=t, top_p=top_p, seed=3),
+            progress=False,
+        )[0]
+        assert [g.text for g in mixed[i]] == [g.text for g in alone]
+    assert len({g.text for g in mixed[0]}) == 1  # the greedy request's three votes agree
+    assert len({g.text for g in mixed[1]}) > 1  # sampled votes differ
+    assert SamplingParams(8, 0.0, 0.5).of(Request("x", "k", sampling=(0.7, 0.9))) == SamplingParams(
+        8, 0.7, 0.9
+    )
+
+
+def test_sample_rows_equals_each_rows_own_settings():
+    gen = torch.Generator().manual_seed(1)
+    logits = torch.randn(40, 300, generator=gen) * torch.linspace(0.2, 5, 40).unsqueeze(-1)
+    uniforms = torch.rand(40, generator=gen)
+    settings = [[(0.0, 1.0), (0.7, 0.9), (1.0, 1.0), (0.7, 1.0), (1.3, 0.5)][r % 5] for r in range(40)]
+    got = sample_rows(logits, settings, uniforms).tolist()
+    assert got == [
+        int(sample_tokens(logits[r : r + 1], t, p, uniforms[r : r + 1])[0])
+        for r, (t, p) in enumerate(settings)
+    ]
+    same = [(0.7, 0.9)] * 40
+    assert sample_rows(logits, same, uniforms).tolist() == sample_tokens(logits, 0.7, 0.9, uniforms).tolist()
 
 
 def test_plan_batches_sorts_longest_first_and_is_stable():

@@ -98,7 +98,7 @@ def test_a_group_pools_its_votes_into_shared_batches_first(results, tmp_path_fac
     summary = json.loads((results / "group" / "group.json").read_text())
     assert summary["pooled_votes"] == {
         "pools": 1,
-        "calls": [{"prompts": 6, "k": 3, "total": 18, "cached": 0, "generated": 18}],
+        "calls": [{"prompts": 6, "k": [3], "total": 18, "cached": 0, "generated": 18}],
     }
     assert [e["votes"] for e in summary["evaluations"]] == [
         {"total": 6, "cached": 6, "generated": 0},

@@ -12,6 +12,7 @@ the layout of transformers' Qwen2-VL video processor (a still video equals its i
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -133,6 +134,14 @@ class MediaPacker:
         self.mrope = vision is not None and not self.llava  # LLaVA: 1-D positions
         self.llava_processor = self._llava_processor() if self.llava else None
         self.seconds_key = "video_second_per_grid" if self.omni else "second_per_grid_ts"
+
+    def with_settings(self, settings: MediaSettings | None) -> MediaPacker:
+        """This packer at other media sizes and rates (None: this one); model and processors are shared."""
+        if settings is None or settings == self.settings:
+            return self
+        other = copy.copy(self)
+        other.settings = settings
+        return other
 
     def _llava_processor(self):
         """For LLaVA-OneVision, transformers' own processor, whose count of tokens per image (tiles, unpadding,

@@ -4,7 +4,7 @@ the per-vote random stream, the engine base class, and the table of backends (`B
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tqdm.auto import tqdm
@@ -36,6 +36,14 @@ class SamplingParams:
             "stop": list(self.stop_strings),
         }
 
+    def of(self, request: Request) -> SamplingParams:
+        """These settings with the request's own temperature and top-p where it carries them (a pooled call
+        mixes requests of several benchmarks: `Request.sampling`)."""
+        if request.sampling is None:
+            return self
+        temperature, top_p = request.sampling
+        return replace(self, temperature=temperature, top_p=top_p)
+
 
 @dataclass(frozen=True)
 class Generation:
@@ -65,6 +73,10 @@ class Request:
     think_open: bool = False  # the prompt ends inside <think>
     media: tuple[dict[str, Any], ...] = ()  # media parts ({"type", "path"}) in placeholder order
     answers: int | None = None  # <answer> tags the format asks for (answer forcing; None: no count)
+    sampling: tuple[float, float] | None = (
+        None  # its own (temperature, top_p); None: the call's (SamplingParams.of)
+    )
+    media_settings: Any = None  # its own media sizes (MediaSettings); None: the engine's
 
 
 def plan_batches(

@@ -113,13 +113,33 @@ def sample_tokens(
     return chosen
 
 
+def sample_rows(
+    logits: torch.Tensor, settings: Sequence[tuple[float, float]], uniforms: torch.Tensor
+) -> torch.Tensor:
+    """`sample_tokens` with each row's own (temperature, top_p): rows of equal settings are sampled together,
+    so a row draws the same token as in a batch where every row has its settings. `uniforms` has one
+    value per row (greedy rows ignore theirs)."""
+    groups: dict[tuple[float, float], list[int]] = {}
+    for row, setting in enumerate(settings):
+        groups.setdefault(setting, []).append(row)
+    if len(groups) == 1:
+        ((temperature, top_p),) = groups
+        return sample_tokens(logits, temperature, top_p, uniforms)
+    chosen = torch.empty(logits.shape[0], dtype=torch.long, device=logits.device)
+    for (temperature, top_p), rows in groups.items():
+        index = torch.tensor(rows, device=logits.device)
+        chosen[index] = sample_tokens(logits[index], temperature, top_p, uniforms[index.cpu()])
+    return chosen
+
+
 @dataclass
 class _Vote:
     """Decoding state of one vote (one cache row)."""
 
     request: int
     vote: int
-    rng: torch.Generator | None
+    rng: torch.Generator | None  # None for a greedy vote
+    sampling: tuple[float, float]  # its request's (temperature, top_p)
     think: int  # 0 before <think>, 1 inside, 2 after
     ids: list[int] = field(default_factory=list)
     cols: list[int | None] = field(default_factory=list)  # cache column each id was fed at
@@ -272,26 +292,45 @@ class Engine(BatchedEngine):
         del prefix, prefix_kv, prompt_kv
         logits = torch.cat(last).repeat_interleave(repeats.to(device), dim=0)
         next_pos = (positions[:, -1] + 1).repeat_interleave(repeats)
-        sampling = params.temperature > 0
         self._think_cap = self.budget.think_cap(params.max_new_tokens)
-        votes = [
-            _Vote(
-                request=r,
-                vote=v,
-                rng=torch.Generator().manual_seed(vote_seed(params.seed, req.key, v)) if sampling else None,
-                think=1 if req.think_open else 0,
-                answers=req.answers if self.budget.answer_forcing else None,
-            )
-            for r, req in enumerate(requests)
-            for v in req.votes
-        ]
+        votes = []
+        for r, req in enumerate(requests):
+            own = params.of(req)  # a pooled call's requests carry their own temperature and top-p
+            for v in req.votes:
+                votes.append(
+                    _Vote(
+                        request=r,
+                        vote=v,
+                        rng=(
+                            torch.Generator().manual_seed(vote_seed(own.seed, req.key, v))
+                            if own.temperature > 0
+                            else None
+                        ),
+                        sampling=(own.temperature, own.top_p) if own.temperature > 0 else (0.0, 1.0),
+                        think=1 if req.think_open else 0,
+                        answers=req.answers if self.budget.answer_forcing else None,
+                    )
+                )
+        sampling = any(vote.rng is not None for vote in votes)
         live = list(range(len(votes)))  # vote index of each cache row
         column = 0  # generated position written this step
         while live and column < capacity:
             uniforms = (
-                torch.stack([torch.rand((), generator=votes[v].rng) for v in live]) if sampling else None
+                torch.stack(
+                    [
+                        torch.rand((), generator=votes[v].rng)
+                        if votes[v].rng is not None
+                        else torch.zeros(())
+                        for v in live
+                    ]
+                )
+                if sampling
+                else None
             )
-            sampled = sample_tokens(logits, params.temperature, params.top_p, uniforms).tolist()
+            if sampling:
+                sampled = sample_rows(logits, [votes[v].sampling for v in live], uniforms).tolist()
+            else:
+                sampled = logits.argmax(-1).tolist()
             feed = [self.pad_id] * len(live)
             fed = [0] * len(live)
             for row, v in enumerate(live):
@@ -337,8 +376,9 @@ class Engine(BatchedEngine):
                 continue
             if self.packer is None:
                 raise ValueError(f"request {request.key} has media but the engine has no media packer")
-            items = [load_part(part, self.packer.settings, request.key) for part in request.media]
-            out.append(self.packer.pack(ids, items, where=request.key))
+            packer = self.packer.with_settings(request.media_settings)  # a pooled request's own sizes
+            items = [load_part(part, packer.settings, request.key) for part in request.media]
+            out.append(packer.pack(ids, items, where=request.key))
         return out
 
     def _choose(self, vote: _Vote, sampled: int) -> int:

@@ -154,7 +154,10 @@ class OpenAIEngine(BatchedEngine):
         else:
             payload = json.loads(request.prompt)
             messages = [
-                {"role": m["role"], "content": api_content(m["content"], self.media_settings)}
+                {
+                    "role": m["role"],
+                    "content": api_content(m["content"], request.media_settings or self.media_settings),
+                }
                 for m in payload["messages"]
             ]
             prefix = payload["assistant"]
@@ -164,6 +167,7 @@ class OpenAIEngine(BatchedEngine):
                 "to continue an assistant message); set prefill_think=false (--no-prefill-think), or "
                 "continuation=vllm against a vLLM server"
             )
+        params = params.of(request)  # a pooled request's own temperature and top-p
         state = VoteState(
             job[0],
             job[1],

@@ -213,22 +213,43 @@ class JudgeSession:
         progress: bool = True,
         prefixes: Sequence[str] | None = None,
         answers: Sequence[int | None] | None = None,
+        sampling: Sequence[tuple[float, float]] | None = None,
+        votes: Sequence[int] | None = None,
     ) -> tuple[list[list[Generation]] | None, dict[str, Any], VoteCounts]:
         """params.n votes per chat (votes 0..n-1 of params.seed): (generations, or None on shards > 0;
         the judge's manifest; vote counts). `media[i]` are chat i's media parts in placeholder order;
         `prefixes[i]`, if given, is assistant text written after the opening and continued from;
-        `answers[i]` the answer tags chat i's format asks for (what `budget.answer_forcing` holds it to)."""
+        `answers[i]` the answer tags chat i's format asks for (what `budget.answer_forcing` holds it to).
+
+        One call can pool chats of several benchmarks: `sampling[i]` is chat i's own (temperature, top_p),
+        `votes[i]` its own vote count (instead of params.n) and `media_settings` a list of each chat's
+        media sizes. Each vote's key is the one a call with only that chat's settings computes."""
         budget = budget or Budget()
         if budget.answer_forcing and answers is None:
             raise ValueError(
                 f"{desc}: the budget has answer_forcing on, which needs each chat's <answer> tag count; "
                 "only evaluate and `flexjudge judge` pass it: use a budget without answer_forcing here"
             )
+        per_chat = isinstance(media_settings, list | tuple)
+        for name, given in (
+            ("media", media),
+            ("prefixes", prefixes),
+            ("answers", answers),
+            ("sampling", sampling),
+            ("votes", votes),
+            ("media_settings", media_settings if per_chat else None),
+        ):
+            if given is not None and len(given) != len(messages):
+                raise ValueError(f"{desc}: {len(given)} {name} for {len(messages)} chats (one per chat)")
         answers = list(answers) if answers is not None else [None for _ in messages]
         media = list(media) if media is not None else [() for _ in messages]
         prefixes = list(prefixes) if prefixes is not None else ["" for _ in messages]
+        settings = list(media_settings) if per_chat else [media_settings for _ in messages]
+        own = list(sampling) if sampling is not None else [None for _ in messages]
+        counts = list(votes) if votes is not None else [params.n for _ in messages]
         self._load()
-        engine = self._engine(budget, media_settings, any(media), desc)
+        first = next((st for st, m in zip(settings, media, strict=True) if m), None)
+        engine = self._engine(budget, first, any(media), desc)
         tokenizer, manifest = self._tokenizer, self.manifest
         if (
             self.backend.name == "openai" and self.backend.continuation != "completions"
@@ -242,9 +263,16 @@ class JudgeSession:
             ]
         requests = [
             Request(
-                p, stable_hash("prompt", p, media_content(m)), tuple(range(params.n)), prefill_think, m, n
+                p,
+                stable_hash("prompt", p, media_content(m)),
+                tuple(range(k)),
+                prefill_think,
+                m,
+                n,
+                sampling=tuple(t) if t is not None else None,  # as given: its key must equal its own call's
+                media_settings=st,
             )
-            for p, m, n in zip(prompts, media, answers, strict=True)
+            for p, m, n, t, st, k in zip(prompts, media, answers, own, settings, counts, strict=True)
         ]
         store = GenerationStore(cache) if cache else None
         weights = manifest["weights"]
@@ -265,8 +293,8 @@ class JudgeSession:
                     backend=self.backend.name,
                     model=model_id,
                     prompt=r.prompt,
-                    media=media_key(r.media, media_settings),
-                    sampling=params.key(),
+                    media=media_key(r.media, r.media_settings),
+                    sampling=params.of(r).key(),
                     budget={**budget.key(), "answers": r.answers} if budget.answer_forcing else budget.key(),
                     vote=i,
                 )

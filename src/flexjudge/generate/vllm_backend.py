@@ -318,7 +318,7 @@ class VLLMEngine(BatchedEngine):
             for vote in live:
                 max_tokens, stop = vote.next_call(params)
                 prompts.append({"prompt_token_ids": encoded[vote.request] + self.encode(vote.text)})
-                settings.append(self._settings(params, vote, max_tokens, stop))
+                settings.append(self._settings(params.of(requests[vote.request]), vote, max_tokens, stop))
             outputs = self.llm.generate(prompts, settings, use_tqdm=False)
             for vote, out in zip(live, outputs, strict=True):
                 vote.advance(Segment.of(out.outputs[0]), params, self.budget, self.count)

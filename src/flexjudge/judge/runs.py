@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from omegaconf import DictConfig
@@ -211,9 +211,14 @@ class VoteAsk:
     answers: list[int | None]
 
     def batch_key(self) -> str:
-        """Evaluations with equal keys can share decoding batches (k aside: votes are keyed one by one)."""
-        settings = asdict(self.media_settings)
-        return stable_hash(self.params.key(), self.budget.key(), settings, self.prefill_think)
+        """Evaluations with equal keys can share decoding batches: k, temperature, top-p and media sizes
+        aside (votes are keyed one by one, and each request carries its own sampling and media settings)."""
+        shared = {k: v for k, v in self.params.key().items() if k not in ("t", "top_p")}
+        return stable_hash(shared, self.budget.key(), self.prefill_think)
+
+    def sampling(self) -> tuple[float, float]:
+        """This evaluation's (temperature, top_p), as its requests carry them in a pooled call."""
+        return (self.params.temperature, self.params.top_p)
 
 
 def vote_ask(cfg: DictConfig, fmt: JudgeFormat, views: list[View]) -> VoteAsk:
@@ -255,44 +260,49 @@ def prefetch_votes(
     decoding batches, into the per-vote cache.
 
     Small benchmarks each fill one short batch, and a batch costs about as many decoding steps as it has
-    tokens to write, however few rows it has; so the group's requests with the same sampling, budget and
-    media settings are pooled (each prompt once, with the most votes any evaluation asks of it). The keys
-    are the ones each evaluation's own call computes, so every evaluation then reads all its votes from the
-    cache. Batches are made of other rows than in a run alone, which can change a vote by float rounding.
-    Skipped for the simulated judge, without a cache, or on shards."""
+    tokens to write, however few rows it has; so the group's requests with the same token budget, seed and
+    thinking budget are pooled into one call (each prompt once per sampling and media setting, with the
+    most votes any evaluation asks of it), each request with its own temperature, top-p, media sizes and
+    vote count. The keys are the ones each evaluation's own call computes, so every evaluation then reads
+    all its votes from the cache. Batches are made of other rows than in a run alone, which can change a
+    vote by float rounding. Skipped for the simulated judge, without a cache, or on shards."""
     if session is None or len(configs) < 2:
         return {"skipped": "simulated judge" if session is None else "one evaluation"}
     if any(c.cache is None for c in configs) or len({str(c.cache) for c in configs}) != 1:
         return {"skipped": "no shared per-vote cache"}
     if any(Shard.resolve(c.shard.index, c.shard.count).count > 1 for c in configs):
         return {"skipped": "sharded run"}
-    pools: dict[
-        str, tuple[VoteAsk, dict[str, list]]
-    ] = {}  # batch key -> (an ask, prompt -> [chat, media, k])
+    # batch key -> (an ask, request -> its row: chat, media, tags, sampling, media settings, votes)
+    pools: dict[str, tuple[VoteAsk, dict[str, dict[str, Any]]]] = {}
     for c, items in zip(configs, loaded, strict=True):
         views = build_views(items.items, c.benchmark.order, c.benchmark.seed)
         ask = vote_ask(c, run_protocol(c).fmt, views)
-        _, prompts = pools.setdefault(ask.batch_key(), (ask, {}))
+        _, rows = pools.setdefault(ask.batch_key(), (ask, {}))
+        sampling, settings = ask.sampling(), ask.media_settings
         for chat, media, tags in zip(ask.messages, ask.media, ask.answers, strict=True):
-            entry = prompts.setdefault(stable_hash(chat, media), [chat, media, tags, 0])
-            entry[3] = max(entry[3], ask.params.n)
-    counts = []
-    for i, (ask, prompts) in enumerate(pools.values(), 1):
-        for k in sorted({n for *_, n in prompts.values()}):  # one call per vote count (usually one)
-            rows = [(chat, media, tags) for chat, media, tags, n in prompts.values() if n == k]
-            _, _, got = session.votes(
-                [chat for chat, _, _ in rows],
-                replace(ask.params, n=k),
-                media=[media for _, media, _ in rows],
-                media_settings=ask.media_settings,
-                budget=ask.budget,
-                prefill_think=ask.prefill_think,
-                answers=[tags for _, _, tags in rows],
-                cache=configs[0].cache,
-                desc=f"group pool {i}/{len(pools)}",
-                progress=configs[0].progress,
+            name = stable_hash(chat, media, sampling, asdict(settings) if media else None)
+            row = rows.setdefault(
+                name, dict(chat=chat, media=media, tags=tags, sampling=sampling, settings=settings, k=0)
             )
-            counts.append({"prompts": len(rows), "k": k, **asdict(got)})
+            row["k"] = max(row["k"], ask.params.n)
+    counts = []
+    for i, (ask, rows) in enumerate(pools.values(), 1):
+        pooled = list(rows.values())
+        _, _, got = session.votes(
+            [r["chat"] for r in pooled],
+            ask.params,
+            media=[r["media"] for r in pooled],
+            media_settings=[r["settings"] for r in pooled],
+            budget=ask.budget,
+            prefill_think=ask.prefill_think,
+            answers=[r["tags"] for r in pooled],
+            sampling=[r["sampling"] for r in pooled],
+            votes=[r["k"] for r in pooled],
+            cache=configs[0].cache,
+            desc=f"group pool {i}/{len(pools)}",
+            progress=configs[0].progress,
+        )
+        counts.append({"prompts": len(pooled), "k": sorted({r["k"] for r in pooled}), **asdict(got)})
     return {"pools": len(pools), "calls": counts}
 
 
