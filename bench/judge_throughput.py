@@ -2,7 +2,8 @@
 engine at the sample stage's shape (k = 1) beside the evaluate shape (k = 5), all in one run.
 
 Rows: engine k = 5 (pairwise items, `--max-new-tokens`), engine k = 1 at the demo's sample stage settings
-(96 new tokens, think64 budget: thinking closed after 64 tokens), and the naive loop at k = 5, which calls
+(96 new tokens, think64 budget: thinking closed after 64 tokens), engine k = 1 short (32 new tokens: the
+shape of the demo's rationalize passes, where each prompt is prefilled for few tokens), and the naive loop at k = 5, which calls
 `model.generate` once per item per vote at batch 1 (each call re-encodes the prompt); it is timed on the
 first `--naive-items` items because at batch 1 it is slow and its rate does not depend on how many it does.
 Each rate is also printed as a share of this machine's roof: the fp32 matmul GFLOP/s measured in the same
@@ -47,12 +48,18 @@ def pairwise_prompts(tokenizer, n: int) -> list[str]:
     ]
 
 
-def run_engine(engine, prompts: list[str], params: SamplingParams, think_open: bool) -> tuple[int, float]:
-    """(generated tokens, seconds) of one engine pass over the prompts with `params.n` votes each."""
+def run_engine(
+    engine, prompts: list[str], params: SamplingParams, think_open: bool
+) -> tuple[int, float, float]:
+    """(generated tokens, seconds, prompt + generated tok/s) of one engine pass over the prompts with
+    `params.n` votes each; prompt tokens as the engine counts them for the stage logs (`prompt_tokens`)."""
     requests = [Request(p, stable_hash("bench", p), tuple(range(params.n)), think_open) for p in prompts]
+    prefilled = engine.prompt_tokens
     start = time.perf_counter()
     gens = engine.generate(requests, params, desc=f"engine k={params.n}")
-    return sum(g.n_tokens for votes in gens for g in votes), time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    tokens = sum(g.n_tokens for votes in gens for g in votes)
+    return tokens, seconds, (engine.prompt_tokens - prefilled + tokens) / seconds
 
 
 def main() -> None:
@@ -65,6 +72,12 @@ def main() -> None:
         "--sample-new-tokens", type=int, default=96, help="the k = 1 row's budget (the demo's sample)"
     )
     ap.add_argument("--sample-think", type=int, default=64, help="the k = 1 row's think budget (think64)")
+    ap.add_argument(
+        "--short-new-tokens",
+        type=int,
+        default=32,
+        help="the short k = 1 row's budget (the demo's rationalize passes: 64 tokens in two halves)",
+    )
     ap.add_argument("--batch-size", type=int, default=80, help="engine prompts per batch at most")
     ap.add_argument("--batch-rows", type=int, default=80, help="engine decoding rows per batch (prompts x k)")
     ap.add_argument("--naive-items", type=int, default=2)
@@ -87,7 +100,7 @@ def main() -> None:
         return f"{100 * rate * flops_per_token / 1e9 / roof:.1f} % of the roof"
 
     engine = Engine(model, tok, batch_size=args.batch_size, batch_rows=args.batch_rows)
-    engine_tokens, engine_s = run_engine(engine, prompts, params, True)
+    engine_tokens, engine_s, k5_all = run_engine(engine, prompts, params, True)
     engine_rate = engine_tokens / engine_s
 
     sample = SamplingParams(max_new_tokens=args.sample_new_tokens, temperature=0.6, top_p=0.95, n=1)
@@ -98,8 +111,12 @@ def main() -> None:
         batch_size=args.batch_size,
         batch_rows=args.batch_rows,
     )
-    k1_tokens, k1_s = run_engine(sampler, prompts, sample, True)
+    k1_tokens, k1_s, k1_all = run_engine(sampler, prompts, sample, True)
     k1_rate = k1_tokens / k1_s
+
+    short = SamplingParams(max_new_tokens=args.short_new_tokens, temperature=0.6, top_p=0.95, n=1)
+    short_tokens, short_s, short_all = run_engine(engine, prompts, short, True)
+    short_rate = short_tokens / short_s
 
     naive_tokens, start = 0, time.perf_counter()
     with torch.inference_mode():
@@ -129,19 +146,23 @@ def main() -> None:
         f"in {k1_s:.1f}s = {k1_rate:.1f} tok/s ({share(k1_rate)})"
     )
     print(
+        f"engine k=1 short (rationalize: {args.short_new_tokens} tokens, no think budget): {short_tokens} tokens "
+        f"in {short_s:.1f}s = {short_rate:.1f} tok/s ({share(short_rate)})"
+    )
+    print(
         f"naive k={args.k}:  {naive_tokens} tokens in {naive_s:.1f}s = {naive_rate:.1f} tok/s ({share(naive_rate)}; "
         f"{args.naive_items} items x {args.k} votes, batch 1)"
     )
     print(f"ratio engine/naive at k={args.k}: {engine_rate / naive_rate:.1f}x")
     print(f"ratio engine k=1 / k={args.k}: {k1_rate / engine_rate:.2f}")
     # every prompt is prefilled once whatever k (the prefix a batch's prompts share, once per batch): per
-    # token through the model (each prompt's tokens + generated), the two shapes compare the engine's work
+    # token through the model (each prompt's tokens + generated), the shapes compare the engine's work; the
+    # stage logs print the same rate
     prompt_tokens = sum(len(engine.encode(p)) for p in prompts)
-    k5_all = (prompt_tokens + engine_tokens) / engine_s
-    k1_all = (prompt_tokens + k1_tokens) / k1_s
     print(
         f"prompt + generated tokens ({prompt_tokens} prompt tokens, each prompt counted once): engine k={args.k} "
-        f"{k5_all:.1f} tok/s, k=1 {k1_all:.1f} tok/s, ratio k=1 / k={args.k}: {k1_all / k5_all:.2f}"
+        f"{k5_all:.1f} tok/s, k=1 {k1_all:.1f} tok/s, k=1 short {short_all:.1f} tok/s, ratio k=1 / k={args.k}: "
+        f"{k1_all / k5_all:.2f}"
     )
 
 

@@ -406,7 +406,8 @@ def test_engine_judges_media_like_plain_generate(models, tmp_path, name):
             )
         one_each = list(widths)
         widths.clear()
-        pooled = Engine(model, tok, batch_size=2, packer=packer, prefill_tokens=1).generate(
+        pooler = Engine(model, tok, batch_size=2, packer=packer, prefill_tokens=1)
+        pooled = pooler.generate(
             [Request(prompt, "s", media=tuple(parts), media_settings=small), media_request],
             params,
             progress=False,
@@ -416,6 +417,7 @@ def test_engine_judges_media_like_plain_generate(models, tmp_path, name):
     assert packer.settings == SETTINGS  # the engine's packer is left as it was
     assert one_each[0] < one_each[1]  # fewer image tokens at the smaller size
     assert sorted(widths) == sorted(one_each) and pooled[1][0].text == alone.text
+    assert pooler.prompt_tokens == sum(one_each)  # media tokens counted as prompt tokens
 
     from flexjudge.data.media import load_part
 

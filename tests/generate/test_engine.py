@@ -158,6 +158,15 @@ def test_a_mixed_batch_gives_each_request_its_own_sampling(tiny):
     )
 
 
+def test_the_engine_counts_the_prompt_tokens_it_prefills(tiny):
+    """What the stage log's prompt + generated rate counts: each prompt whole, once for its k votes."""
+    model, tok, prompts = tiny
+    engine = Engine(model, tok, batch_size=2)
+    requests = [Request(p, f"p{i}", (0, 1, 2)) for i, p in enumerate(prompts)]
+    engine.generate(requests, SamplingParams(max_new_tokens=3), progress=False)
+    assert engine.prompt_tokens == sum(len(engine.encode(p)) for p in prompts)
+
+
 def test_sample_rows_equals_each_rows_own_settings():
     gen = torch.Generator().manual_seed(1)
     logits = torch.randn(40, 300, generator=gen) * torch.linspace(0.2, 5, 40).unsqueeze(-1)

@@ -53,6 +53,7 @@ def test_the_runner_logs_the_stage_throughput_of_what_it_generated(tmp_path):
     generate_votes(_EchoEngine(), *args, store=store, progress=False, log_fn=lines.append, desc="sample")
     assert lines[0] == "sample: 6 votes for 3 prompts; 0 in the cache; generating 6 in 2 batches"
     assert lines[1].startswith("sample: generated 6 tokens for 6 votes in ") and lines[1].endswith(" tok/s")
+    assert "prompt tokens" not in lines[1]  # an engine that does not count its prompt tokens claims none
     lines.clear()  # a rerun from the cache generates nothing, so it claims no throughput
     generate_votes(_EchoEngine(), *args, store=store, progress=False, log_fn=lines.append, desc="sample")
     store.close()

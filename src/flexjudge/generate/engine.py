@@ -135,6 +135,9 @@ class BatchedEngine:
     callback after each batch. Subclasses encode prompts and decode one batch (`_run_batch`)."""
 
     batch_size: int
+    #: prompt tokens this engine has prefilled (media tokens included; each prompt whole, however much of it
+    #: a shared prefix saved); None where the engine does not see them (a server tokenizes)
+    prompt_tokens: int | None = None
 
     def encode(self, text: str) -> list[int]:
         raise NotImplementedError

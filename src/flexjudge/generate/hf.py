@@ -190,6 +190,7 @@ class Engine(BatchedEngine):
         self.eos_ids = set(eos) | {tokenizer.pad_token_id}
         self.pad_id = tokenizer.pad_token_id
         self.packer = packer
+        self.prompt_tokens = 0
         model.set_attn_implementation(ATTENTION)  # SDPA everywhere except our decoding steps
 
     def encode(self, text: str) -> list[int]:
@@ -219,6 +220,7 @@ class Engine(BatchedEngine):
         model, device = self.model, self.model.device
         packed = self._pack_media(requests, encoded)
         encoded = [p.input_ids if p is not None else e for p, e in zip(packed, encoded, strict=True)]
+        self.prompt_tokens += sum(len(e) for e in encoded)
         # text-only batches prefill the prefix all their prompts share (the judge's instructions) once
         shared = 0 if any(p is not None for p in packed) else shared_prefix(encoded)
         width = max(len(e) for e in encoded)

@@ -90,14 +90,19 @@ def generate_votes(
         fresh.update(batch)
 
     if batches:
+        prefilled = engine.prompt_tokens
         start = time.perf_counter()
         engine.generate(todo, params, batches=batches, on_batch=keep, desc=desc, progress=progress)
-        seconds = time.perf_counter() - start
+        seconds = max(time.perf_counter() - start, 1e-9)
         tokens = sum(g.n_tokens for g in fresh.values())
-        log_fn(  # the stage's own throughput, to set beside bench/judge_throughput.py's rows
+        line = (  # the stage's own throughput, to set beside bench/judge_throughput.py's rows
             f"{desc}: generated {tokens} tokens for {len(fresh)} votes in {seconds:.1f}s = "
-            f"{tokens / max(seconds, 1e-9):.1f} tok/s"
+            f"{tokens / seconds:.1f} tok/s"
         )
+        if prefilled is not None:  # how prompt-heavy the work was: a short answer to a long prompt
+            prompt = engine.prompt_tokens - prefilled
+            line += f"; {prompt} prompt tokens, prompt + generated {(prompt + tokens) / seconds:.1f} tok/s"
+        log_fn(line)
     counts = VoteCounts(total=len(all_keys), cached=len(cached), generated=len(fresh))
     if shard.index != 0:
         return None, counts
