@@ -280,7 +280,9 @@ def prefetch_votes(
         _, rows = pools.setdefault(ask.batch_key(), (ask, {}))
         sampling, settings = ask.sampling(), ask.media_settings
         for chat, media, tags in zip(ask.messages, ask.media, ask.answers, strict=True):
-            name = stable_hash(chat, media, sampling, asdict(settings) if media else None)
+            # the same votes whatever top-p where greedy, whatever media sizes where text only
+            same = sampling if sampling[0] > 0 else (sampling[0],)
+            name = stable_hash(chat, media, same, asdict(settings) if media else None)
             row = rows.setdefault(
                 name, dict(chat=chat, media=media, tags=tags, sampling=sampling, settings=settings, k=0)
             )
