@@ -3,7 +3,9 @@ engine at the sample stage's shape (k = 1) beside the evaluate shape (k = 5), al
 
 Rows: engine k = 5 (pairwise items, `--max-new-tokens`), engine k = 1 at the demo's sample stage settings
 (96 new tokens, think64 budget: thinking closed after 64 tokens), engine k = 1 short (32 new tokens: the
-shape of the demo's rationalize passes, where each prompt is prefilled for few tokens), and the naive loop at k = 5, which calls
+shape of the demo's rationalize passes, where each prompt is prefilled for few tokens), the k = 1 row again
+while a second process runs the same work (the demo runs two model jobs at once, one thread each: what a
+stage's log line there is to be set beside; `--no-beside` skips it), and the naive loop at k = 5, which calls
 `model.generate` once per item per vote at batch 1 (each call re-encodes the prompt); it is timed on the
 first `--naive-items` items because at batch 1 it is slow and its rate does not depend on how many it does.
 Each rate is also printed as a share of this machine's roof: the fp32 matmul GFLOP/s measured in the same
@@ -16,6 +18,8 @@ run, against 2 × the model's parameters FLOPs per generated token.
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -82,6 +86,12 @@ def main() -> None:
     ap.add_argument("--batch-rows", type=int, default=80, help="engine decoding rows per batch (prompts x k)")
     ap.add_argument("--naive-items", type=int, default=2)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument(
+        "--no-beside",
+        action="store_true",
+        help="skip the k = 1 row run again beside a second process doing the same work",
+    )
+    ap.add_argument("--neighbour", action="store_true", help=argparse.SUPPRESS)  # the second process
     args = ap.parse_args()
     setup_torch(args.threads)
     roof = matmul_gflops()
@@ -99,10 +109,6 @@ def main() -> None:
     def share(rate: float) -> str:
         return f"{100 * rate * flops_per_token / 1e9 / roof:.1f} % of the roof"
 
-    engine = Engine(model, tok, batch_size=args.batch_size, batch_rows=args.batch_rows)
-    engine_tokens, engine_s, k5_all = run_engine(engine, prompts, params, True)
-    engine_rate = engine_tokens / engine_s
-
     sample = SamplingParams(max_new_tokens=args.sample_new_tokens, temperature=0.6, top_p=0.95, n=1)
     sampler = Engine(
         model,
@@ -111,8 +117,33 @@ def main() -> None:
         batch_size=args.batch_size,
         batch_rows=args.batch_rows,
     )
+    if args.neighbour:  # the second process of the `beside` row: the same k = 1 work until stopped
+        print("ready", flush=True)
+        while True:
+            run_engine(sampler, prompts, sample, True)
+
+    engine = Engine(model, tok, batch_size=args.batch_size, batch_rows=args.batch_rows)
+    engine_tokens, engine_s, k5_all = run_engine(engine, prompts, params, True)
+    engine_rate = engine_tokens / engine_s
+
     k1_tokens, k1_s, k1_all = run_engine(sampler, prompts, sample, True)
     k1_rate = k1_tokens / k1_s
+    beside_rate = None
+    if not args.no_beside:  # the demo runs two model jobs at once, one per core: the rate each then gets
+        neighbour = subprocess.Popen(
+            [sys.executable, __file__, "--neighbour", *sys.argv[1:]],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        try:
+            if not any(line.strip() == "ready" for line in neighbour.stdout):  # its header comes first
+                raise RuntimeError("the neighbour process of the beside row ended before it was ready")
+            beside_tokens, beside_s, _ = run_engine(sampler, prompts, sample, True)
+            beside_rate = beside_tokens / beside_s
+        finally:
+            neighbour.kill()
+            neighbour.wait()
 
     short = SamplingParams(max_new_tokens=args.short_new_tokens, temperature=0.6, top_p=0.95, n=1)
     short_tokens, short_s, short_all = run_engine(engine, prompts, short, True)
@@ -145,6 +176,11 @@ def main() -> None:
         f"engine k=1 (sample stage: {args.sample_new_tokens} tokens, think {args.sample_think}): {k1_tokens} tokens "
         f"in {k1_s:.1f}s = {k1_rate:.1f} tok/s ({share(k1_rate)})"
     )
+    if beside_rate is not None:
+        print(
+            f"engine k=1 beside a second process doing the same (as the demo's two jobs on {torch.get_num_threads()} "
+            f"thread(s) each): {beside_rate:.1f} tok/s ({share(beside_rate)}; {beside_rate / k1_rate:.2f} of alone)"
+        )
     print(
         f"engine k=1 short (rationalize: {args.short_new_tokens} tokens, no think budget): {short_tokens} tokens "
         f"in {short_s:.1f}s = {short_rate:.1f} tok/s ({share(short_rate)})"
