@@ -19,7 +19,7 @@ from omegaconf import DictConfig
 from flexjudge.benchmarks import config as benchmark_configs
 from flexjudge.benchmarks.config import with_benchmark_overrides
 from flexjudge.benchmarks.registry import get_benchmark
-from flexjudge.core.app import stage_main, stage_run
+from flexjudge.core.app import setup_torch, stage_main, stage_run
 from flexjudge.core.io import write_json, write_jsonl
 from flexjudge.generate.session import JudgeSession
 from flexjudge.judge.runs import (
@@ -39,6 +39,7 @@ benchmark_configs.register()  # the `benchmark` config group: one node per regis
 def run(cfg: DictConfig) -> dict[str, Any]:
     """One evaluation, or with `evaluations` a group of them sharing one loaded judge."""
     if cfg.get("evaluations"):
+        setup_torch(cfg.threads)  # the group's pooled votes come before any member's own stage start-up
         return run_group(cfg)
     return evaluate(with_benchmark_overrides(cfg), open_session(cfg))
 

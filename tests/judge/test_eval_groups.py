@@ -95,6 +95,10 @@ def test_a_group_pools_its_votes_into_shared_batches_first(results, tmp_path_fac
     entries = "[hh_harmless_heldout/k1/none,hh_harmless_heldout/k3/none]"
     group = evaluate(results, *model, f"evaluations={entries}", f"out_dir={results / 'group'}", **hf)
     assert group.returncode == 0, group.stderr[-2000:]
+    # the pool runs on the group's `threads`, not torch's default (it comes before each member's start-up)
+    output = (group.stdout + group.stderr).splitlines()
+    pool_line = next(line for line in output if "group pool 1/1: generated" in line)
+    assert pool_line.endswith("; CPU threads: 1"), pool_line
     summary = json.loads((results / "group" / "group.json").read_text())
     assert summary["pooled_votes"] == {
         "pools": 1,

@@ -139,6 +139,11 @@ class BatchedEngine:
     #: a shared prefix saved); None where the engine does not see them (a server tokenizes)
     prompt_tokens: int | None = None
 
+    @property
+    def cpu_threads(self) -> int | None:
+        """CPU threads the engine computes on (None: it does not compute here, or not on the CPU)."""
+        return None
+
     def encode(self, text: str) -> list[int]:
         raise NotImplementedError
 

@@ -197,6 +197,11 @@ class Engine(BatchedEngine):
         """Token ids of `text` with no special tokens added (chat templates place their own)."""
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
+    @property
+    def cpu_threads(self) -> int | None:
+        """torch's CPU threads, where the model is on the CPU (what `threads=` pins)."""
+        return torch.get_num_threads() if self.model.device.type == "cpu" else None
+
     def plan(self, lengths: Sequence[int], votes: Sequence[int], params: SamplingParams) -> list[list[int]]:
         """Batches to the row and cache budgets: the decode step's cost grows with its rows, so k = 1 work
         packs k times the prompts that k-vote work does; a row's cache room is its budgeted new tokens."""

@@ -102,6 +102,8 @@ def generate_votes(
         if prefilled is not None:  # how prompt-heavy the work was: a short answer to a long prompt
             prompt = engine.prompt_tokens - prefilled
             line += f"; {prompt} prompt tokens, prompt + generated {(prompt + tokens) / seconds:.1f} tok/s"
+        if engine.cpu_threads is not None:  # what to set beside the bench's row at that thread count
+            line += f"; CPU threads: {engine.cpu_threads}"
         log_fn(line)
     counts = VoteCounts(total=len(all_keys), cached=len(cached), generated=len(fresh))
     if shard.index != 0:
