@@ -4,8 +4,9 @@ engine at the sample stage's shape (k = 1) beside the evaluate shape (k = 5), al
 Rows: engine k = 5 (pairwise items, `--max-new-tokens`), engine k = 1 at the demo's sample stage settings
 (96 new tokens, think64 budget: thinking closed after 64 tokens), engine k = 1 short (32 new tokens: the
 shape of the demo's rationalize passes, where each prompt is prefilled for few tokens), the k = 1 row again
-while a second process runs the same work (the demo runs two model jobs at once, one thread each: what a
-stage's log line there is to be set beside; `--no-beside` skips it), and the naive loop at k = 5, which calls
+while a second process runs the same work (the demo runs two model jobs at once, one thread each: with
+`--threads 1` this is what a stage's log line there is to be set beside; `--no-beside` skips it; the second
+process stops with this one), and the naive loop at k = 5, which calls
 `model.generate` once per item per vote at batch 1 (each call re-encodes the prompt); it is timed on the
 first `--naive-items` items because at batch 1 it is slow and its rate does not depend on how many it does.
 Each rate is also printed as a share of this machine's roof: the fp32 matmul GFLOP/s measured in the same
@@ -18,6 +19,7 @@ run, against 2 × the model's parameters FLOPs per generated token.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import time
@@ -118,9 +120,11 @@ def main() -> None:
         batch_rows=args.batch_rows,
     )
     if args.neighbour:  # the second process of the `beside` row: the same k = 1 work until stopped
+        parent = os.getppid()
         print("ready", flush=True)
-        while True:
+        while os.getppid() == parent:  # a parent killed without its `finally` orphans it: then it ends
             run_engine(sampler, prompts, sample, True)
+        return
 
     engine = Engine(model, tok, batch_size=args.batch_size, batch_rows=args.batch_rows)
     engine_tokens, engine_s, k5_all = run_engine(engine, prompts, params, True)

@@ -68,7 +68,15 @@ def test_a_pooled_call_fills_each_chats_own_cache_keys(tmp_path, tiny_manifest):
             progress=False,
         )
         assert (got.cached, got.generated) == (k, 0), f"row {i}: its own call missed the pooled votes"
-        assert [g.text for g in own[0]] == [g.text for g in pooled[i]]
+        fresh, _, _ = session.votes(  # generated again alone, without the cache: the votes the pool wrote
+            [chat],
+            SamplingParams(max_new_tokens=6, temperature=t, top_p=top_p, n=k, seed=5),
+            media=[parts],
+            media_settings=settings,
+            prefill_think=False,
+            progress=False,
+        )
+        assert [g.text for g in fresh[0]] == [g.text for g in pooled[i]] == [g.text for g in own[0]]
     assert session.loads == 1
 
 

@@ -116,3 +116,46 @@ def test_a_group_pools_its_votes_into_shared_batches_first(results, tmp_path_fac
     assert (results / leaf / "predictions.jsonl").read_text() == (
         alone / leaf / "predictions.jsonl"
     ).read_text()
+
+
+class _RecordingSession:
+    """A session that records what a group's prefetch asks of it (the pooling, not the model)."""
+
+    def __init__(self):
+        self.calls: list[dict] = []
+
+    def votes(self, messages, params, **kw):
+        from flexjudge.generate.runner import VoteCounts
+
+        self.calls.append({"messages": messages, "params": params, **kw})
+        n = sum(kw["votes"])
+        return None, {}, VoteCounts(total=n, cached=0, generated=n)
+
+
+def test_a_group_of_two_temperatures_is_one_pooled_call(results, tiny_manifest):
+    """Evaluations differing in temperature, top-p or vote count share one call, each request with its own
+    settings; greedy requests whatever their top-p are one request."""
+    from flexjudge.judge.runs import load_items, prefetch_votes
+
+    judge = ("backend=hf", f"judge={tiny_manifest}")
+    configs = [
+        stage_cfg("evaluate", results, *judge, *overrides)
+        for overrides in (
+            ("benchmark.temperature=0.0", "benchmark.top_p=1.0", "voting=k1"),
+            ("benchmark.temperature=0.0", "benchmark.top_p=0.9", "voting=k3"),  # the same greedy votes
+            ("benchmark.temperature=0.7", "benchmark.top_p=0.9", "voting=k3"),
+        )
+    ]
+    session = _RecordingSession()
+    summary = prefetch_votes(configs, [load_items(c) for c in configs], session)
+    (call,) = session.calls
+    n = len(load_items(configs[0]).items)
+    assert summary == {
+        "pools": 1,
+        "calls": [{"prompts": 2 * n, "k": [3], "total": 6 * n, "cached": 0, "generated": 6 * n}],
+    }
+    assert sorted(set(call["sampling"])) == [(0.0, 1.0), (0.7, 0.9)]
+    assert call["votes"] == [3] * (2 * n)  # the greedy prompt once, with the most votes asked of it
+    for bad in ("max_new_tokens=16", "budget=think64"):  # another token or thinking budget: another pool
+        other = [*configs, stage_cfg("evaluate", results, *judge, bad)]
+        assert prefetch_votes(other, [load_items(c) for c in other], _RecordingSession())["pools"] == 2

@@ -136,7 +136,7 @@ class BatchedEngine:
 
     batch_size: int
     #: prompt tokens this engine has prefilled (media tokens included; each prompt whole, however much of it
-    #: a shared prefix saved); None where the engine does not see them (a server tokenizes)
+    #: a shared prefix saved); None for engines that do not count them (vLLM, a server)
     prompt_tokens: int | None = None
 
     @property

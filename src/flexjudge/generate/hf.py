@@ -127,8 +127,9 @@ def sample_rows(
         return sample_tokens(logits, temperature, top_p, uniforms)
     chosen = torch.empty(logits.shape[0], dtype=torch.long, device=logits.device)
     for (temperature, top_p), rows in groups.items():
-        index = torch.tensor(rows, device=logits.device)
-        chosen[index] = sample_tokens(logits[index], temperature, top_p, uniforms[index.cpu()])
+        index = torch.tensor(rows)  # uniforms live on the CPU, logits where the model is
+        on_device = index.to(logits.device)
+        chosen[on_device] = sample_tokens(logits[on_device], temperature, top_p, uniforms[index])
     return chosen
 
 

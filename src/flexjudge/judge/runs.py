@@ -20,7 +20,7 @@ from flexjudge.core.io import stable_hash
 from flexjudge.generate.budget import ANSWER_FORCING_DEVIATION, Budget
 from flexjudge.generate.engine import SamplingParams, backend_name
 from flexjudge.generate.runner import Shard, VoteCounts
-from flexjudge.generate.session import JudgeSession
+from flexjudge.generate.session import JudgeSession, media_key
 from flexjudge.generate.simulated import SimulatedJudge
 from flexjudge.judge.scoring import View, build_views, judge_items, summarize, thinking_stats
 from flexjudge.protocol.formats import JudgeFormat, make_format
@@ -280,9 +280,11 @@ def prefetch_votes(
         _, rows = pools.setdefault(ask.batch_key(), (ask, {}))
         sampling, settings = ask.sampling(), ask.media_settings
         for chat, media, tags in zip(ask.messages, ask.media, ask.answers, strict=True):
-            # the same votes whatever top-p where greedy, whatever media sizes where text only
+            # one row per set of votes: named by what their keys hold (top-p only where sampled, media
+            # sizes only with media, the tag count only where answer forcing keys it)
             same = sampling if sampling[0] > 0 else (sampling[0],)
-            name = stable_hash(chat, media, same, asdict(settings) if media else None)
+            forced = tags if ask.budget.answer_forcing else None
+            name = stable_hash(chat, media_key(media, settings), same, forced)
             row = rows.setdefault(
                 name, dict(chat=chat, media=media, tags=tags, sampling=sampling, settings=settings, k=0)
             )
