@@ -58,24 +58,11 @@ def test_a_pooled_call_fills_each_chats_own_cache_keys(tmp_path, tiny_manifest):
     )
     assert counts.generated == 8 and [len(g) for g in pooled] == [1, 3, 1, 3]
     for i, (chat, parts, settings, (t, top_p), k) in enumerate(rows):
-        own, _, got = session.votes(
-            [chat],
-            SamplingParams(max_new_tokens=6, temperature=t, top_p=top_p, n=k, seed=5),
-            media=[parts],
-            media_settings=settings,
-            prefill_think=False,
-            cache=cache,
-            progress=False,
-        )
+        alone = SamplingParams(max_new_tokens=6, temperature=t, top_p=top_p, n=k, seed=5)  # only its settings
+        kw = dict(media=[parts], media_settings=settings, prefill_think=False, progress=False)
+        own, _, got = session.votes([chat], alone, cache=cache, **kw)
         assert (got.cached, got.generated) == (k, 0), f"row {i}: its own call missed the pooled votes"
-        fresh, _, _ = session.votes(  # generated again alone, without the cache: the votes the pool wrote
-            [chat],
-            SamplingParams(max_new_tokens=6, temperature=t, top_p=top_p, n=k, seed=5),
-            media=[parts],
-            media_settings=settings,
-            prefill_think=False,
-            progress=False,
-        )
+        fresh, _, _ = session.votes([chat], alone, **kw)  # generated again without the cache
         assert [g.text for g in fresh[0]] == [g.text for g in pooled[i]] == [g.text for g in own[0]]
     assert session.loads == 1
 

@@ -280,11 +280,10 @@ def prefetch_votes(
         _, rows = pools.setdefault(ask.batch_key(), (ask, {}))
         sampling, settings = ask.sampling(), ask.media_settings
         for chat, media, tags in zip(ask.messages, ask.media, ask.answers, strict=True):
-            # one row per set of votes: named by what their keys hold (top-p only where sampled, media
-            # sizes only with media, the tag count only where answer forcing keys it)
-            same = sampling if sampling[0] > 0 else (sampling[0],)
+            # one row per set of votes: named by what their keys hold (`SamplingParams.key`: top-p only
+            # where sampled; `media_key`: sizes only with media; the tag count only under answer forcing)
             forced = tags if ask.budget.answer_forcing else None
-            name = stable_hash(chat, media_key(media, settings), same, forced)
+            name = stable_hash(chat, media_key(media, settings), ask.params.key(), forced)
             row = rows.setdefault(
                 name, dict(chat=chat, media=media, tags=tags, sampling=sampling, settings=settings, k=0)
             )
